@@ -1,0 +1,18 @@
+"""The mock server's settings: one frozen object, built once by the CLI or a test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["MockConfig"]
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    fixtures_token: str | None = None  # None: the fixtures API is not served at all
+    rate_limit: int | None = None  # requests per window per key; None: no limit (the default)
+    rate_window_seconds: float = 60.0
+    max_body_bytes: int = 64 * 1024
+    clock: Callable[[], float] = time.monotonic

@@ -1,0 +1,72 @@
+"""Contract section 7: N requests a minute per key (sliding window), 429 with Retry-After.
+
+Off unless the mock is started with a limit. The identity is the credential the request presents
+(API key or webhook token), so unknown keys are limited too and a 429 reveals nothing about them.
+The fixtures API is never limited.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import Code, error_body
+
+__all__ = ["RateLimitMiddleware", "SlidingWindow"]
+
+
+class SlidingWindow:
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, identity: str) -> int | None:
+        """Seconds to wait if `identity` is over the limit, else None (and the hit is counted)."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.setdefault(identity, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(1, math.ceil(hits[0] + self.window - now))
+            hits.append(now)
+        return None
+
+
+def _identity(scope: Scope) -> str:
+    path: str = scope["path"]
+    if path.startswith("/v1/hooks/"):
+        return "token:" + path
+    headers = Headers(scope=scope)
+    presented = headers.getlist("authorization") + headers.getlist("x-api-key")
+    if presented:
+        return "key:" + "|".join(presented)
+    client = scope.get("client")
+    return "anonymous:" + (client[0] if client else "")
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp, limiter: SlidingWindow | None) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limiter is not None and scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            wait = self.limiter.retry_after(_identity(scope))
+            if wait is not None:
+                body = error_body(
+                    Code.RATE_LIMIT_EXCEEDED, "Rate limit exceeded; retry after the Retry-After delay."
+                )
+                response = JSONResponse(body, 429, headers={"Retry-After": str(wait)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

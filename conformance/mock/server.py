@@ -1,0 +1,98 @@
+"""Serving the mock with uvicorn: a thread handle for tests and the suite, and the CLI's server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from .accesslog import logger as access_logger
+from .app import create_app
+from .config import MockConfig
+from .demo import banner, seed_demo
+from .store import Store
+
+__all__ = ["MockServer", "bind", "serve"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket; port 0 picks a free one. OSError if the port is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _uvicorn(app: Starlette) -> uvicorn.Server:
+    # uvicorn's own access log would print webhook tokens; ours redacts them.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+class MockServer:
+    """A real uvicorn serving a fresh mock on loopback, in a background thread.
+
+    `with MockServer(config) as server:` starts it on a free port; `server.url` is its base URL.
+    """
+
+    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or MockConfig()
+        self.store = Store()
+        self.app = create_app(self.config, self.store)
+        self._socket = bind(host, port)
+        self.host, self.port = self._socket.getsockname()[:2]
+        self._server = _uvicorn(self.app)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="mock-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> MockServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the mock server did not start on {self.url}")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_token: bool) -> None:
+    """Run the mock in the foreground until interrupted (the `mock` subcommand)."""
+    store = Store()
+    app = create_app(config, store)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    print(banner(url, seed_demo(store) if demo else None, config.fixtures_token, generated_token), flush=True)
+    handler = logging.StreamHandler(sys.stderr)
+    access_logger.addHandler(handler)
+    access_logger.setLevel(logging.INFO)
+    access_logger.propagate = False
+    _uvicorn(app).run(sockets=[sock])

@@ -1,0 +1,180 @@
+"""The mock's in-memory state: organisations, keys, webhook tokens, calls and idempotency records.
+
+The store holds data and the lifecycle graph of contract section 4; it decides nothing about
+HTTP. Every read-check-write sequence runs under `Store.lock`, which makes each operation atomic
+under concurrency.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = [
+    "ApiKey",
+    "Call",
+    "IdempotencyRecord",
+    "Org",
+    "SCOPES",
+    "STATUSES",
+    "Store",
+    "can_move",
+    "now_rfc3339",
+]
+
+STATUSES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
+SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
+
+# One step of telephony (or of cancel, for queued -> cancelled); contract section 4.
+_NEXT: dict[str, tuple[str, ...]] = {
+    "queued": ("initiated", "cancelled"),
+    "initiated": ("ringing", "failed"),
+    "ringing": ("in_progress", "failed"),
+    "in_progress": ("completed", "failed"),
+}
+
+
+def _reachable(status: str) -> frozenset[str]:
+    found: set[str] = set()
+    todo = list(_NEXT.get(status, ()))
+    while todo:
+        nxt = todo.pop()
+        if nxt not in found:
+            found.add(nxt)
+            todo.extend(_NEXT.get(nxt, ()))
+    return frozenset(found)
+
+
+_FORWARD = {status: _reachable(status) for status in STATUSES}
+
+
+def can_move(current: str, target: str) -> bool:
+    """Whether `target` lies ahead of `current` in the lifecycle (one step or several)."""
+    return target in _FORWARD[current]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Org:
+    org_id: str
+    webhook_token: str
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    secret: str
+    org_id: str
+    scopes: frozenset[str]
+    revoked: bool = False
+
+
+@dataclass
+class Call:
+    """A call and all its PII. Telephony fields are kept from seeding on, shown once completed."""
+
+    call_id: str
+    org_id: str
+    status: str
+    agent_id: str
+    contact_number: str
+    contact_name: str | None = None
+    contact_email: str | None = None
+    additional_info: dict[str, Any] = field(default_factory=dict)
+    transcript: list[dict[str, str]] = field(default_factory=list)
+    recording_url: str | None = None
+    duration_seconds: int = 0
+    created_at: str = field(default_factory=now_rfc3339)
+    updated_at: str = ""
+
+    def __post_init__(self) -> None:
+        self.updated_at = self.updated_at or self.created_at
+
+    def move(self, status: str) -> None:
+        self.status = status
+        self.updated_at = now_rfc3339()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "call_id": self.call_id,
+            "status": self.status,
+            "agent_id": self.agent_id,
+            "contact_number": self.contact_number,
+            "contact_name": self.contact_name,
+            "contact_email": self.contact_email,
+            "additional_info": self.additional_info,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if self.status == "completed":
+            body["transcript"] = self.transcript
+            body["recording_url"] = self.recording_url
+            body["duration_seconds"] = self.duration_seconds
+        return body
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """What a create with an Idempotency-Key answered; erased with its call."""
+
+    body_digest: str
+    call_id: str
+    response: dict[str, Any]
+
+
+class Store:
+    """All state of one mock server. Callers hold `lock` (re-entrant) around every read-check-write."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.orgs: dict[str, Org] = {}
+        self.orgs_by_token: dict[str, Org] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self.calls: dict[str, Call] = {}
+        self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+
+    def add_org(self) -> Org:
+        org = Org(org_id=f"org_{uuid.uuid4().hex[:12]}", webhook_token=_secret("whk_"))
+        with self.lock:
+            self.orgs[org.org_id] = org
+            self.orgs_by_token[org.webhook_token] = org
+        return org
+
+    def add_key(self, org_id: str, scopes: frozenset[str], *, revoked: bool = False) -> ApiKey:
+        key = ApiKey(secret=_secret("sk_test_"), org_id=org_id, scopes=scopes, revoked=revoked)
+        with self.lock:
+            self.keys[key.secret] = key
+        return key
+
+    def add_call(self, org_id: str, status: str, **fields: Any) -> Call:
+        call = Call(call_id=str(uuid.uuid4()), org_id=org_id, status=status, **fields)
+        with self.lock:
+            self.calls[call.call_id] = call
+        return call
+
+    def visible_call(self, org_id: str, call_id: str) -> Call | None:
+        """The call with exactly this id, if it belongs to `org_id` (hold `lock`)."""
+        call = self.calls.get(call_id)
+        return call if call is not None and call.org_id == org_id else None
+
+    def erase(self, call: Call) -> None:
+        """Forget the call and every record that holds its PII (hold `lock`)."""
+        del self.calls[call.call_id]
+        stale = [k for k, rec in self.idempotency.items() if rec.call_id == call.call_id]
+        for key in stale:
+            del self.idempotency[key]
+
+    def reset(self) -> None:
+        with self.lock:
+            for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency):
+                table.clear()
+
+
+def _secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(24)

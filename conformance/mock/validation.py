@@ -1,0 +1,95 @@
+"""Request bodies and headers, checked against the schemas of `specs/` themselves.
+
+The mock validates with the very schemas the spec publishes, so the two cannot drift apart.
+Parsing refuses what JSON allows but a JSON answer could not carry back (NaN, infinities, lone
+surrogates, absurd nesting), so nothing a client sends can make the mock fail later.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .._resources import spec_path
+from .errors import ApiError, Code
+
+__all__ = ["SPEC_BASE", "parse_json", "validate"]
+
+SPEC_BASE = "https://huskyvoice-conformance.invalid/specs/"
+MAX_DEPTH = 32
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(400, Code.VALIDATION_ERROR, message)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _check_tree(value: Any) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and strings that are not valid Unicode text."""
+    todo: list[tuple[Any, int]] = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise _invalid(f"The request body is nested deeper than {MAX_DEPTH} levels.")
+        if isinstance(item, str):
+            item.encode("utf-8")  # lone surrogates raise UnicodeEncodeError, a ValueError
+        elif isinstance(item, dict):
+            todo.extend((k, depth) for k in item)
+            todo.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            todo.extend((v, depth + 1) for v in item)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON value of a request body, or a 400 VALIDATION_ERROR."""
+    if not raw.strip():
+        raise _invalid("The request body is empty; send a JSON object.")
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
+        _check_tree(value)
+    except ApiError:
+        raise
+    except (ValueError, RecursionError):
+        raise _invalid("The request body is not valid JSON.") from None
+    return value
+
+
+@cache
+def _registry() -> Registry:
+    registry: Registry = Registry()
+    for name in ("openapi.yaml", "fixtures.yaml"):
+        document = yaml.safe_load(spec_path(name).read_text(encoding="utf-8"))
+        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        registry = registry.with_resource(SPEC_BASE + name, resource)
+    return registry
+
+
+@cache
+def _validator(pointer: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": SPEC_BASE + pointer}, registry=_registry())
+
+
+def validate(pointer: str, instance: Any, *, what: str = "request body") -> None:
+    """Check `instance` against the schema at `pointer` (e.g. `openapi.yaml#/components/...`)."""
+    error = best_match(_validator(pointer).iter_errors(instance))
+    if error is not None:
+        where = "/" + "/".join(str(part) for part in error.absolute_path)
+        raise _invalid(f"Invalid {what} at {where} ({error.validator}).")
