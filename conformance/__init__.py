@@ -1,8 +1,17 @@
-"""huskyvoice-conformance: a conformance suite and reference mock for the HuskyVoice calls API."""
+"""huskyvoice-conformance: a conformance suite and reference mock for the HuskyVoice calls API.
 
+Imports are lazy: the pytest plugin imports this package in every pytest run, and importing the
+mock (Starlette, anyio) that early would disturb pytest's own plugin loading.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from .mock import MockConfig, MockServer, create_app
+if TYPE_CHECKING:
+    from .mock import MockConfig, MockServer, create_app
 
 try:
     __version__ = version("huskyvoice-conformance")
@@ -12,3 +21,10 @@ except PackageNotFoundError:  # a checkout that was never installed
 CONTRACT_VERSION = "1.0.0"
 
 __all__ = ["CONTRACT_VERSION", "MockConfig", "MockServer", "__version__", "create_app"]
+_LAZY = {"MockConfig": ".mock", "MockServer": ".mock", "create_app": ".mock"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

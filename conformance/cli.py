@@ -6,18 +6,17 @@ A usage mistake ends with one line on stderr saying what to do, and exit code 4.
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .errors import UsageError
+
 __all__ = ["main"]
 
 USAGE_ERROR = 4
-
-
-class UsageError(Exception):
-    """Misuse of the tool (a bad option, a port in use): a one-line message, exit code 4."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +47,16 @@ def _parser() -> _Parser:
         "--rate-limit", type=_positive_int, metavar="N", help="N requests a minute per key (default: off)"
     )
     mock.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
+    run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
+    run.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
+    run.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
+    run.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
+    run.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
+    run.add_argument("--budget", choices=("quick", "default", "thorough"), default="default")
+    run.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too")
+    run.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
+    commands.add_parser("requirements", help="print the requirement catalogue")
     return parser
 
 
@@ -60,15 +69,74 @@ def _mock(args: argparse.Namespace) -> int:
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port")
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); choose another --port") from None
     serve(config, sock, demo=not args.no_demo, generated_token=args.fixtures_token is None)
     return 0
+
+
+def pytest_args(args: argparse.Namespace) -> list[str]:
+    """The pytest command line that `run` stands for (also what `pytest --pyargs` users type)."""
+    words = [
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        os.devnull,
+        "--rootdir",
+        os.getcwd(),
+    ]
+    for flag, value in (
+        ("--target-url", args.target_url),
+        ("--fixtures-token", args.fixtures_token),
+        ("--report-dir", args.report_dir),
+        ("--seed", args.seed),
+        ("--budget", args.budget),
+        ("--request-timeout", args.timeout),
+        ("-k", args.keyword),
+    ):
+        if value is not None:
+            words += [flag, str(value)]
+    return words + (["--conformance-strict"] if args.strict else [])
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Check the options and the target first, so that a mistake is one line, then run pytest."""
+    import pytest
+
+    from .config import build_config
+
+    config = build_config(
+        target_url=args.target_url,
+        fixtures_token=args.fixtures_token,
+        report_dir=args.report_dir,
+        seed=args.seed,
+        budget=args.budget,
+        strict=args.strict,
+        timeout=args.timeout,
+        env=os.environ,
+    )
+    if config.target_url is not None:
+        from .client import check_reachable
+
+        check_reachable(config.target_url, config.timeout)
+    return int(pytest.main(pytest_args(args)))
+
+
+def _requirements(args: argparse.Namespace) -> int:
+    from .requirements import render_table
+
+    print(render_table())
+    return 0
+
+
+COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
-        return _mock(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"husky-conformance: {exc}", file=sys.stderr)
         return USAGE_ERROR

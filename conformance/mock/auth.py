@@ -7,12 +7,13 @@ request names, so that authentication never reveals whether a call exists.
 from __future__ import annotations
 
 import re
+
 from starlette.datastructures import Headers
 
 from .errors import ApiError, Code
 from .store import ApiKey, Org, Store
 
-__all__ = ["authenticate_key", "authenticate_token", "require_scope"]
+__all__ = ["authenticate_key", "authenticate_token", "presented_keys", "require_scope"]
 
 KEY_MESSAGE = "Missing or invalid API key."
 TOKEN_MESSAGE = "Missing or invalid webhook token."
@@ -23,16 +24,21 @@ def _unauthorized(message: str = KEY_MESSAGE) -> ApiError:
     return ApiError(401, Code.UNAUTHORIZED, message)
 
 
-def _presented_key(headers: Headers) -> str:
-    """The one key the request presents, from `Authorization: Bearer` and/or `x-api-key`."""
-    presented = set()
+def presented_keys(headers: Headers) -> tuple[set[str], bool]:
+    """The keys the request presents in either header, and whether every header was well formed."""
+    presented, well_formed = set(), True
     for value in headers.getlist("authorization"):
         match = _BEARER.fullmatch(value)
-        if match is None:
-            raise _unauthorized()
-        presented.add(match.group(1))
+        well_formed &= match is not None
+        presented.add(match.group(1) if match else value)
     presented.update(value.strip() for value in headers.getlist("x-api-key"))
-    if len(presented) != 1 or "" in presented:
+    return presented, well_formed
+
+
+def _presented_key(headers: Headers) -> str:
+    """The one key the request presents, from `Authorization: Bearer` and/or `x-api-key`."""
+    presented, well_formed = presented_keys(headers)
+    if not well_formed or len(presented) != 1 or "" in presented:
         raise _unauthorized()  # none, empty, or two different keys
     return presented.pop()
 

@@ -29,9 +29,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 class ApiError(Exception):
     """A refusal the mock answers with the error envelope: status, code, message, headers."""
 
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code

@@ -84,9 +84,7 @@ async def advance_call(request: Request) -> Response:
         if call is None:
             raise ApiError(404, Code.NOT_FOUND, "No such call.")
         if not can_move(call.status, body["status"]):
-            raise ApiError(
-                400, Code.VALIDATION_ERROR, f"Cannot move a call from {call.status} to {body['status']}."
-            )
+            raise ApiError(400, Code.VALIDATION_ERROR, f"Cannot move a call from {call.status} to {body['status']}.")
         call.move(body["status"])
         return json_response({"data": call.to_json()})
 

@@ -31,9 +31,7 @@ def _digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def create_call(
-    store: Store, org_id: str, body: dict[str, Any], idempotency_key: str | None = None
-) -> dict[str, Any]:
+def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
     """A new queued call; the same Idempotency-Key and body answer the first call again."""
     digest = _digest(body)
     with store.lock:
@@ -50,9 +48,7 @@ def create_call(
         call = store.add_call(org_id, "queued", **fields)
         response = {"data": call.to_json()}
         if idempotency_key:
-            store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(
-                digest, call.call_id, response
-            )
+            store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, response)
     return response
 
 
@@ -73,9 +69,7 @@ def cancel_call(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
         if call.status == "queued":
             call.move("cancelled")
         elif call.status != "cancelled":
-            raise ApiError(
-                409, Code.CALL_NOT_CANCELLABLE, "Only a queued call can be cancelled."
-            )
+            raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "Only a queued call can be cancelled.")
     return {"success": True, "call_id": call_id, "status": "cancelled", "message": CANCELLED_MESSAGE}
 
 

@@ -16,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .auth import presented_keys
 from .errors import Code, error_body
 
 __all__ = ["RateLimitMiddleware", "SlidingWindow"]
@@ -46,10 +47,9 @@ def _identity(scope: Scope) -> str:
     path: str = scope["path"]
     if path.startswith("/v1/hooks/"):
         return "token:" + path
-    headers = Headers(scope=scope)
-    presented = headers.getlist("authorization") + headers.getlist("x-api-key")
-    if presented:
-        return "key:" + "|".join(presented)
+    presented, _ = presented_keys(Headers(scope=scope))
+    if presented:  # one key has one budget, whichever header carries it
+        return "key:" + "|".join(sorted(presented))
     client = scope.get("client")
     return "anonymous:" + (client[0] if client else "")
 
@@ -63,9 +63,7 @@ class RateLimitMiddleware:
         if self.limiter is not None and scope["type"] == "http" and scope["path"].startswith("/v1/"):
             wait = self.limiter.retry_after(_identity(scope))
             if wait is not None:
-                body = error_body(
-                    Code.RATE_LIMIT_EXCEEDED, "Rate limit exceeded; retry after the Retry-After delay."
-                )
+                body = error_body(Code.RATE_LIMIT_EXCEEDED, "Rate limit exceeded; retry after the Retry-After delay.")
                 response = JSONResponse(body, 429, headers={"Retry-After": str(wait)})
                 await response(scope, receive, send)
                 return

@@ -71,7 +71,12 @@ class Hook(HTTPEndpoint):
         if action == "call.delete":
             return json_response(operations.delete_call(store, org.org_id, data["call_id"]))
         created = operations.create_call(store, org.org_id, data)["data"]
-        queued = {"success": True, "call_id": created["call_id"], "status": "queued", "message": QUEUED_MESSAGE}
+        queued = {
+            "success": True,
+            "call_id": created["call_id"],
+            "status": "queued",
+            "message": QUEUED_MESSAGE,
+        }
         return json_response(queued)
 
 

@@ -11,16 +11,16 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "SCOPES",
+    "STATUSES",
     "ApiKey",
     "Call",
     "IdempotencyRecord",
     "Org",
-    "SCOPES",
-    "STATUSES",
     "Store",
     "can_move",
     "now_rfc3339",
@@ -58,7 +58,7 @@ def can_move(current: str, target: str) -> bool:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

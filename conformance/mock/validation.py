@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -72,6 +74,17 @@ def parse_json(raw: bytes) -> Any:
     return value
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """`pattern` with JSON Schema's (ECMA-262) `$`: the very end, not before a final newline."""
+    if isinstance(instance, str):
+        anchored = pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+        if re.search(anchored, instance) is None:
+            yield ValidationError(f"does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 @cache
 def _registry() -> Registry:
     registry: Registry = Registry()
@@ -83,8 +96,8 @@ def _registry() -> Registry:
 
 
 @cache
-def _validator(pointer: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": SPEC_BASE + pointer}, registry=_registry())
+def _validator(pointer: str) -> Any:
+    return _Validator({"$ref": SPEC_BASE + pointer}, registry=_registry())
 
 
 def validate(pointer: str, instance: Any, *, what: str = "request body") -> None:

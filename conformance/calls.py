@@ -1,0 +1,56 @@
+"""The calls API as the suite speaks it: one function per operation, over REST or the webhook.
+
+Ids are percent-encoded here (`quote(id, safe="")`) unless the caller passes a raw, already
+encoded path segment: that is how adversarial ids reach the server byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from .client import Client, Exchange
+
+__all__ = ["Op", "call_op", "create", "get", "hook", "path_for", "rest", "snapshot"]
+
+Op = Literal["get", "cancel", "delete"]
+_METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
+CREATE_BODY = {"agent_id": "agent_conformance", "contact_number": "+919800000000"}
+
+
+def path_for(op: Op, call_id: str, *, raw: bool = False) -> str:
+    segment = call_id if raw else quote(call_id, safe="")
+    return f"/v1/calls/{segment}/cancel" if op == "cancel" else f"/v1/calls/{segment}"
+
+
+def rest(client: Client, op: Op, call_id: str, headers: dict[str, str], *, raw: bool = False) -> Exchange:
+    return client.request(_METHODS[op], path_for(op, call_id, raw=raw), headers=headers)
+
+
+def get(client: Client, call_id: str, headers: dict[str, str]) -> Exchange:
+    return rest(client, "get", call_id, headers)
+
+
+def hook(client: Client, token: str, action: str, data: Any) -> Exchange:
+    body = {"action": f"call.{action}", "data": data}
+    return client.request("POST", f"/v1/hooks/{quote(token, safe='')}", json_body=body)
+
+
+def call_op(client: Client, transport: str, op: Op, call_id: str, *, headers: dict[str, str], token: str) -> Exchange:
+    """`op` on `call_id` over `transport` ("rest" or "webhook"; the webhook has no get)."""
+    if transport == "webhook" and op != "get":
+        return hook(client, token, op, {"call_id": call_id})
+    return rest(client, op, call_id, headers)
+
+
+def create(client: Client, headers: dict[str, str], body: dict[str, Any] | None = None, **extra: str) -> Exchange:
+    return client.request("POST", "/v1/calls", headers=headers | extra, json_body=body or CREATE_BODY)
+
+
+def snapshot(client: Client, call_id: str, headers: dict[str, str]) -> Any:
+    """The call as GET shows it now (its `data`), or None when GET does not answer 200."""
+    exchange = get(client, call_id, headers)
+    body = exchange.json()
+    if exchange.status == 200 and isinstance(body, dict):
+        return body.get("data")
+    return None

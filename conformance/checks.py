@@ -1,0 +1,94 @@
+"""The check registry and the context every check runs with.
+
+A check is a function `check(ctx) -> None` registered with `@check(name, *requirement_ids)`.
+Each becomes one test of the suite (`-k NAME` selects it). Inside, `ctx.expect(...)` counts a
+check of a requirement and, when it does not hold, records a failure with the exchanges that show
+it: a MUST failure raises (the check stops there), a SHOULD failure is recorded and the check
+goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .client import Client, Exchange
+from .config import SuiteConfig
+from .environment import Environment
+from .errors import Failure
+from .requirements import by_id
+from .results import Results
+
+__all__ = ["CHECKS", "Check", "Context", "check"]
+
+
+@dataclass
+class Context:
+    client: Client
+    env: Environment
+    results: Results
+    config: SuiteConfig
+    erased: set[str] = field(default_factory=set)  # PII of deleted calls: no later response may hold it
+
+    def expect(self, requirement: str, ok: bool, title: str, *exchanges: Exchange) -> bool:
+        self.results.check(requirement)
+        if ok:
+            return True
+        if by_id(requirement).level == "MUST":
+            raise Failure(requirement, title, exchanges)
+        self.record(Failure(requirement, title, exchanges))
+        return False
+
+    def expect_answer(
+        self,
+        requirement: str,
+        exchange: Exchange,
+        statuses: Iterable[int],
+        code: str | None = None,
+        what: str = "",
+    ) -> bool:
+        """Expect one of `statuses` (and the error `code`, if given) from `exchange`."""
+        allowed = set(statuses)
+        ok = exchange.status in allowed and (code is None or exchange.error_code == code)
+        want = "/".join(map(str, sorted(allowed))) + (f" {code}" if code else "")
+        where = f"{what}: " if what else ""
+        title = f"{where}{exchange.method} expected {want}, got {exchange.outcome()}"
+        return self.expect(requirement, ok, title, exchange)
+
+    def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
+        steps = [*self.env.setup_for(list(exchanges)), *exchanges]
+        lines = [e.curl(self.client.secrets) + f"   # -> {e.outcome()}" for e in steps]
+        lines.append(f"# replay the run: husky-conformance run --seed {self.config.seed}")
+        return "\n".join(lines)
+
+    def record(self, failure: Failure) -> None:
+        message = self.client.secrets.redact(failure.title)
+        self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges))
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    requirements: tuple[str, ...]
+    run: Callable[[Context], None]
+
+    @property
+    def doc(self) -> str:
+        return (self.run.__doc__ or "").strip().splitlines()[0] if self.run.__doc__ else ""
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str, *requirements: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register a targeted property under a unique name, for the requirements it checks."""
+    for requirement in requirements:
+        by_id(requirement)
+
+    def register(function: Callable[[Context], None]) -> Callable[[Context], None]:
+        if name in CHECKS:
+            raise ValueError(f"a check named {name!r} is registered already")
+        CHECKS[name] = Check(name, requirements, function)
+        return function
+
+    return register

@@ -1,0 +1,193 @@
+"""What the suite has to work with on a target: two organisations, their keys and tokens, and a
+way to put calls in a state.
+
+With a fixtures token the suite makes everything itself (contract section 8). Without one it
+uses the `HUSKY_*` credentials and the public API, which can only make `queued` calls (create)
+and `cancelled` ones (create, then cancel); anything else is `NotExercised`. Every call the suite
+uses is one it created: never-existing ids are fresh random UUIDs.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .client import Client, Exchange
+from .config import SuiteConfig
+from .errors import NotExercised, UsageError
+from .redaction import Secrets
+
+__all__ = ["ALL_SCOPES", "Environment", "Tenant"]
+
+ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
+
+
+@dataclass
+class Tenant:
+    """One organisation as the suite sees it. Keys are absent when the target cannot give them."""
+
+    name: str  # "A" or "B"
+    key: str | None = None  # every scope
+    limited_key: str | None = None  # without calls:delete and calls:cancel
+    webhook_token: str | None = None
+    revoked_key: str | None = None
+    keys_without: dict[str, str] = field(default_factory=dict)  # scope -> key lacking only it
+    org_id: str | None = None
+
+    def auth(self, form: str = "bearer", key: str | None = None) -> dict[str, str]:
+        key = key or self.need_key()
+        return {"Authorization": f"Bearer {key}"} if form == "bearer" else {"x-api-key": key}
+
+    def need_key(self) -> str:
+        if self.key is None:
+            raise NotExercised(f"no API key for organisation {self.name}")
+        return self.key
+
+    def need_token(self) -> str:
+        if self.webhook_token is None:
+            raise NotExercised(f"no webhook token for organisation {self.name}")
+        return self.webhook_token
+
+
+class Environment:
+    def __init__(self, client: Client, config: SuiteConfig, secrets: Secrets) -> None:
+        self.client = client
+        self.fixtures_token = config.fixtures_token
+        self.secrets = secrets
+        self.rng = random.Random(config.seed)
+        self.a = Tenant("A")
+        self.b = Tenant("B")
+        self.created: list[str] = []  # every call id the suite made
+        self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
+        secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
+        if self.fixtures_token:
+            self._provision()
+        else:
+            self._from_credentials(config)
+
+    @property
+    def can_seed_any_state(self) -> bool:
+        return self.fixtures_token is not None
+
+    # -- provisioning -------------------------------------------------------------------------
+
+    def _fixtures(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
+        assert self.fixtures_token is not None
+        exchange = self.client.request("POST", path, headers={"x-fixtures-token": self.fixtures_token}, json_body=body)
+        if exchange.status != expect:
+            raise UsageError(
+                f"the fixtures API answered POST {path} with {exchange.outcome()} (expected {expect});"
+                " check --fixtures-token, or run without it and set the HUSKY_* variables"
+            )
+        return exchange, exchange.json()
+
+    def _provision(self) -> None:
+        for tenant in (self.a, self.b):
+            _, org = self._fixtures("/_fixtures/orgs")
+            tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
+            tenant.key = self._key(tenant, ALL_SCOPES)
+            tenant.limited_key = self._key(tenant, ("calls:create", "calls:read"))
+            tenant.revoked_key = self._key(tenant, ALL_SCOPES, revoked=True)
+            tenant.keys_without = {s: self._key(tenant, tuple(x for x in ALL_SCOPES if x != s)) for s in ALL_SCOPES}
+            self._name_secrets(tenant)
+
+    def _key(self, tenant: Tenant, scopes: tuple[str, ...], *, revoked: bool = False) -> str:
+        body = {"scopes": list(scopes), "revoked": revoked}
+        _, answer = self._fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
+        return str(answer["api_key"])
+
+    def _from_credentials(self, config: SuiteConfig) -> None:
+        found = config.credentials
+        self.a.key, self.a.limited_key, self.a.webhook_token = (
+            found.api_key,
+            found.api_key_limited,
+            found.webhook_token,
+        )
+        self.b.key, self.b.webhook_token = found.api_key_b, found.webhook_token_b
+        if not any((found.api_key, found.webhook_token)):
+            raise UsageError(
+                "no credentials: pass --fixtures-token, or set HUSKY_API_KEY (and HUSKY_API_KEY_LIMITED,"
+                " HUSKY_API_KEY_B, HUSKY_WEBHOOK_TOKEN, HUSKY_WEBHOOK_TOKEN_B)"
+            )
+        if found.api_key_limited:
+            self.a.keys_without = {
+                "calls:delete": found.api_key_limited,
+                "calls:cancel": found.api_key_limited,
+            }
+        for tenant in (self.a, self.b):
+            self._name_secrets(tenant)
+
+    def _name_secrets(self, tenant: Tenant) -> None:
+        n = tenant.name
+        self.secrets.add(tenant.key, f"HUSKY_API_KEY{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.limited_key, f"HUSKY_API_KEY_LIMITED{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.webhook_token, f"HUSKY_WEBHOOK_TOKEN{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.revoked_key, f"REVOKED_KEY_{n}")
+        for scope, key in tenant.keys_without.items():
+            if key != tenant.limited_key:
+                self.secrets.add(key, f"KEY_{n}_WITHOUT_{scope.split(':')[1].upper()}")
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def pii(self, tag: str = "") -> dict[str, Any]:
+        """Synthetic PII unique to one call, so any leak of it can be found by substring."""
+        mark = f"{self.rng.getrandbits(48):012x}{tag}"
+        return {
+            "contact_number": "+91" + str(self.rng.randrange(6 * 10**9, 10**10)),
+            "contact_name": f"Zq Person {mark}",
+            "contact_email": f"zq.{mark}@example.invalid",
+            "additional_info": {"zq_note": f"note-{mark}"},
+            "transcript": [{"speaker": "contact", "text": f"zq transcript {mark}"}],
+            "recording_url": f"https://recordings.example.invalid/zq-{mark}.mp3",
+        }
+
+    def never_existing_id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def seed_call(self, tenant: Tenant, state: str, pii: dict[str, Any] | None = None) -> str:
+        """A new call of `tenant` in `state`, carrying `pii`; NotExercised when impossible here."""
+        pii = pii if pii is not None else self.pii()
+        if self.fixtures_token:
+            body = {"org_id": tenant.org_id, "status": state, "agent_id": "agent_conformance", **pii}
+            exchange, answer = self._fixtures("/_fixtures/calls", body)
+            call_id = str(answer["data"]["call_id"])
+        elif state in ("queued", "cancelled"):
+            call_id, exchange = self._create_via_api(tenant, pii)
+            if state == "cancelled":
+                self.client.request("POST", f"/v1/calls/{call_id}/cancel", headers=tenant.auth())
+        else:
+            raise NotExercised(f"without the fixtures API no call can be put in state {state!r}")
+        self.created.append(call_id)
+        self.setup[call_id] = exchange
+        return call_id
+
+    def _create_via_api(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
+        body = {k: pii[k] for k in ("contact_number", "contact_name", "contact_email", "additional_info")}
+        body["agent_id"] = "agent_conformance"
+        exchange = self.client.request("POST", "/v1/calls", headers=tenant.auth(), json_body=body)
+        answer = exchange.json()
+        try:
+            return str(answer["data"]["call_id"]), exchange
+        except (TypeError, KeyError):
+            raise NotExercised(f"POST /v1/calls did not create a call ({exchange.outcome()})") from None
+
+    def note_created(self, exchange: Exchange) -> Exchange:
+        """Add the call a create answer names (REST or webhook) to the calls the suite made."""
+        body = exchange.json()
+        if isinstance(body, dict):
+            found = body.get("data", body) if isinstance(body.get("data"), dict) else body
+            if exchange.status in (200, 201) and isinstance(found.get("call_id"), str):
+                self.created.append(found["call_id"])
+        return exchange
+
+    def advance(self, call_id: str, state: str) -> None:
+        if not self.fixtures_token:
+            raise NotExercised("without the fixtures API no call can be moved forward")
+        self._fixtures(f"/_fixtures/calls/{call_id}/status", {"status": state}, expect=200)
+
+    def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
+        """The seeding exchanges of every created call that `exchanges` mention."""
+        text = " ".join(e.url + (e.body or b"").decode("utf-8", "replace") for e in exchanges)
+        return [self.setup[c] for c in self.created if c in text and c in self.setup]

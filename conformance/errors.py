@@ -1,0 +1,39 @@
+"""The suite's two families of error, never mixed.
+
+`Failure`: the target broke a contract rule; it carries the requirement id, a one-line title,
+and the exchanges that show it. `UsageError`: the suite was misused (a bad flag, an unreachable
+target, missing credentials); its message says what to do. `NotExercised`: a check cannot run
+with what this target and these credentials allow; its requirement is reported "not exercised".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from _pytest.outcomes import Skipped
+
+if TYPE_CHECKING:
+    from .client import Exchange
+
+__all__ = ["Failure", "NotExercised", "UsageError"]
+
+
+class Failure(AssertionError):
+    def __init__(self, requirement: str, title: str, exchanges: Sequence[Exchange] = ()) -> None:
+        super().__init__(f"[{requirement}] {title}")
+        self.requirement = requirement
+        self.title = title
+        self.exchanges = tuple(exchanges)
+
+
+class UsageError(Exception):
+    """A one-line message and exit code 4 (the plugin hands it to pytest as `pytest.UsageError`)."""
+
+
+class NotExercised(Skipped):
+    """Skips the check; its requirements stay "not exercised" unless another check covers them."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"not exercised: {reason}", allow_module_level=False)
+        self.reason = reason

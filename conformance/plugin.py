@@ -1,0 +1,163 @@
+"""The pytest plugin (entry point `pytest11`): options, the suite's fixture, and hooks that turn
+test outcomes into requirement results, reports and the gating exit code.
+
+It does nothing unless the collected tests include the suite's own (`conformance.suite`), so it
+is harmless in any other pytest run. Heavy imports happen only then.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .checks import Context
+    from .session import SuiteSession
+
+SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
+OUTCOME: pytest.StashKey[str] = pytest.StashKey()
+SUITE_MARKER = "husky"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("husky-conformance", "HuskyVoice conformance suite")
+    group.addoption("--target-url", help="base URL of the server to test (default: start the bundled mock)")
+    group.addoption("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
+    group.addoption("--report-dir", default="reports", help="where report.json, junit.xml, summary.md go")
+    group.addoption("--seed", type=int, help="seed of every generated input (same seed, same requests)")
+    group.addoption("--budget", default="default", help="quick, default or thorough")
+    # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.
+    group.addoption("--conformance-strict", action="store_true", help="SHOULD failures fail the verdict too")
+    group.addoption("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{SUITE_MARKER}(layer, requirements): a test of the conformance suite")
+
+
+def _suite_items(session: pytest.Session) -> list[pytest.Item]:
+    return [item for item in session.items if item.get_closest_marker(SUITE_MARKER)]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not _suite_items(session):
+        return
+    from .errors import UsageError
+    from .session import SuiteSession
+
+    try:
+        suite = SuiteSession.open(_suite_config(session.config))
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    session.config.stash[SESSION] = suite
+    from . import progress
+
+    progress.start(session.config, suite)
+
+
+def _suite_config(config: pytest.Config) -> Any:
+    from .config import build_config
+
+    option = config.option
+    return build_config(
+        target_url=option.target_url,
+        fixtures_token=option.fixtures_token,
+        report_dir=option.report_dir,
+        seed=option.seed,
+        budget=option.budget,
+        strict=option.conformance_strict,
+        timeout=option.request_timeout,
+        env=os.environ,
+    )
+
+
+@pytest.fixture(scope="session")
+def husky(request: pytest.FixtureRequest) -> Context:
+    """The suite's context: client, environment, results and config of this run."""
+    suite = request.config.stash.get(SESSION, None)
+    if suite is None:
+        raise pytest.UsageError("the conformance suite's tests run only through its plugin's session")
+    return suite.ctx
+
+
+def _requirements(item: pytest.Item) -> tuple[str, ...]:
+    marker = item.get_closest_marker(SUITE_MARKER)
+    return tuple(marker.kwargs.get("requirements", ())) if marker else ()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    suite = item.config.stash.get(SESSION, None)
+    if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
+        return report
+    from .errors import Failure, NotExercised
+
+    error = call.excinfo.value
+    failures = _failures_in(error, Failure)
+    if failures:
+        for failure in failures:
+            suite.ctx.record(failure)
+        item.stash[OUTCOME] = "FAIL " + ",".join(sorted({f.requirement for f in failures}))
+    elif isinstance(error, NotExercised):
+        suite.ctx.results.skip(_requirements(item), error.reason)
+        item.stash[OUTCOME] = "not exercised"
+    elif not isinstance(error, pytest.skip.Exception):
+        suite.suite_errors.append(f"{item.name}: {type(error).__name__}: {error}")
+        suite.ctx.results.skip(_requirements(item), f"suite error in {item.name}")
+        item.stash[OUTCOME] = "SUITE ERROR"
+    return report
+
+
+def _failures_in(error: BaseException, kind: type[Any]) -> list[Any]:
+    if isinstance(error, kind):
+        return [error]
+    if isinstance(error, BaseExceptionGroup):
+        return [f for sub in error.exceptions for f in _failures_in(sub, kind)]
+    return []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    suite = item.config.stash.get(SESSION, None)
+    marker = item.get_closest_marker(SUITE_MARKER)
+    if suite is None or marker is None:
+        return (yield)
+    before = suite.ctx.client.requests
+    result = yield
+    from . import progress
+
+    name = item.callspec.id if isinstance(item, pytest.Function) and hasattr(item, "callspec") else item.name
+    outcome = item.stash.get(OUTCOME, "pass")
+    progress.item_line(item.config, marker.kwargs.get("layer", ""), name, outcome, suite.ctx.client.requests - before)
+    return result
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    if SUITE_MARKER in report.keywords and report.when == "call" and config.stash.get(SESSION, None):
+        return report.outcome, "", ""  # the suite prints its own line per check
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    suite = session.config.stash.get(SESSION, None)
+    if suite is None:
+        return
+    from . import report
+
+    try:
+        code = report.finish(suite)
+        session.exitstatus = code
+    finally:
+        suite.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    suite = config.stash.get(SESSION, None)
+    if suite is not None:
+        from . import report
+
+        terminalreporter.write_line(report.final_table(suite))

@@ -1,0 +1,16 @@
+"""The targeted properties, each a registered check (see `conformance.checks`)."""
+
+from . import auth, concurrency, create, erasure, ids, repeat, routes, states, tenancy, webhook
+
+__all__ = [
+    "auth",
+    "concurrency",
+    "create",
+    "erasure",
+    "ids",
+    "repeat",
+    "routes",
+    "states",
+    "tenancy",
+    "webhook",
+]

@@ -1,0 +1,73 @@
+"""Helpers the properties share: PII strings, unchanged-call checks, auth variants."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import calls
+from ..checks import Context
+from ..client import Exchange
+from ..environment import Tenant
+
+__all__ = ["STATES", "bad_auths", "erase", "expect_unchanged", "pii_strings", "shape"]
+
+STATES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
+
+
+def pii_strings(pii: dict[str, Any]) -> set[str]:
+    """Every PII value of a seeded call as a string that must not survive its deletion."""
+    found = {pii["contact_number"], pii["contact_name"], pii["contact_email"], pii["recording_url"]}
+    found |= {str(v) for v in pii["additional_info"].values()}
+    found |= {entry["text"] for entry in pii["transcript"]}
+    return found
+
+
+def erase(ctx: Context, pii: dict[str, Any]) -> None:
+    """From now on no response may contain this call's PII (watched by `universal`)."""
+    ctx.erased |= pii_strings(pii)
+
+
+def expect_unchanged(
+    ctx: Context, requirement: str, tenant: Tenant, call_id: str, before: Any, *exchanges: Exchange
+) -> None:
+    after = calls.snapshot(ctx.client, call_id, tenant.auth())
+    ctx.expect(
+        requirement,
+        after == before,
+        f"a refused request changed the call: before {json.dumps(before)[:300]}, after {json.dumps(after)[:300]}",
+        *exchanges,
+    )
+
+
+def shape(value: Any) -> Any:
+    """The structure of a JSON value: keys and types, not values."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def bad_auths(ctx: Context) -> dict[str, tuple[dict[str, str], str]]:
+    """Failing credentials for REST, each with the requirement its 401 proves."""
+    a, b = ctx.env.a, ctx.env.b
+    unknown = f"sk_test_unknown{ctx.env.rng.getrandbits(64):016x}"
+    key = a.need_key()
+    other = b.key or unknown
+    found = {
+        "missing": ({}, "AUTH-MISSING-401"),
+        "empty x-api-key": ({"x-api-key": ""}, "AUTH-MALFORMED-401"),
+        "bearer without a key": ({"Authorization": "Bearer"}, "AUTH-MALFORMED-401"),
+        "no scheme": ({"Authorization": key}, "AUTH-MALFORMED-401"),
+        "basic scheme": ({"Authorization": f"Basic {key}"}, "AUTH-MALFORMED-401"),
+        "unknown key": ({"x-api-key": unknown}, "AUTH-UNKNOWN-401"),
+        "key in other case": ({"x-api-key": key.swapcase()}, "AUTH-UNKNOWN-401"),
+        "headers disagree": (
+            {"Authorization": f"Bearer {key}", "x-api-key": other},
+            "AUTH-HEADERS-DISAGREE-401",
+        ),
+    }
+    if a.revoked_key:
+        found["revoked key"] = ({"Authorization": f"Bearer {a.revoked_key}"}, "AUTH-REVOKED-401")
+    return found

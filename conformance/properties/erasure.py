@@ -1,0 +1,48 @@
+"""Contract section 5: delete "permanently removes all end-customer PII"."""
+
+from __future__ import annotations
+
+from .. import calls
+from ..checks import Context, check
+from ..errors import NotExercised
+from ._common import erase, pii_strings
+
+
+@check("erasure", "DEL-ERASURE")
+def erasure(ctx: Context) -> None:
+    """After deletion no response of any endpoint holds any of the call's PII; its sibling keeps its own."""
+    if not ctx.env.can_seed_any_state:
+        raise NotExercised("no completed call without the fixtures API")
+    a = ctx.env.a
+    victim_pii, sibling_pii = ctx.env.pii("v"), ctx.env.pii("s")
+    victim = ctx.env.seed_call(a, "completed", victim_pii)
+    sibling = ctx.env.seed_call(a, "completed", sibling_pii)
+    shown = calls.get(ctx.client, victim, a.auth())
+    visible = {v for v in pii_strings(victim_pii) if v.encode() in shown.response_body}
+    ctx.expect(
+        "DEL-ERASURE",
+        bool(visible),
+        "GET of a completed call shows none of its PII: erasure cannot be observed",
+        shown,
+    )
+    ctx.expect_answer("DEL-ERASURE", calls.rest(ctx.client, "delete", victim, a.auth()), [200], what="delete")
+    erase(ctx, victim_pii)  # every later response of the run is watched from here on
+    probes = [
+        calls.get(ctx.client, victim, a.auth("x-api-key")),
+        calls.rest(ctx.client, "cancel", victim, a.auth()),
+        calls.rest(ctx.client, "delete", victim, a.auth()),
+        calls.get(ctx.client, sibling, a.auth()),
+        ctx.env.note_created(calls.create(ctx.client, a.auth())),
+    ]
+    if a.webhook_token:
+        probes += [calls.hook(ctx.client, a.webhook_token, op, {"call_id": victim}) for op in ("cancel", "delete")]
+    for probe in probes:
+        leaked = sorted(v for v in pii_strings(victim_pii) if v.encode() in probe.response_body)
+        ctx.expect("DEL-ERASURE", not leaked, f"{probe.method} after delete still answers PII {leaked[:3]}", probe)
+    sibling_seen = probes[3].response_body
+    ctx.expect(
+        "DEL-ERASURE",
+        sibling_pii["contact_name"].encode() in sibling_seen,
+        "deleting one call erased another call's PII",
+        probes[3],
+    )

@@ -1,0 +1,94 @@
+"""Contract section 5, state by state: the cancel-versus-delete table and what delete leaves."""
+
+from __future__ import annotations
+
+from .. import calls
+from ..checks import Context, check
+from ..errors import NotExercised
+from ._common import STATES, erase, expect_unchanged
+
+PII_FIELDS = ("contact_number", "contact_name", "contact_email", "additional_info", "created_at")
+
+
+def _states(ctx: Context, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    return wanted if ctx.env.can_seed_any_state else tuple(s for s in wanted if s in ("queued", "cancelled"))
+
+
+@check(
+    "cancel_table",
+    "CANCEL-QUEUED-200",
+    "CANCEL-KEEPS-RECORD",
+    "CANCEL-REPEAT-200",
+    "CANCEL-PAST-QUEUED-REFUSED",
+    "CANCEL-PAST-QUEUED-409",
+)
+def cancel_table(ctx: Context) -> None:
+    """Cancel in every state: queued and cancelled answer 200 and keep the record; others refuse."""
+    a = ctx.env.a
+    for n, state in enumerate(_states(ctx, STATES)):
+        call_id = ctx.env.seed_call(a, state)
+        before = calls.snapshot(ctx.client, call_id, a.auth())
+        answer = calls.rest(ctx.client, "cancel", call_id, a.auth("bearer" if n % 2 else "x-api-key"))
+        if state in ("queued", "cancelled"):
+            requirement = "CANCEL-QUEUED-200" if state == "queued" else "CANCEL-REPEAT-200"
+            ctx.expect_answer(requirement, answer, [200], what=f"cancel of a {state} call")
+            expected = {"success": True, "call_id": call_id, "status": "cancelled"}
+            body = answer.json() if isinstance(answer.json(), dict) else {}
+            ctx.expect(
+                requirement,
+                {k: body.get(k) for k in expected} == expected and isinstance(body.get("message"), str),
+                f"cancel body {answer.response_body[:200]!r}, expected success/call_id/status cancelled/message",
+                answer,
+            )
+            after = calls.snapshot(ctx.client, call_id, a.auth()) or {}
+            ctx.expect(
+                requirement,
+                after.get("status") == "cancelled",
+                f"after cancel GET shows {after.get('status')!r}",
+                answer,
+            )
+            kept = {k: after.get(k) for k in PII_FIELDS} == {k: (before or {}).get(k) for k in PII_FIELDS}
+            ctx.expect("CANCEL-KEEPS-RECORD", kept, "cancel changed or dropped the call's record or PII", answer)
+        else:
+            ctx.expect_answer("CANCEL-PAST-QUEUED-REFUSED", answer, range(400, 500), what=f"cancel of a {state} call")
+            ctx.expect_answer(
+                "CANCEL-PAST-QUEUED-409",
+                answer,
+                [409],
+                "CALL_NOT_CANCELLABLE",
+                what=f"cancel of a {state} call",
+            )
+            expect_unchanged(ctx, "CANCEL-PAST-QUEUED-REFUSED", a, call_id, before, answer)
+
+
+@check("delete_refused_states", "DEL-NOT-COMPLETED-404")
+def delete_refused_states(ctx: Context) -> None:
+    """Delete in every state but completed: 404 NOT_FOUND, and the call is exactly as it was."""
+    a = ctx.env.a
+    for n, state in enumerate(_states(ctx, tuple(s for s in STATES if s != "completed"))):
+        call_id = ctx.env.seed_call(a, state)
+        before = calls.snapshot(ctx.client, call_id, a.auth())
+        answer = calls.rest(ctx.client, "delete", call_id, a.auth("bearer" if n % 2 else "x-api-key"))
+        ctx.expect_answer("DEL-NOT-COMPLETED-404", answer, [404], "NOT_FOUND", what=f"delete of a {state} call")
+        expect_unchanged(ctx, "DEL-NOT-COMPLETED-404", a, call_id, before, answer)
+
+
+@check("delete_gone", "DEL-COMPLETED-200", "DEL-GONE")
+def delete_gone(ctx: Context) -> None:
+    """After a delete, GET, cancel and delete answer 404 over REST and the webhook alike."""
+    if not ctx.env.can_seed_any_state:
+        raise NotExercised("no completed call without the fixtures API")
+    a = ctx.env.a
+    for transport in ("rest", "webhook") if a.webhook_token else ("rest",):
+        pii = ctx.env.pii()
+        call_id = ctx.env.seed_call(a, "completed", pii)
+        token = a.webhook_token or ""
+        deleted = calls.call_op(ctx.client, transport, "delete", call_id, headers=a.auth(), token=token)
+        ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=f"delete over {transport}")
+        erase(ctx, pii)
+        probes: list[tuple[str, calls.Op]] = [("rest", "get"), ("rest", "cancel"), ("rest", "delete")]
+        probes += [("webhook", "cancel"), ("webhook", "delete")] if a.webhook_token else []
+        for probe_transport, op in probes:
+            answer = calls.call_op(ctx.client, probe_transport, op, call_id, headers=a.auth(), token=token)
+            what = f"{op} over {probe_transport} after delete over {transport}"
+            ctx.expect_answer("DEL-GONE", answer, [404], "NOT_FOUND", what=what)

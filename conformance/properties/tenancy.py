@@ -1,0 +1,61 @@
+"""Contract section 2: a caller sees only its own organisation's calls."""
+
+from __future__ import annotations
+
+from .. import calls
+from ..checks import Context, check
+from ..errors import NotExercised
+from ._common import STATES, expect_unchanged
+
+NOT_FOUND_REQUIREMENT: dict[calls.Op, str] = {
+    "get": "TENANT-404",
+    "cancel": "CANCEL-NOT-FOUND-404",
+    "delete": "DEL-NOT-FOUND-404",
+}
+
+
+@check("tenant_isolation", "TENANT-404", "TENANT-UNTOUCHED", "CANCEL-NOT-FOUND-404", "DEL-NOT-FOUND-404")
+def tenant_isolation(ctx: Context) -> None:
+    """Another organisation's call answers exactly as a call that never existed, and is left untouched."""
+    a, b = ctx.env.a, ctx.env.b
+    if b.key is None:
+        raise NotExercised("no key of a second organisation (HUSKY_API_KEY_B or the fixtures API)")
+    states = STATES if ctx.env.can_seed_any_state else ("queued", "cancelled")
+    never = ctx.env.never_existing_id()
+    transports = ("rest", "webhook") if a.webhook_token else ("rest",)
+    for state in states:
+        foreign = ctx.env.seed_call(b, state)
+        before = calls.snapshot(ctx.client, foreign, b.auth())
+        for transport in transports:
+            ops: tuple[calls.Op, ...] = ("get", "cancel", "delete") if transport == "rest" else ("cancel", "delete")
+            for op in ops:
+                headers, token = a.auth(), a.webhook_token or ""
+                answer = calls.call_op(ctx.client, transport, op, foreign, headers=headers, token=token)
+                baseline = calls.call_op(ctx.client, transport, op, never, headers=headers, token=token)
+                what = f"A's {op} over {transport} of B's {state} call"
+                ctx.expect_answer(NOT_FOUND_REQUIREMENT[op], answer, [404], "NOT_FOUND", what=what)
+                ctx.expect(
+                    "TENANT-404",
+                    (answer.status, answer.error_code, answer.error_message)
+                    == (baseline.status, baseline.error_code, baseline.error_message),
+                    f"{what}: {answer.outcome()} differs from a never-existing call's {baseline.outcome()}",
+                    answer,
+                    baseline,
+                )
+        expect_unchanged(ctx, "TENANT-UNTOUCHED", b, foreign, before)
+
+
+@check("unknown_ids", "CANCEL-NOT-FOUND-404", "DEL-NOT-FOUND-404", "TENANT-404")
+def unknown_ids(ctx: Context) -> None:
+    """Never-existing ids, in UUID and `call_...` form, and deleted ids answer 404 NOT_FOUND."""
+    a = ctx.env.a
+    ids = [ctx.env.never_existing_id(), f"call_{ctx.env.rng.getrandbits(40):x}", "call_abc_123"]
+    for call_id in ids:
+        for op, requirement in NOT_FOUND_REQUIREMENT.items():
+            answer = calls.rest(ctx.client, op, call_id, a.auth())
+            ctx.expect_answer(requirement, answer, [404], "NOT_FOUND", what=f"{op} of a never-existing id")
+    if ctx.env.can_seed_any_state:
+        deleted = ctx.env.seed_call(a, "completed")
+        calls.rest(ctx.client, "delete", deleted, a.auth())
+        answer = calls.rest(ctx.client, "cancel", deleted, a.auth())
+        ctx.expect_answer("CANCEL-NOT-FOUND-404", answer, [404], "NOT_FOUND", what="cancel of a deleted call")

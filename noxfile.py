@@ -1,0 +1,32 @@
+"""Every job of the project, one nox session each. Versions come from pyproject.toml."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The project's own tests (unit, mock over real uvicorn, stock schemathesis)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff format --check, ruff check and mypy."""
+    session.install("-e", ".[lint]")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def mock(session: nox.Session) -> None:
+    """Serve the reference mock on 127.0.0.1:8080 with a demo organisation (options after --)."""
+    session.install("-e", ".")
+    session.run("husky-conformance", "mock", *session.posargs)
