@@ -26,6 +26,20 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def conformance(session: nox.Session) -> None:
+    """The main job: the suite against the bundled mock, or a target (options after --)."""
+    session.install("-e", ".")
+    session.run("husky-conformance", "run", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not part of CI's test run); their figures go into the README."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/suite_duration.py", *session.posargs)
+
+
+@nox.session
 def mock(session: nox.Session) -> None:
     """Serve the reference mock on 127.0.0.1:8080 with a demo organisation (options after --)."""
     session.install("-e", ".")

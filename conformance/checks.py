@@ -65,6 +65,11 @@ class Context:
         message = self.client.secrets.redact(failure.title)
         self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges))
 
+    def describe(self, failure: Failure) -> str:
+        """The failure as the terminal shows it: requirement, title and reproduction, redacted."""
+        title = self.client.secrets.redact(failure.title)
+        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges)}"
+
 
 @dataclass(frozen=True)
 class Check:

@@ -120,7 +120,10 @@ def _run(args: argparse.Namespace) -> int:
         from .client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
-    return int(pytest.main(pytest_args(args)))
+    code = int(pytest.main(pytest_args(args)))
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED and args.keyword:  # 5 is none of the run's exit codes
+        raise UsageError(f"-k {args.keyword!r} selects none of the suite's checks; drop it or widen it")
+    return code
 
 
 def _requirements(args: argparse.Namespace) -> int:

@@ -138,9 +138,19 @@ class Client:
             exchange = Exchange(method, str(url), headers, content, None, error="timed out")
         except httpx.HTTPError as exc:
             exchange = Exchange(method, str(url), headers, content, None, error=type(exc).__name__)
+        self._notify(exchange)
+        return exchange
+
+    def observe_external(self, exchange: Exchange, *, throttled: bool = False) -> None:
+        """Count a request another HTTP stack sent for the run (schemathesis), and show it around."""
+        with self._lock:
+            self.requests += 1
+            self.throttled += throttled
+        self._notify(exchange)
+
+    def _notify(self, exchange: Exchange) -> None:
         for observe in self.observers:
             observe(exchange)
-        return exchange
 
 
 def _retry_after(exchange: Exchange) -> float:

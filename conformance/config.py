@@ -6,8 +6,9 @@ it to whatever needs it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,11 +43,12 @@ BUDGETS = {
 class Credentials:
     """Credentials from the environment, for a target without the fixtures API."""
 
-    api_key: str | None = None  # organisation A, every scope
-    api_key_limited: str | None = None  # organisation A, without calls:delete and calls:cancel
-    api_key_b: str | None = None  # organisation B
-    webhook_token: str | None = None  # organisation A
-    webhook_token_b: str | None = None  # organisation B
+    # Secrets: kept out of repr, which pytest prints in tracebacks.
+    api_key: str | None = field(default=None, repr=False)  # organisation A, every scope
+    api_key_limited: str | None = field(default=None, repr=False)  # organisation A, no calls:delete/cancel
+    api_key_b: str | None = field(default=None, repr=False)  # organisation B
+    webhook_token: str | None = field(default=None, repr=False)  # organisation A
+    webhook_token_b: str | None = field(default=None, repr=False)  # organisation B
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Credentials:
@@ -65,7 +67,7 @@ class Credentials:
 @dataclass(frozen=True)
 class SuiteConfig:
     target_url: str | None  # None: start the bundled mock and test it
-    fixtures_token: str | None
+    fixtures_token: str | None = field(repr=False)
     report_dir: Path
     seed: int
     budget: Budget
@@ -81,9 +83,14 @@ class SuiteConfig:
 def _target(url: str | None) -> str | None:
     if url is None:
         return None
-    parts = urlsplit(url)
+    invalid = UsageError(f"--target-url must be an http(s) URL such as https://host/api, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (ValueError unless the port is a number from 0 to 65535)
+    except ValueError:  # that, or a malformed IPv6 address
+        raise invalid from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--target-url must be an http(s) URL such as https://host/api, got {url!r}")
+        raise invalid
     if parts.query or parts.fragment:
         raise UsageError(f"--target-url takes no query or fragment, got {url!r}")
     return url.rstrip("/")
@@ -102,7 +109,7 @@ def build_config(
 ) -> SuiteConfig:
     if budget not in BUDGETS:
         raise UsageError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
-    if timeout <= 0:
+    if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
     return SuiteConfig(
         target_url=_target(target_url),

@@ -61,6 +61,7 @@ class Environment:
         self.b = Tenant("B")
         self.created: list[str] = []  # every call id the suite made
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
+        self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
         if self.fixtures_token:
             self._provision()
@@ -161,6 +162,7 @@ class Environment:
             raise NotExercised(f"without the fixtures API no call can be put in state {state!r}")
         self.created.append(call_id)
         self.setup[call_id] = exchange
+        self.pii_of[call_id] = pii
         return call_id
 
     def _create_via_api(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
@@ -186,6 +188,16 @@ class Environment:
         if not self.fixtures_token:
             raise NotExercised("without the fixtures API no call can be moved forward")
         self._fixtures(f"/_fixtures/calls/{call_id}/status", {"status": state}, expect=200)
+
+    def pii_strings(self, call_id: str) -> set[str]:
+        """Every PII value the call was seeded with, as strings no response may hold once it is deleted."""
+        pii = self.pii_of.get(call_id)
+        if pii is None:
+            return set()
+        found = {str(pii.get(k)) for k in ("contact_number", "contact_name", "contact_email", "recording_url")}
+        found |= {str(v) for v in pii.get("additional_info", {}).values()}
+        found |= {entry["text"] for entry in pii.get("transcript", [])}
+        return found - {"None"}
 
     def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
         """The seeding exchanges of every created call that `exchanges` mention."""

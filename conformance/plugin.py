@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
 OUTCOME: pytest.StashKey[str] = pytest.StashKey()
+OTHER_FAILED: pytest.StashKey[bool] = pytest.StashKey()
 SUITE_MARKER = "husky"
 
 
@@ -43,7 +44,8 @@ def _suite_items(session: pytest.Session) -> list[pytest.Item]:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not _suite_items(session):
+    # --collect-only lists the checks: it must not provision anything on the target.
+    if session.config.option.collectonly or not _suite_items(session):
         return
     from .errors import UsageError
     from .session import SuiteSession
@@ -91,6 +93,8 @@ def _requirements(item: pytest.Item) -> tuple[str, ...]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    if report.failed and not item.get_closest_marker(SUITE_MARKER):
+        item.config.stash[OTHER_FAILED] = True  # the verdict must not hide it
     suite = item.config.stash.get(SESSION, None)
     if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
         return report
@@ -102,6 +106,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for failure in failures:
             suite.ctx.record(failure)
         item.stash[OUTCOME] = "FAIL " + ",".join(sorted({f.requirement for f in failures}))
+        # The evidence, not a traceback: the frames' reprs would show keys, tokens and the config.
+        notes = [suite.ctx.client.secrets.redact(n) for n in getattr(error, "__notes__", [])]  # shrunk steps
+        report.longrepr = "\n\n".join([*(suite.ctx.describe(f) for f in failures), *notes])
     elif isinstance(error, NotExercised):
         suite.ctx.results.skip(_requirements(item), error.reason)
         item.stash[OUTCOME] = "not exercised"
@@ -138,7 +145,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     if SUITE_MARKER in report.keywords and report.when == "call" and config.stash.get(SESSION, None):
-        return report.outcome, "", ""  # the suite prints its own line per check
+        return report.outcome, "", report.outcome.upper()  # no dot: the suite prints its own line per check
     return None
 
 
@@ -150,7 +157,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     try:
         code = report.finish(suite)
-        session.exitstatus = code
+        # A run that mixes other tests with the suite keeps their failure visible.
+        session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code
     finally:
         suite.close()
 

@@ -17,7 +17,7 @@ __all__ = ["SENSITIVE_HEADERS", "Secrets"]
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "x-fixtures-token"})
 MIN_SUBSTRING = 8  # shorter values are redacted only where they stand, not wherever they occur
 REDACTED = "[REDACTED]"
-_HOOK_SEGMENT = re.compile(r"(/hooks/)([^/?#]*)", re.IGNORECASE)
+_HOOK_SEGMENT = re.compile(r"(/hooks/)([^/?#\s]*)", re.IGNORECASE)  # no raw whitespace in a URL: free text goes on
 _MARK = "\0"  # placeholders travel as \0NAME\0 until `render` decides how to write them
 
 

@@ -4,7 +4,8 @@ This module owns the translation both ways. The run's target (with its base path
 organisation A's key, its webhook token and calls seeded in every state the environment allows
 become one schemathesis config. Every check result schemathesis reports becomes a counted check,
 and every failure a recorded one, of a requirement of the catalogue (`CHECK_REQUIREMENTS`), with
-schemathesis' curl reproduction, secrets turned into `${NAME}` references, and the seed.
+schemathesis' curl reproduction (secrets as `${NAME}` references) and the seed. Every built-in
+check runs, plus one of ours in the stateful phase, for what `use_after_free` cannot judge.
 
 Nothing schemathesis raises about the target escapes: check failures and network errors are
 recorded and the run goes on with the next example. We record instead of raising into Hypothesis
@@ -14,34 +15,44 @@ and the examples and coverage phases, which run first, already send minimal one-
 requests, whose failure is the one kept (the results keep the first failure of each message).
 With the seed fixed and no example database, the same seed sends the same requests.
 
-Schemathesis sends through `requests`, not the suite's client; its requests (probes included)
-are counted into the run's total here, and 429s are waited out as the client does.
+Schemathesis sends through `requests`, not the suite's client. Each of its requests (auth probes
+included) is counted into the run's total and shown to the client's observers as an `Exchange`,
+so the response-wide rules (`conformance.universal`) judge fuzzed responses too; 429s are waited
+out as the client does.
 
-The per-operation phases use `create_test`, the builder schemathesis' pytest plugin and its
-engine share: it is not public API, which is one more reason schemathesis is pinned exactly.
+The per-operation phases use `create_test`, the builder schemathesis' pytest plugin and its engine
+share, and the stateful phase adds rules with schemathesis' own `transition`: neither is public
+API, which is one more reason schemathesis is pinned exactly.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import hypothesis
 import requests
 import schemathesis
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from schemathesis.core.failures import FailureGroup
-from schemathesis.engine.recorder import ScenarioRecorder
-from schemathesis.generation import derive_operation_seed, overrides
+from hypothesis.stateful import Bundle
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.result import Ok
+from schemathesis.engine.recorder import Interaction, Request, ScenarioRecorder
+from schemathesis.generation import GenerationMode, derive_operation_seed, overrides
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario, TestPhase
+from schemathesis.generation.stateful.state_machine import StepInput, normalize_name
+from schemathesis.specs.openapi.adapter.security import declares_security
+from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 
 from ._resources import spec_path
-from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES
+from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
 from .errors import NotExercised
 from .redaction import Secrets
 from .requirements import by_id
@@ -49,7 +60,10 @@ from .requirements import by_id
 if TYPE_CHECKING:
     from .checks import Context
 
-__all__ = ["CHECK_REQUIREMENTS", "SchemaLayer", "operation_labels", "render_curl", "requirement_for"]
+Case = schemathesis.Case[Any]
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+
+__all__ = ["CHECK_REQUIREMENTS", "Finding", "SchemaLayer", "operation_labels", "render_curl", "requirement_for"]
 
 # Every built-in check of schemathesis 4.32.5 (`max_response_time` is off: the contract sets no limit).
 CHECK_REQUIREMENTS: dict[str, str] = {
@@ -66,14 +80,29 @@ CHECK_REQUIREMENTS: dict[str, str] = {
     "ensure_resource_availability": "CREATE-201-QUEUED",
     "unsupported_method": "ENV-WRONG-METHOD-405",
     "allow_header_conformance": "ENV-WRONG-METHOD-405",  # the methods a route answers to
-    "object_level_authorization": "TENANT-404",  # needs two identities; never applies with one
+    "object_level_authorization": "TENANT-404",  # needs two identities: never applies with one
+    # Ours, in the stateful phase: what `use_after_free` cannot judge (see `_still_there_check`).
+    "deleted_call_answers_404": "DEL-GONE",
 }
 UNKNOWN_CHECK_REQUIREMENT = "SCHEMA-RESPONSES"
 NO_ANSWER_REQUIREMENT = "ENV-NO-5XX"  # no answer at all is worse than a 5xx
 SEEDED_STATES = ("queued", "initiated", "ringing", "in_progress", "failed", "cancelled") + ("completed",) * 5
+STATEFUL_STATES = ("completed",)  # seeded scenario starts: the one state a scenario cannot reach itself
 DICTIONARY_PROBABILITY = {"call_id": 0.5, "token": 0.8}
+BINDINGS = {"call_id": ("path.call_id", "body.data.call_id"), "token": ("path.token",)}  # the webhook's too
+PLACEHOLDER = "husky-seeded-call-"  # URL-safe: schemathesis keeps path values percent-encoded
+# The target's transport failures. The rest of `requests.RequestException` (an invalid header or
+# URL built here) is the suite's own bug: it propagates, and the test reports a suite error.
+NO_ANSWER = (
+    requests.ConnectionError,  # refused, reset, TLS
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    requests.TooManyRedirects,
+)
 MAX_NETWORK_ERRORS = 3  # in a row: the target is down, skip what is left of the operation
-MAX_DETAIL_LINES = 8
+MAX_DETAIL_LINES = 4
+DUMPS = ("Schema at", "Schema:", "Value:", "Instance:")  # where a failure message turns into JSON dumps
 
 
 def requirement_for(check: str, failure: object | None = None) -> str:
@@ -84,39 +113,43 @@ def requirement_for(check: str, failure: object | None = None) -> str:
 
 
 def operation_labels() -> list[str]:
-    """`METHOD /path` of every operation of the spec, in spec order (for test ids; no target needed)."""
+    """`METHOD /path` of every operation of the spec, in spec order (test ids; no target needed)."""
     schema = schemathesis.openapi.from_path(spec_path(), config=schemathesis.Config())
-    return [result.ok().label for result in schema.get_all_operations()]
+    return [operation.label for operation in _operations(schema)]
+
+
+def _operations(schema: schemathesis.BaseSchema) -> Iterator[Operation]:
+    for result in schema.get_all_operations():
+        if not isinstance(result, Ok):
+            raise result.err()  # the bundled spec is valid (tests/test_specs.py): a packaging bug
+        yield result.ok()
 
 
 # -- reproductions --------------------------------------------------------------------------------
 
 
-def _shell_word(word: str, secrets: Secrets) -> str:
-    """`word` quoted for a shell, every known secret (plain or percent-encoded) a `${NAME}` reference."""
-    names = secrets.names()
-    forms = {form: name for value, name in names.items() for form in (value, quote(value, safe=""))}
-    if not any(form in word for form in forms):
-        return shlex.quote(word)
-    for form in sorted(forms, key=len, reverse=True):
-        word = word.replace(form, "\0" + forms[form] + "\0")
-    for char in ("\\", '"', "`", "$"):
-        word = word.replace(char, "\\" + char)
-    parts = word.split("\0")
-    return '"' + "".join("${" + p + "}" if i % 2 else p for i, p in enumerate(parts)) + '"'
+def _shell_word(word: str, after: str, secrets: Secrets) -> str:
+    """One word of a curl command, quoted for a shell, with its secrets as `${NAME}` references."""
+    name, colon, value = word.partition(": ")
+    if after == "-H" and colon:
+        marked = f"{name}: {secrets.mark_header(name, value)}"
+    elif word.startswith(("http://", "https://")):
+        marked = secrets.mark_url(word)
+    else:
+        marked = secrets.mark_text(word)
+    return shlex.quote(word) if marked == word else secrets.render(marked, shell=True)
 
 
 def render_curl(curl: str, secrets: Secrets) -> str:
-    """Schemathesis' curl command, runnable once the `${NAME}` variables are set, and secret-free."""
+    """Schemathesis' curl command with no secret in it, runnable once the `${NAME}` variables are set."""
     command, _, warnings = curl.partition("\n\n")
     try:
         words = shlex.split(command)
-    except ValueError:
-        rendered = command
-    else:
-        rendered = " ".join(_shell_word(word, secrets) for word in words)
-    notes = [f"# {line}" for line in warnings.splitlines() if line.strip()]
-    return secrets.redact("\n".join([rendered, *notes]))
+    except ValueError:  # not one shell command after all: plain redaction
+        return secrets.render(secrets.mark_text(command))
+    rendered = " ".join(_shell_word(word, after, secrets) for after, word in zip(["", *words], words, strict=False))
+    notes = [f"# {secrets.redact(line)}" for line in warnings.splitlines() if line.strip()]
+    return "\n".join([rendered, *notes])
 
 
 def _outcome(response: schemathesis.Response | None) -> str:
@@ -126,14 +159,21 @@ def _outcome(response: schemathesis.Response | None) -> str:
 # -- the layer ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A failure the layer recorded: its requirement and its (redacted) one-line message."""
+
+    requirement: str
+    message: str
+
+
 @dataclass
 class _Tally:
-    """What one operation or the stateful phase did: requests sent, and network errors in a row."""
+    """One operation's or the stateful phase's run: check results in hand, findings, errors in a row."""
 
-    requests: int = 0
-    throttled: int = 0
-    errors_in_a_row: int = 0
     results: list[schemathesis.CheckResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors_in_a_row: int = 0
 
     @property
     def target_down(self) -> bool:
@@ -146,218 +186,287 @@ class SchemaLayer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.tenant = ctx.env.a
-        self.call_ids = _seed_calls(ctx)
+        self.call_ids = _seed_calls(ctx, SEEDED_STATES)
         self.schema = schemathesis.openapi.from_path(spec_path(), config=self._config())
-        self.schema.hook("after_validate")(self._collect)
         self._tally = _Tally()
 
+        def after_validate(context: Any, case: Any, response: Any, results: list[schemathesis.CheckResult]) -> None:
+            self._tally.results.extend(results)  # every check's outcome, under the name of its check
+
+        self.schema.hook("after_validate")(after_validate)
+
     def _config(self) -> schemathesis.Config:
-        ctx = self.ctx
-        assert ctx.config.target_url is not None
+        config = self.ctx.config
         data: dict[str, Any] = {
-            "seed": ctx.config.seed,
-            "base-url": ctx.config.target_url,  # with the target's base path, as the client has it
-            "request-timeout": ctx.config.timeout,
+            "seed": config.seed,
+            "base-url": config.target_url,  # with the target's base path, as the client has it
+            "request-timeout": config.timeout,
             "suppress-health-check": ["all"],  # a slow or filtered generation is no fault of the target
-            # Fuzzing draws from both modes: twice the budget gives about `schema_examples` of each.
-            "generation": {"mode": "all", "max-examples": 2 * ctx.config.budget.schema_examples},
-            "output": {"sanitization": {"enabled": False}},  # `render_curl` turns secrets into ${NAME}
+            "generation": {
+                "mode": "all",  # fuzzing draws from both: twice the budget is about `schema_examples` of each
+                "max-examples": 2 * config.budget.schema_examples,
+                "database": "none",  # no replay of earlier failures: the same seed sends the same requests
+                "no-shrink": True,  # nothing raises into Hypothesis anyway (see the module docstring)
+            },
+            "output": {"sanitization": {"enabled": False}},  # `render_curl` writes secrets as ${NAME}
             "dictionaries": {},
             "parameters": {},
         }
-        data["generation"].update({"database": "none", "no-shrink": True})
         if self.tenant.key:
             data["auth"] = {"openapi": {"bearerAuth": {"bearer": self.tenant.key}}}
-        real = {"call_id": self.call_ids, "token": [self.tenant.webhook_token] if self.tenant.webhook_token else []}
-        for name, values in real.items():
-            if values:
+        token = self.tenant.webhook_token
+        for name, values in {"call_id": self.call_ids, "token": [token] if token else []}.items():
+            if values:  # half the generated ids (most tokens) are real ones: fuzzing reaches real calls
                 data["dictionaries"][name] = {"values": values}
-                data["parameters"][f"path.{name}"] = {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
+                for where in BINDINGS[name]:
+                    data["parameters"][where] = {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
         return schemathesis.Config.from_dict(data)
 
     # -- per operation: examples, coverage, fuzzing ---------------------------------------------
 
-    def run_operation(self, label: str) -> None:
-        """Examples, then coverage, then fuzzing of one operation; every finding recorded."""
+    def run_operation(self, label: str) -> list[Finding]:
+        """Examples, then coverage, then fuzzing of one operation; what it found (all recorded)."""
         operation = self.schema.find_operation_by_label(label)
         if operation is None:
             raise KeyError(f"no operation {label!r} in the spec")
-        if operation.security.has_security() if hasattr(operation, "security") else _declares_security(operation):
+        if declares_security(operation):
             self.tenant.need_key()
         self._tally = _Tally()
-        try:
-            for modes, override in self._phases(operation):
-                config = self.schema.config
-                test = create_test(
-                    operation=operation,
-                    test_func=self._run_case,
-                    config=HypothesisTestConfig(
-                        project=config,
-                        modes=modes,
-                        settings=config.get_hypothesis_settings(
-                            operation=operation, phase="fuzzing", apply_ci_profile=False
-                        ),
-                        apply_ci_profile=False,
-                        seed=derive_operation_seed(config.seed, label),
-                        override=override,
+        config = self.schema.config
+        for modes, override in self._phases(operation):
+            test = create_test(
+                operation=operation,
+                test_func=self._run_case,
+                config=HypothesisTestConfig(
+                    project=config,
+                    modes=modes,
+                    settings=config.get_hypothesis_settings(
+                        operation=operation, phase="fuzzing", apply_ci_profile=False
                     ),
-                )
-                test()
-        finally:
-            self._count_requests()
+                    apply_ci_profile=False,
+                    seed=derive_operation_seed(config.seed, label),
+                    override=override,
+                ),
+            )
+            test()
+        return self._tally.findings
 
     def _phases(self, operation: Any) -> Iterator[tuple[list[HypothesisTestMode], overrides.Override]]:
-        override = overrides.with_config_headers(self.schema.config, operation=operation)
         explicit = overrides.with_config_headers(self.schema.config, operation=operation)
         token = self.tenant.webhook_token
         if token and any(p.name == "token" for p in operation.path_parameters):
-            # Without the real token every explicit case of the webhook is a 401 that tests no body.
+            # With a generated token every explicit case of the webhook is a 401 that reads no body.
             explicit.path_parameters["token"] = token
         yield [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE], explicit
-        yield [HypothesisTestMode.FUZZING], override
+        yield [HypothesisTestMode.FUZZING], overrides.with_config_headers(self.schema.config, operation=operation)
 
-    def _run_case(self, case: schemathesis.Case) -> None:
+    def _run_case(self, case: Case) -> None:
         if self._tally.target_down:
             return
         recorder = ScenarioRecorder(label=case.operation.label)
         recorder.record_case(case=case)
-        response = self._send(case, recorder, case.call)
+        response = self._send(case, recorder, {})
         if response is not None:
             self._validate(case, response, recorder, {})
 
-    # -- sending and validating (shared with the stateful phase) ---------------------------------
+    # -- the stateful phase: scenarios along the spec's links -----------------------------------
 
-    def _send(
-        self,
-        case: schemathesis.Case,
-        recorder: ScenarioRecorder,
-        send: Callable[..., schemathesis.Response],
-        **kwargs: Any,
-    ) -> schemathesis.Response | None:
+    def run_stateful(self) -> list[Finding]:
+        """`stateful_scenarios` scenarios along the spec's links, from created and from seeded calls."""
+        self.tenant.need_key()
+        self._tally = _Tally()
+        workflow = self._workflow()
+        settings = hypothesis.settings(
+            workflow.TestCase.settings,  # schemathesis' defaults: no shrinking, no health checks
+            max_examples=self.ctx.config.budget.stateful_scenarios,
+            stateful_step_count=self.schema.config.phases.stateful.max_steps,
+            database=None,
+        )
+        try:
+            workflow.run(settings=settings)
+        except Unsatisfiable:
+            if not self._tally.target_down:
+                raise  # every scenario rejected, yet the target answers: a suite error
+        return self._tally.findings
+
+    def _workflow(self) -> Any:
+        layer = self
+        seed = derive_operation_seed(self.schema.config.seed, "stateful")
+        base: Any = self.schema.as_state_machine()  # an OpenAPIStateMachine subclass
+        states = [s for s in STATEFUL_STATES if self.ctx.env.can_seed_any_state]
+        roots = _seeded_roots(base, states)
+
+        # `after_call` is not overridden: schemathesis' own records each response for the stateful
+        # checks (use_after_free, ensure_resource_availability); overriding it without super() would
+        # silently switch them off.
+        class Workflow(base):  # type: ignore[misc]
+            rule_order_seed = seed
+            root_rules = base.root_rules | set(roots)
+            _root_labels = base._root_labels | {label for label, _ in roots.values()}
+
+            def setup(self) -> None:
+                self.seeded: dict[str, str] = {}  # state -> this scenario's own call in it
+
+            def call(self, case: Case, **kwargs: Any) -> schemathesis.Response:
+                if layer._tally.target_down:
+                    hypothesis.reject()
+                layer._materialise(case, self.seeded)
+                response = layer._send(case, self.recorder, kwargs)
+                if response is None:
+                    hypothesis.reject()  # no answer (recorded): this scenario ends, the next one starts
+                return response
+
+            def validate_response(self, response: schemathesis.Response, case: Case, *args: Any, **kwargs: Any) -> None:
+                layer._validate(case, response, self.recorder, kwargs, (_still_there_check(self.recorder),))
+
+        for name, (_, rule) in roots.items():
+            setattr(Workflow, name, rule)
+        return hypothesis.seed(seed)(Workflow)
+
+    def _materialise(self, case: Case, seeded: dict[str, str]) -> None:
+        """Swap a seeded start's placeholder id for a call seeded now, fresh for this scenario.
+
+        Fresh calls keep every scenario independent of the ones before it: a call an earlier
+        scenario deleted would answer differently, which Hypothesis rejects as a flaky strategy.
+        """
+        params = case.path_parameters or {}
+        placeholder = params.get("call_id")
+        if isinstance(placeholder, str) and placeholder.startswith(PLACEHOLDER):
+            state = placeholder.removeprefix(PLACEHOLDER)
+            if state not in seeded:
+                seeded[state] = self.ctx.env.seed_call(self.tenant, state)
+            params["call_id"] = seeded[state]
+
+    # -- sending, validating, counting (shared by both phases) ----------------------------------
+
+    def _send(self, case: Case, recorder: ScenarioRecorder, kwargs: dict[str, Any]) -> schemathesis.Response | None:
         """Send `case`, waiting out 429s; None (and a recorded failure) when no answer came."""
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
-            self._tally.requests += 1
             try:
-                response = send(**kwargs)
-            except requests.RequestException as exc:
+                response = case.call(**kwargs)
+            except NO_ANSWER as exc:
                 self._no_answer(case, recorder, exc)
                 return None
             if response.status_code != 429 or attempt == MAX_THROTTLE_RETRIES:
                 break
-            self._tally.throttled += 1
+            self._observe(Interaction(Request.from_prepared_request(response.request), response), throttled=True)
             time.sleep(_retry_after(response))
         self._tally.errors_in_a_row = 0
         recorder.record_response(case_id=case.id, response=response)
+        self._observe(recorder.interactions[case.id])
         return response
 
     def _validate(
         self,
-        case: schemathesis.Case,
+        case: Case,
         response: schemathesis.Response,
         recorder: ScenarioRecorder,
         kwargs: dict[str, Any],
+        extra: tuple[Any, ...] = (),
     ) -> None:
         seen = set(recorder.interactions)
         self._tally.results = []
         try:
-            case.validate_response(response, recorder=recorder, transport_kwargs=kwargs or None)
+            checks = list(extra) or None
+            case.validate_response(
+                response, additional_checks=checks, recorder=recorder, transport_kwargs=kwargs or None
+            )
         except FailureGroup:
-            pass  # each failure reached `_collect` first, with the name of its check
-        except requests.RequestException as exc:  # an auth probe got no answer
-            self._tally.requests += 1
+            pass  # each failure reached `after_validate` first, under the name of its check
+        except NO_ANSWER as exc:  # an auth probe got no answer
             self._no_answer(case, recorder, exc)
-        self._tally.requests += len(set(recorder.interactions) - seen)  # the probes checks sent
+        for case_id, interaction in recorder.interactions.items():
+            if case_id not in seen:
+                self._observe(interaction)  # the probes the checks sent
         for result in self._tally.results:
             self._account(result, case, response, recorder)
-
-    def _collect(
-        self, context: Any, case: schemathesis.Case, response: Any, results: list[schemathesis.CheckResult]
-    ) -> None:
-        self._tally.results.extend(results)
 
     def _account(
         self,
         result: schemathesis.CheckResult,
-        case: schemathesis.Case,
+        case: Case,
         response: schemathesis.Response,
         recorder: ScenarioRecorder,
     ) -> None:
-        requirement = requirement_for(result.name, result.failure)
+        if result.name == "not_a_server_error":
+            return  # `universal` judges every response it is shown, this one included
         if result.failure is not None:
+            requirement = requirement_for(result.name, result.failure)
             self.ctx.results.check(requirement)
             self._record(requirement, result, case, recorder)
             return
         for applied in _applied(result.name, case, response, recorder):
             self.ctx.results.check(applied)
 
-    def _count_requests(self) -> None:
-        # TODO(core): a public `Client.count_external(requests, throttled)` would be cleaner.
-        client, tally = self.ctx.client, self._tally
-        with client._lock:
-            client.requests += tally.requests
-            client.throttled += tally.throttled
-        tally.requests = tally.throttled = 0
+    def _observe(self, interaction: Interaction, *, throttled: bool = False, error: str | None = None) -> None:
+        """Count one request schemathesis sent into the run, and show it to the client's observers."""
+        self.ctx.client.observe_external(_exchange(interaction, error), throttled=throttled)
 
     # -- recording ---------------------------------------------------------------------------------
 
     def _record(
-        self, requirement: str, result: schemathesis.CheckResult, case: schemathesis.Case, recorder: ScenarioRecorder
+        self, requirement: str, result: schemathesis.CheckResult, case: Case, recorder: ScenarioRecorder
     ) -> None:
         failure = result.failure
         assert failure is not None
-        failing_id = failure.case_id if failure.case_id in recorder.cases else case.id
-        got = _outcome(recorder.find_response(case_id=failing_id))
-        section = by_id(requirement).section
-        message = f"{case.operation.label}: {failure.title} ({result.name}: got {got}; contract §{section})"
-        chain = list(recorder.iter_chain_cases(case_id=failing_id, related_case_ids=failure.related_case_ids()))
-        details = [line for line in failure.message.splitlines() if line.strip()][:MAX_DETAIL_LINES]
-        self._fail(requirement, message, chain, recorder, details)
+        failing = failure.case_id if failure.case_id in recorder.cases else case.id
+        got = _outcome(recorder.find_response(case_id=failing))
+        title = f"{failure.title}: got {got} ({result.name}; contract §{by_id(requirement).section})"
+        chain = recorder.iter_chain_cases(case_id=failing, related_case_ids=failure.related_case_ids())
+        steps = [self._step(c, recorder) for c in chain]
+        self._write(requirement, f"{title} on {case.operation.label}", steps, _details(failure.message))
 
-    def _no_answer(self, case: schemathesis.Case, recorder: ScenarioRecorder, exc: requests.RequestException) -> None:
+    def _no_answer(self, case: Case, recorder: ScenarioRecorder, exc: requests.RequestException) -> None:
         self._tally.errors_in_a_row += 1
         kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
-        message = f"{case.operation.label}: no answer ({kind}; contract §1)"
-        request = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
-        chain = [c for c in recorder.iter_chain_cases(case_id=case.id) if c.id != case.id]
-        lines = [self._step(c, recorder) for c in chain]
-        sent = _curl_of_request(request) if request is not None else case.as_curl_command()
-        lines.append(render_curl(sent, self.ctx.client.secrets) + f"   # -> no answer: {kind}")
-        self._write(NO_ANSWER_REQUIREMENT, message, lines, [str(exc)])
+        prepared = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
+        if prepared is not None:
+            self._observe(Interaction(Request.from_prepared_request(prepared), None), error=kind)
+        steps = [self._step(c, recorder) for c in recorder.iter_chain_cases(case_id=case.id) if c.id != case.id]
+        sent = case.as_curl_command(headers=dict(prepared.headers) if prepared is not None else None)
+        steps.append(render_curl(sent, self.ctx.client.secrets) + f"   # -> no answer: {kind}")
+        self._write(
+            NO_ANSWER_REQUIREMENT, f"No answer: {kind} (contract §1) on {case.operation.label}", steps, [str(exc)]
+        )
 
-    def _fail(
-        self,
-        requirement: str,
-        message: str,
-        chain: list[schemathesis.Case],
-        recorder: ScenarioRecorder,
-        details: list[str],
-    ) -> None:
-        self._write(requirement, message, [self._step(c, recorder) for c in chain], details)
-
-    def _step(self, case: schemathesis.Case, recorder: ScenarioRecorder) -> str:
+    def _step(self, case: Case, recorder: ScenarioRecorder) -> str:
+        """One request of a reproduction, as it was sent, with what came back."""
         interaction = recorder.interactions.get(case.id)
         headers = recorder.find_request_headers(case_id=case.id) if interaction is not None else None
-        curl = case.as_curl_command(headers=headers)
-        response = interaction.response if interaction is not None else None
-        return render_curl(curl, self.ctx.client.secrets) + f"   # -> {_outcome(response)}"
+        curl = render_curl(case.as_curl_command(headers=headers), self.ctx.client.secrets)
+        return f"{curl}   # -> {_outcome(interaction.response if interaction is not None else None)}"
 
     def _write(self, requirement: str, message: str, steps: list[str], details: list[str]) -> None:
         secrets = self.ctx.client.secrets
+        finding = Finding(requirement, secrets.redact(message))
         setup = [e.curl(secrets) + f"   # -> {e.outcome()}" for e in _setup_of(self.ctx, "\n".join(steps))]
         lines = [f"# {secrets.redact(line)}" for line in details]
         lines += [*setup, *steps, f"# replay the run: husky-conformance run --seed {self.ctx.config.seed}"]
-        self.ctx.results.fail(requirement, secrets.redact(message), secrets.redact("\n".join(lines)))
+        self.ctx.results.fail(requirement, finding.message, secrets.render(secrets.mark_text("\n".join(lines))))
+        if finding not in self._tally.findings:
+            self._tally.findings.append(finding)
 
 
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _seed_calls(ctx: Context) -> list[str]:
-    """Calls of organisation A in every state this environment can seed, several completed."""
+def _details(message: str) -> list[str]:
+    """The explanation of a schemathesis failure, without the schema and value dumps after it."""
+    lines = []
+    for line in message.splitlines():
+        if line.startswith(DUMPS):
+            break
+        if line.strip():
+            lines.append(line.strip())
+    return lines[:MAX_DETAIL_LINES]
+
+
+def _seed_calls(ctx: Context, states: tuple[str, ...]) -> list[str]:
+    """Calls of organisation A in each of `states` this environment can seed (none without a way in)."""
     if ctx.env.a.key is None and not ctx.env.can_seed_any_state:
         return []
     ids = []
-    for state in SEEDED_STATES:
+    for state in states:
         try:
             ids.append(ctx.env.seed_call(ctx.env.a, state))
         except NotExercised:
@@ -365,99 +474,156 @@ def _seed_calls(ctx: Context) -> list[str]:
     return ids
 
 
-def _declares_security(operation: Any) -> bool:
-    security = operation.definition.raw.get("security", operation.schema.raw_schema.get("security", []))
-    return bool(security) and all(requirement for requirement in security)
+def _seeded_roots(machine: Any, states: list[str]) -> dict[str, tuple[str, Any]]:
+    """Extra scenario starts: a linked GET or DELETE of a call id, on a call seeded in a state.
+
+    Schemathesis starts scenarios only from operations that need no id (here: create, and cancel
+    with a drawn id), and a call it creates stays queued, so no scenario of its own deletes a
+    call. Started on a seeded completed call, the links take it on: GET -> DELETE -> GET, which
+    `use_after_free` judges, and DELETE -> GET, which it cannot (its DELETE followed no link):
+    `_still_there_check` does. The id is a placeholder naming the state until the step is sent
+    (`SchemaLayer._materialise`).
+    """
+    roots: dict[str, tuple[str, Any]] = {}
+    for label, transitions in machine._transitions.operations.items():
+        operation = machine.schema.find_operation_by_label(label)
+        names = {p.name for p in operation.path_parameters}
+        if not states or operation.method not in ("get", "delete") or names != {"call_id"} or not transitions.outgoing:
+            continue
+        cases = st.sampled_from(states).flatmap(partial(_seeded_case, operation))
+        name = normalize_name(f"SEEDED -> {label}")
+        rule = transition(
+            name=name,
+            target=Bundle("catch_all"),
+            input=cases.map(StepInput.initial),
+            precondition=is_root_allowed(label),
+        )
+        roots[name] = (label, rule)
+    return roots
+
+
+def _seeded_case(operation: Operation, state: str) -> st.SearchStrategy[Case]:
+    return operation.as_strategy(
+        generation_mode=GenerationMode.POSITIVE,
+        phase=TestPhase.STATEFUL,
+        path_parameters={"call_id": PLACEHOLDER + state},
+    )
 
 
 def _retry_after(response: schemathesis.Response) -> float:
-    values = response.headers.get("retry-after") or ["1"]
-    value = values[0] if isinstance(values, list) else str(values)
+    value = (response.headers.get("retry-after") or ["1"])[0]
     return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
 
 
-def _curl_of_request(request: requests.PreparedRequest) -> str:
-    words = ["curl", "-X", str(request.method)]
-    for name, value in request.headers.items():
-        words += ["-H", f"{name}: {value}"]
-    body = request.body
-    if body:
-        words += ["-d", body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)]
-    words.append(str(request.url))
-    return shlex.join(words)
+def _exchange(interaction: Interaction, error: str | None) -> Exchange:
+    request, response = interaction.request, interaction.response
+    headers = {name: ", ".join(values) for name, values in request.headers.items()}
+    if response is None:
+        return Exchange(request.method, request.uri, headers, request.body, None, error=error or "no answer")
+    answer = {name.lower(): ", ".join(values) for name, values in response.headers.items()}
+    return Exchange(request.method, request.uri, headers, request.body, response.status_code, answer, response.content)
 
 
-def _setup_of(ctx: Context, text: str) -> list[Any]:
+def _setup_of(ctx: Context, text: str) -> list[Exchange]:
     """The seeding exchanges of the seeded calls `text` mentions."""
     return [ctx.env.setup[c] for c in ctx.env.created if c in text and c in ctx.env.setup]
 
 
-def _mode_is(case: schemathesis.Case, negative: bool) -> bool:
-    meta = case.meta
-    return meta is not None and meta.generation.mode.is_negative == negative
+# -- which requirements a passing check really checked ------------------------------------------
 
 
-def _coverage_scenario(case: schemathesis.Case) -> CoveragePhaseData | None:
-    meta = case.meta
-    data = meta.phase.data if meta is not None else None
+def _is_negative(case: Case) -> bool | None:
+    return case.meta.generation.mode.is_negative if case.meta is not None else None
+
+
+def _coverage(case: Case) -> CoveragePhaseData | None:
+    data = case.meta.phase.data if case.meta is not None else None
     return data if isinstance(data, CoveragePhaseData) else None
 
 
-def _probes(case: schemathesis.Case, recorder: ScenarioRecorder) -> int:
-    return sum(1 for node in recorder.cases.values() if node.parent_id == case.id and node.transition is None)
+def _succeeded(recorder: ScenarioRecorder, case: Case | None) -> bool:
+    response = recorder.find_response(case_id=case.id) if case is not None else None
+    return response is not None and 200 <= response.status_code < 300
 
 
-def _deleted_before(case: schemathesis.Case, recorder: ScenarioRecorder) -> bool:
+def _deletes_of(case: Case, recorder: ScenarioRecorder) -> list[Case]:
+    """The DELETEs of this case's call that answered 2xx earlier in the scenario."""
     call_id = (case.path_parameters or {}).get("call_id")
+    found = []
     for node in recorder.cases.values():
         other = node.value
         if other.id == case.id:
-            return False
-        response = recorder.find_response(case_id=other.id)
-        if (
-            other.method.upper() == "DELETE"
-            and (other.path_parameters or {}).get("call_id") == call_id
-            and response is not None
-            and 200 <= response.status_code < 300
-        ):
-            return True
-    return False
+            break
+        same_call = call_id is not None and (other.path_parameters or {}).get("call_id") == call_id
+        if same_call and other.method.upper() == "DELETE" and _succeeded(recorder, other):
+            found.append(other)
+    return found
 
 
-def _created_parent(case: schemathesis.Case, recorder: ScenarioRecorder) -> bool:
-    parent = recorder.find_parent(case_id=case.id)
-    response = recorder.find_response(case_id=parent.id) if parent is not None else None
-    return (
-        parent is not None and parent.method.upper() == "POST" and response is not None and response.status_code < 300
-    )
+def _deleted_before(case: Case, recorder: ScenarioRecorder) -> bool:
+    """Whether a linked DELETE of this call succeeded earlier (what `use_after_free` can judge)."""
+    deletes = _deletes_of(case, recorder)
+    return any(_succeeded(recorder, recorder.find_parent(case_id=d.id)) for d in deletes)
 
 
-def _applied(
-    name: str, case: schemathesis.Case, response: schemathesis.Response, recorder: ScenarioRecorder
-) -> list[str]:
-    """The requirements a passing check really checked on this response (many checks pass vacuously)."""
-    coverage = _coverage_scenario(case)
-    applies: dict[str, Callable[[], bool]] = {
-        "negative_data_rejection": lambda: _mode_is(case, negative=True),
-        "positive_data_acceptance": lambda: _mode_is(case, negative=False),
-        "missing_required_header": lambda: (
-            coverage is not None
-            and coverage.scenario == CoverageScenario.MISSING_PARAMETER
-            and coverage.parameter_location is not None
-            and coverage.parameter_location.value == "header"
-        ),
-        "unsupported_method": lambda: (
-            coverage is not None and coverage.scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD
-        ),
-        "allow_header_conformance": lambda: response.request.method == "OPTIONS",
-        "use_after_free": lambda: case.method.upper() == "GET" and _deleted_before(case, recorder),
-        "ensure_resource_availability": lambda: _created_parent(case, recorder),
-        "object_level_authorization": lambda: False,
-    }
-    if name == "ignored_auth":
-        probes = _probes(case, recorder)
+class CallStillThere(Failure):
+    """A call deleted earlier in the scenario answered 2xx again."""
+
+    code = "ST901"
+    kind_title = "Deleted call still there"
+    __slots__ = ("deleted_by",)
+
+    def __init__(self, *, operation: str, message: str, case_id: str, deleted_by: str) -> None:
+        super().__init__(operation=operation, message=message, case_id=case_id)
+        self.deleted_by = deleted_by
+
+    def related_case_ids(self) -> tuple[str, ...]:
+        return (self.deleted_by,)
+
+
+def _still_there_check(recorder: ScenarioRecorder) -> Any:
+    """The stateful check of a scenario: after a DELETE answered 2xx, the call answers 404 (contract §5).
+
+    `use_after_free` judges a GET after a DELETE that followed a link; this judges the rest: a
+    DELETE that started the scenario, and cancel or delete again after it.
+    """
+
+    def deleted_call_answers_404(ctx: Any, response: schemathesis.Response, case: Case) -> bool | None:
+        deletes = _deletes_of(case, recorder)
+        if not deletes or (case.method.upper() == "GET" and _deleted_before(case, recorder)):
+            return True  # nothing deleted, or `use_after_free` judges it: not applicable here
+        if 200 <= response.status_code < 300:
+            deleted = f"DELETE {deletes[0].formatted_path}"
+            raise CallStillThere(
+                operation=case.operation.label,
+                message=f"Expected 404 for a deleted call, got {response.status_code}\nDeleted with `{deleted}`",
+                case_id=case.id,
+                deleted_by=deletes[0].id,
+            )
+        return None
+
+    return deleted_call_answers_404
+
+
+def _applied(name: str, case: Case, response: schemathesis.Response, recorder: ScenarioRecorder) -> list[str]:
+    """The requirements a passing check checked on this response: many pass where they do not apply."""
+    coverage = _coverage(case)
+    scenario = coverage.scenario if coverage is not None else None
+    if name == "ignored_auth":  # it probes without auth, then with invalid auth, after a 2xx
+        probes = sum(1 for n in recorder.cases.values() if n.parent_id == case.id and n.transition is None)
         return ["AUTH-MISSING-401"] * (probes >= 1) + ["AUTH-UNKNOWN-401"] * (probes >= 2)
-    return [requirement_for(name)] if applies.get(name, lambda: True)() else []
-
-
-__all__ += ["TestPhase", "Unsatisfiable", "hypothesis"]  # re-exported for the stateful phase below
+    applies = {
+        "negative_data_rejection": _is_negative(case) is True,
+        "positive_data_acceptance": _is_negative(case) is False,
+        "missing_required_header": scenario == CoverageScenario.MISSING_PARAMETER
+        and coverage is not None
+        and coverage.parameter_location == ParameterLocation.HEADER,
+        "unsupported_method": scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD,
+        "allow_header_conformance": response.request.method == "OPTIONS",
+        "use_after_free": case.method.upper() == "GET" and _deleted_before(case, recorder),
+        "ensure_resource_availability": (parent := recorder.find_parent(case_id=case.id)) is not None
+        and parent.method.upper() == "POST"
+        and _succeeded(recorder, parent),
+        "object_level_authorization": False,
+    }
+    return [requirement_for(name)] if applies.get(name, True) else []

@@ -6,6 +6,10 @@ stopping the check that sent it. The fixtures API is not part of the contract an
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from urllib.parse import unquote
+
 from .checks import Context
 from .client import Exchange
 from .errors import Failure
@@ -23,43 +27,57 @@ def _retry_after_ok(exchange: Exchange) -> bool:
     return value.isdigit() and exchange.error_code == "RATE_LIMIT_EXCEEDED"
 
 
-def _observe(ctx: Context, exchange: Exchange) -> None:
-    if exchange.status is None or "/_fixtures/" in exchange.url:
-        return
-    status = exchange.status
-    ctx.expect("ENV-NO-5XX", status < 500, f"{exchange.method} answered {status}", exchange)
+def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str, bool, str]]:
+    """(requirement, holds, title) of every rule an answer with this status is subject to."""
+    yield "ENV-NO-5XX", status < 500, f"{exchange.method} answered {status}"
     if status >= 400:
-        ctx.expect(
+        yield (
             "ENV-ERROR-ENVELOPE",
             _envelope_ok(exchange),
             f'{exchange.method} answered {status} without {{"error": {{"code", "message"}}}} and a documented code',
-            exchange,
         )
     if exchange.response_body:
         content_type = exchange.response_headers.get("content-type", "")
-        ctx.expect(
-            "ENV-JSON",
-            content_type.startswith("application/json"),
-            f"content-type {content_type!r}",
-            exchange,
-        )
+        yield "ENV-JSON", content_type.startswith("application/json"), f"content-type {content_type!r}"
     if ctx.erased:
         leaked = sorted(value for value in ctx.erased if value.encode() in exchange.response_body)
-        ctx.expect("DEL-ERASURE", not leaked, f"a response still holds erased PII {leaked[:3]}", exchange)
+        yield "DEL-ERASURE", not leaked, f"a response still holds erased PII {leaked[:3]}"
     # Checked on every response: a throttled answer must say how long to wait.
-    ctx.expect(
+    yield (
         "RATE-LIMIT-429",
         status != 429 or _retry_after_ok(exchange),
         "429 without RATE_LIMIT_EXCEEDED and an integer Retry-After",
-        exchange,
     )
+
+
+def deleted_call(exchange: Exchange) -> str | None:
+    """The call id a successful delete (REST or webhook) removed, else None."""
+    if exchange.status != 200:
+        return None
+    if exchange.method == "DELETE" and "/v1/calls/" in exchange.url:
+        return unquote(exchange.url.rstrip("/").rsplit("/", 1)[-1])
+    if exchange.method == "POST" and "/hooks/" in exchange.url and exchange.body:
+        try:
+            body = json.loads(exchange.body)
+        except ValueError:
+            return None
+        if isinstance(body, dict) and body.get("action") == "call.delete" and isinstance(body.get("data"), dict):
+            call_id = body["data"].get("call_id")
+            return call_id if isinstance(call_id, str) else None
+    return None
 
 
 def watch(ctx: Context) -> None:
     def observe(exchange: Exchange) -> None:
-        try:
-            _observe(ctx, exchange)
-        except Failure as failure:  # a MUST broken in passing: record it, let the check go on
-            ctx.record(failure)
+        if exchange.status is None or "/_fixtures/" in exchange.url:
+            return
+        gone = deleted_call(exchange)
+        if gone is not None:  # from the next response on, none may hold this call's PII
+            ctx.erased |= ctx.env.pii_strings(gone)
+        for requirement, holds, title in _rules(ctx, exchange, exchange.status):
+            try:
+                ctx.expect(requirement, holds, title, exchange)
+            except Failure as failure:  # a MUST broken in passing: record it, check the other rules
+                ctx.record(failure)
 
     ctx.client.observers.append(observe)

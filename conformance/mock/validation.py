@@ -82,7 +82,7 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str,
             yield ValidationError(f"does not match {pattern!r}")
 
 
-_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
 
 
 @cache

@@ -5,7 +5,6 @@ from __future__ import annotations
 from .. import calls
 from ..checks import Context, check
 from ..errors import NotExercised
-from ._common import erase, pii_strings
 
 
 @check("erasure", "DEL-ERASURE")
@@ -18,7 +17,7 @@ def erasure(ctx: Context) -> None:
     victim = ctx.env.seed_call(a, "completed", victim_pii)
     sibling = ctx.env.seed_call(a, "completed", sibling_pii)
     shown = calls.get(ctx.client, victim, a.auth())
-    visible = {v for v in pii_strings(victim_pii) if v.encode() in shown.response_body}
+    visible = {v for v in ctx.env.pii_strings(victim) if v.encode() in shown.response_body}
     ctx.expect(
         "DEL-ERASURE",
         bool(visible),
@@ -26,7 +25,7 @@ def erasure(ctx: Context) -> None:
         shown,
     )
     ctx.expect_answer("DEL-ERASURE", calls.rest(ctx.client, "delete", victim, a.auth()), [200], what="delete")
-    erase(ctx, victim_pii)  # every later response of the run is watched from here on
+    # From here on `universal` watches every response of the run for the victim's PII.
     probes = [
         calls.get(ctx.client, victim, a.auth("x-api-key")),
         calls.rest(ctx.client, "cancel", victim, a.auth()),
@@ -37,7 +36,7 @@ def erasure(ctx: Context) -> None:
     if a.webhook_token:
         probes += [calls.hook(ctx.client, a.webhook_token, op, {"call_id": victim}) for op in ("cancel", "delete")]
     for probe in probes:
-        leaked = sorted(v for v in pii_strings(victim_pii) if v.encode() in probe.response_body)
+        leaked = sorted(v for v in ctx.env.pii_strings(victim) if v.encode() in probe.response_body)
         ctx.expect("DEL-ERASURE", not leaked, f"{probe.method} after delete still answers PII {leaked[:3]}", probe)
     sibling_seen = probes[3].response_body
     ctx.expect(

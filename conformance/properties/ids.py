@@ -51,7 +51,7 @@ def odd_ids(ctx: Context) -> None:
     """Variants of a real id (prefix, suffix, case, whitespace, encodings, path tricks) reach no call."""
     a = ctx.env.a
     state = "completed" if ctx.env.can_seed_any_state else "queued"
-    originals = {s: ctx.env.seed_call(a, s) for s in {"queued", state}}
+    originals = {s: ctx.env.seed_call(a, s) for s in dict.fromkeys(("queued", state))}
     rng = random.Random(ctx.config.seed)
     for state_name, call_id in originals.items():
         before = calls.snapshot(ctx.client, call_id, a.auth())

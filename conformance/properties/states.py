@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import calls
 from ..checks import Context, check
 from ..errors import NotExercised
-from ._common import STATES, erase, expect_unchanged
+from ._common import STATES, expect_unchanged
 
 PII_FIELDS = ("contact_number", "contact_name", "contact_email", "additional_info", "created_at")
 
@@ -25,6 +25,9 @@ def _states(ctx: Context, wanted: tuple[str, ...]) -> tuple[str, ...]:
 def cancel_table(ctx: Context) -> None:
     """Cancel in every state: queued and cancelled answer 200 and keep the record; others refuse."""
     a = ctx.env.a
+    if not ctx.env.can_seed_any_state:
+        past = ("CANCEL-PAST-QUEUED-REFUSED", "CANCEL-PAST-QUEUED-409")
+        ctx.results.skip(past, "without the fixtures API no call can be put past queued")
     for n, state in enumerate(_states(ctx, STATES)):
         call_id = ctx.env.seed_call(a, state)
         before = calls.snapshot(ctx.client, call_id, a.auth())
@@ -80,12 +83,10 @@ def delete_gone(ctx: Context) -> None:
         raise NotExercised("no completed call without the fixtures API")
     a = ctx.env.a
     for transport in ("rest", "webhook") if a.webhook_token else ("rest",):
-        pii = ctx.env.pii()
-        call_id = ctx.env.seed_call(a, "completed", pii)
+        call_id = ctx.env.seed_call(a, "completed")
         token = a.webhook_token or ""
         deleted = calls.call_op(ctx.client, transport, "delete", call_id, headers=a.auth(), token=token)
         ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=f"delete over {transport}")
-        erase(ctx, pii)
         probes: list[tuple[str, calls.Op]] = [("rest", "get"), ("rest", "cancel"), ("rest", "delete")]
         probes += [("webhook", "cancel"), ("webhook", "delete")] if a.webhook_token else []
         for probe_transport, op in probes:

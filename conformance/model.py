@@ -1,0 +1,455 @@
+"""The lifecycle model: two organisations, their calls, and what the contract predicts for each
+operation on them (contract sections 2 to 6).
+
+Plain data, no HTTP and no hypothesis: `predict(world, auth, op, target)` says which statuses,
+error code and body shape the answer may have, under which requirement ids (MUST ones first),
+and what the operation does to the call. The state machine of the lifecycle layer only draws,
+sends and compares; every rule of the contract it applies is written here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+from urllib.parse import unquote
+
+__all__ = [
+    "ACCEPTED_KINDS",
+    "ANY_4XX",
+    "AUTH_KINDS",
+    "CHECKED",
+    "FORWARD",
+    "NOT_401",
+    "NOT_RESOLVED",
+    "NO_5XX",
+    "STATES",
+    "Auth",
+    "Expect",
+    "ModelCall",
+    "Org",
+    "Prediction",
+    "TargetId",
+    "World",
+    "body_ok",
+    "forward_moves",
+    "leaks",
+    "pii_of",
+    "pii_strings",
+    "predict",
+]
+
+Org = Literal["A", "B"]
+Transport = Literal["rest", "webhook"]
+Op = Literal["get", "cancel", "delete"]
+Effect = Literal["unchanged", "cancelled", "gone"]
+Shape = Literal["call", "cancelled", "deleted"]
+Category = Literal["own", "foreign", "gone", "never", "variant", "unroutable"]
+
+STATES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
+# Telephony's steps (section 4); queued -> cancelled is the cancel operation, not telephony.
+_NEXT: dict[str, tuple[str, ...]] = {
+    "queued": ("initiated",),
+    "initiated": ("ringing", "failed"),
+    "ringing": ("in_progress", "failed"),
+    "in_progress": ("completed", "failed"),
+}
+SCOPE_OF: dict[str, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}
+CALL_FIELDS = (
+    *("call_id", "status", "agent_id", "contact_number", "contact_name", "contact_email"),
+    *("additional_info", "created_at", "updated_at"),
+)
+COMPLETED_FIELDS = ("transcript", "recording_url", "duration_seconds")
+PII_FIELDS = (*("contact_number", "contact_name", "contact_email", "additional_info", "transcript", "recording_url"),)
+
+# Credentials that authenticate (a key, possibly lacking scopes, or a webhook token), and those
+# that do not, with the requirement that names their 401.
+ACCEPTED_KINDS = ("bearer", "x-api-key", "both", "lacking-scope", "token")
+REFUSED_KINDS: dict[str, str] = {
+    "disagree": "AUTH-HEADERS-DISAGREE-401",
+    "missing": "AUTH-MISSING-401",
+    "empty": "AUTH-MALFORMED-401",
+    "malformed": "AUTH-MALFORMED-401",
+    "unknown": "AUTH-UNKNOWN-401",
+    "revoked": "AUTH-REVOKED-401",
+    "unknown-token": "HOOK-UNKNOWN-TOKEN-401",
+}
+AUTH_KINDS = (*ACCEPTED_KINDS, *REFUSED_KINDS)
+
+ANY_4XX = frozenset(range(400, 500))
+NOT_RESOLVED = ANY_4XX - {409}  # a 409 CALL_NOT_CANCELLABLE means the id reached a call
+NO_5XX = frozenset(range(100, 500))
+NOT_401 = frozenset(range(100, 600)) - {401}
+
+# Every requirement a prediction of this module can name (the lifecycle layer's marker).
+CHECKED = (
+    "AUTH-BEARER",
+    "AUTH-X-API-KEY",
+    *sorted(set(REFUSED_KINDS.values())),
+    "HOOK-EQUIVALENCE",  # the state machine compares the two transports' answers cell by cell
+    "AUTH-SCOPE-REFUSED",
+    "AUTH-SCOPE-403",
+    "AUTH-BEFORE-EXISTENCE",
+    "TENANT-404",
+    "TENANT-UNTOUCHED",
+    "ID-ODD-NO-5XX",
+    "ID-ODD-404",
+    "ID-EXACT-MATCH",
+    "GET-CALL",
+    "CANCEL-QUEUED-200",
+    "CANCEL-KEEPS-RECORD",
+    "CANCEL-REPEAT-200",
+    "CANCEL-PAST-QUEUED-REFUSED",
+    "CANCEL-PAST-QUEUED-409",
+    "CANCEL-NOT-FOUND-404",
+    "DEL-COMPLETED-200",
+    "DEL-GONE",
+    "DEL-ERASURE",
+    "DEL-REPEAT-404",
+    "DEL-NOT-COMPLETED-404",
+    "DEL-NOT-FOUND-404",
+)
+
+
+def _reachable(state: str) -> tuple[str, ...]:
+    found: list[str] = []
+    todo = list(_NEXT.get(state, ()))
+    while todo:
+        nxt = todo.pop(0)
+        if nxt not in found:
+            found.append(nxt)
+            todo.extend(_NEXT.get(nxt, ()))
+    return tuple(found)
+
+
+FORWARD: dict[str, tuple[str, ...]] = {state: _reachable(state) for state in STATES}
+
+
+def forward_moves(state: str | None) -> tuple[str, ...]:
+    """Where telephony may move a call in `state` (one step or several); () once terminal or gone."""
+    return FORWARD.get(state, ()) if state else ()
+
+
+def pii_strings(pii: dict[str, Any]) -> frozenset[str]:
+    """The strings of a call's PII that must appear in no response once it is deleted."""
+    found = {str(pii.get(name) or "") for name in ("contact_number", "contact_name", "contact_email")}
+    found.add(str(pii.get("recording_url") or ""))
+    found |= {str(value) for value in (pii.get("additional_info") or {}).values()}
+    found |= {str(entry.get("text", "")) for entry in pii.get("transcript") or ()}
+    return frozenset(value for value in found if value)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def leaks(pii: dict[str, Any], body: bytes) -> list[str]:
+    """The PII strings found in a response body, raw or once its JSON escapes are undone."""
+    try:
+        decoded = "\n".join(_strings(json.loads(body)))
+    except ValueError:
+        decoded = ""
+    text = body.decode("utf-8", "replace") + "\n" + decoded
+    return sorted(value for value in pii_strings(pii) if value in text)
+
+
+def pii_of(data: Any) -> dict[str, Any]:
+    """The PII fields of a call as GET shows it (`data`), for before/after comparisons."""
+    return {name: data.get(name) for name in PII_FIELDS} if isinstance(data, dict) else {}
+
+
+# -- what the state machine draws ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Auth:
+    """A caller: who the credential belongs to (`org`, None when it authenticates nobody) and how
+    it is presented. Secrets are kept out of `repr`, which hypothesis prints."""
+
+    kind: str  # one of AUTH_KINDS
+    transport: Transport
+    org: Org | None = None
+    lacks: frozenset[str] = frozenset()  # scopes the key does not have
+    form: str = ""  # how it is sent: "bearer", "x-api-key", "basic scheme", ...
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in AUTH_KINDS:
+            raise ValueError(f"unknown auth kind {self.kind!r}")
+        if (self.kind in REFUSED_KINDS) != (self.org is None):
+            raise ValueError(f"a {self.kind!r} credential {'authenticates nobody' if self.org else 'needs an org'}")
+
+    @property
+    def refusal(self) -> str | None:
+        """The requirement of the 401 this credential gets, or None when it authenticates."""
+        return REFUSED_KINDS.get(self.kind)
+
+    @property
+    def acceptance(self) -> str:
+        """The requirement that a REST key sent this way is accepted (both headers: as Bearer)."""
+        return "AUTH-X-API-KEY" if self.form == "x-api-key" else "AUTH-BEARER"
+
+    def header_dict(self) -> dict[str, str]:
+        return dict(self.headers)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis prints drawn values with its own printer, which shows every field: not this."""
+        printer.text(repr(self))
+
+
+@dataclass(frozen=True)
+class TargetId:
+    """The id an operation names. `raw_segment` is sent as the path segment byte for byte (already
+    percent-encoded); the webhook sends `decoded`. `call` is the existing call it names
+    (kind "existing") or imitates (kind "variant")."""
+
+    kind: Literal["existing", "never-existing", "variant"]
+    raw_segment: str
+    call: str | None = None
+    how: str = ""  # the variant's trick: "prefix", "case", "slash", ...
+
+    @property
+    def decoded(self) -> str:
+        return unquote(self.raw_segment, errors="strict")
+
+    @property
+    def routable(self) -> bool:
+        """Whether the REST path names the call routes at all: a segment holding an (encoded)
+        `/`, or a dot segment, may be refused as no route at all, before authentication."""
+        return "/" not in self.decoded and self.decoded not in (".", "..")
+
+
+@dataclass
+class ModelCall:
+    call_id: str
+    org: Org
+    state: str | None  # None: deleted, gone
+    pii: dict[str, Any] = field(repr=False)
+    snapshot: Any = field(default=None, repr=False)  # the call as GET last showed it (its "data")
+
+    @property
+    def gone(self) -> bool:
+        return self.state is None
+
+
+# -- predictions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The answer must have one of `statuses`, the error `code` (if any) and the body `shape`
+    (if any); otherwise `requirement` fails."""
+
+    requirement: str
+    statuses: frozenset[int]
+    code: str | None = None
+    shape: Shape | None = None
+
+    def holds(self, status: int | None, code: str | None, body: Any, call_id: str, state: str | None) -> bool:
+        """Whether an answer (status, error code, JSON body) about `call_id` in `state` meets it."""
+        code_ok = self.code is None or code == self.code
+        return status in self.statuses and code_ok and body_ok(self.shape, body, call_id, state)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    expects: tuple[Expect, ...]  # checked in order; MUST ones come first
+    category: Category
+    effect: Effect | None = None  # what happens to `victim`; None: nothing to check
+    effect_requirement: str | None = None
+    victim: str | None = None  # the live call the request names or imitates
+    state: str | None = None  # the victim's state before the request
+    refused: bool = False  # refused by authentication or scope: must not depend on the id
+
+
+def _e(
+    requirement: str, statuses: frozenset[int] | set[int], code: str | None = None, shape: Shape | None = None
+) -> Expect:
+    return Expect(requirement, frozenset(statuses), code, shape)
+
+
+def _not_found(requirement: str) -> Expect:
+    return _e(requirement, {404}, "NOT_FOUND")
+
+
+_OP_NOT_FOUND: dict[str, tuple[Expect, ...]] = {
+    "get": (),
+    "cancel": (_not_found("CANCEL-NOT-FOUND-404"),),
+    "delete": (_not_found("DEL-NOT-FOUND-404"),),
+}
+
+
+def _own(op: str, state: str) -> tuple[tuple[Expect, ...], Effect | None, str | None]:
+    """The cancel-versus-delete table (section 5) for the caller's own live call."""
+    if op == "get":
+        return (_e("GET-CALL", {200}, shape="call"),), None, None
+    if op == "cancel" and state == "queued":
+        return (_e("CANCEL-QUEUED-200", {200}, shape="cancelled"),), "cancelled", "CANCEL-QUEUED-200"
+    if op == "cancel" and state == "cancelled":
+        return (_e("CANCEL-REPEAT-200", {200}, shape="cancelled"),), "cancelled", "CANCEL-REPEAT-200"
+    if op == "cancel":
+        refused = _e("CANCEL-PAST-QUEUED-REFUSED", ANY_4XX)
+        return (refused, _e("CANCEL-PAST-QUEUED-409", {409}, "CALL_NOT_CANCELLABLE")), "unchanged", refused.requirement
+    if state == "completed":
+        return (_e("DEL-COMPLETED-200", {200}, shape="deleted"),), "gone", "DEL-GONE"
+    return (_not_found("DEL-NOT-COMPLETED-404"),), "unchanged", "DEL-NOT-COMPLETED-404"
+
+
+def _odd(allowed: frozenset[int] = frozenset({404})) -> tuple[Expect, ...]:
+    """An id that is not exactly a visible call's (section 3): no 5xx, resolves nothing, SHOULD 404."""
+    return (
+        _e("ID-ODD-NO-5XX", NO_5XX),
+        _e("ID-EXACT-MATCH", NOT_RESOLVED),
+        _e("ID-ODD-404", allowed, "NOT_FOUND" if allowed == {404} else None),
+    )
+
+
+def _gone(op: str, owner: bool) -> tuple[Expect, ...]:
+    if op == "delete":
+        return (_not_found("DEL-GONE"), _not_found("DEL-REPEAT-404" if owner else "DEL-NOT-FOUND-404"))
+    return (_not_found("DEL-GONE"), *_OP_NOT_FOUND[op])
+
+
+def _unroutable(auth: Auth, op: str, victim: ModelCall | None) -> Prediction:
+    allowed = {404} | ({401} if auth.refusal else set()) | ({401, 403} if SCOPE_OF[op] in auth.lacks else set())
+    return _with_effect(Prediction(_odd(frozenset(allowed)), "unroutable"), op, victim, "ID-EXACT-MATCH")
+
+
+def _refused(auth: Auth, op: str, category: Category, victim: ModelCall | None) -> Prediction:
+    assert auth.refusal is not None
+    expects = (_e(auth.refusal, {401}, "UNAUTHORIZED"),)
+    return _with_effect(Prediction(expects, category, refused=True), op, victim, auth.refusal)
+
+
+def _scope_refused(op: str, category: Category, victim: ModelCall | None) -> Prediction:
+    expects = (_e("AUTH-SCOPE-REFUSED", {401, 403}), _e("AUTH-SCOPE-403", {403}, "FORBIDDEN"))
+    return _with_effect(Prediction(expects, category, refused=True), op, victim, "AUTH-SCOPE-REFUSED")
+
+
+def _with_effect(prediction: Prediction, op: str, victim: ModelCall | None, requirement: str) -> Prediction:
+    """A request that must not change `victim`; GET changes nothing, so nothing to check then."""
+    if victim is None or victim.gone or op == "get":
+        return prediction
+    return replace(prediction, effect="unchanged", effect_requirement=requirement, victim=victim.call_id)
+
+
+def _own_call(op: str, call: ModelCall) -> Prediction:
+    """The same over REST and the webhook: the webhook answers and acts as REST does (section 6)."""
+    state = call.state or ""
+    expects, effect, requirement = _own(op, state)
+    return Prediction(expects, "own", effect, requirement, call.call_id, state)
+
+
+def _accepted(auth: Auth, op: str, category: Category, call: ModelCall | None) -> Prediction:
+    """The answer to an authenticated caller with the operation's scope."""
+    if category == "own" and call is not None:
+        return _own_call(op, call)
+    if category == "variant":
+        return _with_effect(Prediction(_odd(), category), op, call, "ID-EXACT-MATCH")
+    if category == "foreign":
+        expects = (_not_found("TENANT-404"), *_OP_NOT_FOUND[op])
+        return _with_effect(Prediction(expects, category), op, call, "TENANT-UNTOUCHED")
+    if category == "gone" and call is not None:
+        return Prediction(_gone(op, call.org == auth.org), category)
+    return Prediction(_OP_NOT_FOUND[op] or _odd(), category)
+
+
+def predict(world: World, auth: Auth, op: Op, target: TargetId) -> Prediction:
+    """What the contract says `op` on `target` by `auth` answers and does, in `world` as it is."""
+    if op == "get" and auth.transport == "webhook":
+        raise ValueError("the webhook has no get")
+    category = world.category(auth, target)
+    call = world.calls.get(target.call or "")
+    if category == "unroutable":
+        return _unroutable(auth, op, call)
+    if auth.refusal:
+        return _refused(auth, op, category, call)
+    if SCOPE_OF[op] in auth.lacks:
+        return _scope_refused(op, category, call)
+    prediction = _accepted(auth, op, category, call)
+    if auth.transport == "rest":
+        prediction = replace(prediction, expects=(_e(auth.acceptance, NOT_401), *prediction.expects))
+    return prediction
+
+
+# -- the world ----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Every call the state machine made, by id, with what the model knows of it."""
+
+    calls: dict[str, ModelCall] = field(default_factory=dict)
+
+    def add(self, call: ModelCall) -> None:
+        self.calls[call.call_id] = call
+
+    def __iter__(self) -> Iterator[ModelCall]:
+        return iter(self.calls.values())
+
+    def live(self) -> list[ModelCall]:
+        return [call for call in self if not call.gone]
+
+    def gone(self) -> list[ModelCall]:
+        return [call for call in self if call.gone]
+
+    def category(self, auth: Auth, target: TargetId) -> Category:
+        if auth.transport == "rest" and not target.routable:
+            return "unroutable"
+        if target.kind == "variant":
+            return "variant"
+        call = self.calls.get(target.call or "")
+        if target.kind == "never-existing" or call is None:
+            return "never"
+        if call.gone:
+            return "gone"
+        return "own" if call.org == auth.org else "foreign"
+
+    def advance(self, call_id: str, state: str) -> None:
+        call = self.calls[call_id]
+        if state not in forward_moves(call.state):
+            raise ValueError(f"telephony does not move a call from {call.state} to {state}")
+        call.state = state
+
+    def apply(self, prediction: Prediction) -> None:
+        """The predicted change of state, once the answer was found conformant."""
+        if prediction.victim is None or prediction.effect in (None, "unchanged"):
+            return
+        self.calls[prediction.victim].state = "cancelled" if prediction.effect == "cancelled" else None
+
+
+# -- body shapes --------------------------------------------------------------------------------
+
+
+def _call_ok(body: Any, call_id: str, state: str | None) -> bool:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("call_id") != call_id or data.get("status") != state:
+        return False
+    fields = CALL_FIELDS + (COMPLETED_FIELDS if state == "completed" else ())
+    return all(name in data for name in fields)
+
+
+def body_ok(shape: Shape | None, body: Any, call_id: str, state: str | None = None) -> bool:
+    """Whether `body` (JSON) has `shape` for the call `call_id` in `state`; any body for None."""
+    if shape is None:
+        return True
+    if shape == "call":
+        return _call_ok(body, call_id, state)
+    if not isinstance(body, dict):
+        return False
+    if shape == "cancelled":
+        message = body.get("message")
+        expected = {"success": True, "call_id": call_id, "status": "cancelled"}
+        return all(body.get(k) == v for k, v in expected.items()) and isinstance(message, str)
+    data = body.get("data")
+    return isinstance(data, dict) and data.get("call_id") == call_id and data.get("deleted") is True

@@ -1,0 +1,441 @@
+"""The model-based lifecycle layer: a hypothesis state machine seeds calls of two organisations,
+moves them forward, and gets, cancels and deletes them over REST and the webhook with drawn ids
+and credentials; after every step the answer and the call's new state are compared with
+`conformance.model`'s prediction (contract sections 2 to 6).
+
+A MUST failure raises, so hypothesis shrinks the run to a minimal failing sequence of steps; its
+exchanges (with the seeding and moves of the calls involved) are the reproduction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import hypothesis
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+
+from conformance import calls, model, strategies
+from conformance.checks import Context
+from conformance.client import Exchange
+from conformance.environment import Tenant
+from conformance.errors import Failure, NotExercised
+from conformance.model import Auth, ModelCall, Prediction, TargetId
+
+VALID_KEY_KINDS = ("bearer", "x-api-key", "both")
+ACTING_OP: dict[str, model.Op] = {"queued": "cancel", "cancelled": "cancel", "completed": "delete"}
+OPS: dict[str, tuple[model.Op, ...]] = {"rest": ("get", "cancel", "delete"), "webhook": ("cancel", "delete")}
+
+
+@dataclass(frozen=True)
+class Step:
+    auth: Auth
+    op: model.Op
+    target: TargetId
+
+    def describe(self, prediction: Prediction) -> str:
+        """One line for a failure title: `rest cancel of 'id' (own id, call queued) as bearer of A`."""
+        segment = self.target.raw_segment
+        where = segment[:48] + ("..." if len(segment) > 48 else "")
+        how = f", {self.target.how}" if self.target.how else ""
+        state = f", call {prediction.state}" if prediction.state else ""
+        who = f"{self.auth.kind} ({self.auth.form}) of {self.auth.org or 'nobody'}"
+        return f"{self.auth.transport} {self.op} of {where!r} ({prediction.category} id{how}{state}) as {who}"
+
+
+def _auths(tenants: list[Tenant]) -> dict[str, st.SearchStrategy[Auth]]:
+    """The credentials rules draw from: "key" and "token" valid ones, "refused rest" and
+    "refused webhook" every other kind these tenants' credentials allow."""
+    found = {
+        "key": strategies.rest_auths(tenants, kinds=VALID_KEY_KINDS),
+        "refused rest": strategies.rest_auths(tenants, exclude=VALID_KEY_KINDS),
+    }
+    if any(t.webhook_token for t in tenants):
+        found["token"] = strategies.hook_auths(tenants, kinds=["token"])
+    found["refused webhook"] = strategies.hook_auths(tenants, kinds=["unknown-token"])
+    return found
+
+
+def _data(exchange: Exchange) -> Any:
+    body = exchange.json()
+    return body.get("data") if exchange.status == 200 and isinstance(body, dict) else None
+
+
+def _changed(before: Any, after: Any) -> str:
+    if not (isinstance(before, dict) and isinstance(after, dict)):
+        return f"before {json.dumps(before)[:200]}, after {json.dumps(after)[:200]}"
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return "; ".join(f"{k}: {json.dumps(before.get(k))[:80]} -> {json.dumps(after.get(k))[:80]}" for k in keys)
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+        env = ctx.env
+        self.world = model.World()
+        self.tenants = {t.name: t for t in (env.a, env.b)}
+        self.seedable = [t.name for t in (env.a, env.b) if t.key and (t.org_id or not env.can_seed_any_state)]
+        # Completed and queued calls first, where delete and cancel act: shrinking goes to them.
+        self.states = ("completed", "queued", *model.STATES) if env.can_seed_any_state else ("queued", "cancelled")
+        self.auths = _auths([env.a, env.b])
+        self.transports = ["rest", "webhook"] if "token" in self.auths else ["rest"]
+        self.twin_auths = {
+            t.name: (strategies.rest_auths([t], kinds=VALID_KEY_KINDS), strategies.hook_auths([t], kinds=["token"]))
+            for t in (env.a, env.b)
+            if t.name in self.seedable and t.webhook_token
+        }
+        self.last: Step | None = None
+        self.trail: dict[str, list[Exchange]] = {}  # call id -> the exchanges that made its state
+        self.refusals: dict[tuple[str, ...], Exchange] = {}  # the first answer to each refused caller
+        self.not_found: dict[tuple[str, ...], Exchange] = {}  # the first 404 per (case, op, caller)
+        self.seen: list[Exchange] = []
+        ctx.client.observers.append(self.seen.append)
+
+    def teardown(self) -> None:
+        self.ctx.client.observers.remove(self.seen.append)
+
+    # -- rules ----------------------------------------------------------------------------------
+
+    @initialize(data=st.data())
+    def first_call(self, data: st.DataObject) -> None:
+        self._seed(data)
+
+    @rule(data=st.data())
+    def seed(self, data: st.DataObject) -> None:
+        self._seed(data)
+
+    @precondition(
+        lambda self: self.ctx.env.can_seed_any_state and any(model.forward_moves(c.state) for c in self.world)
+    )
+    @rule(data=st.data())
+    def advance(self, data: st.DataObject) -> None:
+        movable = [c.call_id for c in self.world if model.forward_moves(c.state)]
+        call = self.world.calls[data.draw(st.sampled_from(movable), label="call")]
+        # Furthest first, so that a shrunk run jumps to a state rather than walking to it.
+        state = data.draw(st.sampled_from(model.forward_moves(call.state)[::-1]), label="to")
+        self.seen.clear()
+        self.ctx.env.advance(call.call_id, state)
+        self.trail[call.call_id] += self.seen
+        self.world.advance(call.call_id, state)
+        with _distinct():
+            self._refresh(call)
+
+    @rule(data=st.data())
+    def rest_op(self, data: st.DataObject) -> None:
+        """A valid key (Bearer, x-api-key or both) on a call: mostly the caller's own."""
+        self._operate(data, "rest", ids="existing")
+
+    @precondition(lambda self: "token" in self.auths)
+    @rule(data=st.data())
+    def hook_op(self, data: st.DataObject) -> None:
+        """A valid webhook token on a call: mostly the caller's own."""
+        self._operate(data, "webhook", ids="existing")
+
+    @rule(data=st.data())
+    def odd_id(self, data: st.DataObject) -> None:
+        """A valid credential on an id that only looks like a call's, or that names none."""
+        self._operate(data, data.draw(st.sampled_from(self.transports), label="transport"), ids="odd")
+
+    @rule(data=st.data())
+    def refused(self, data: st.DataObject) -> None:
+        """A credential that must be refused (or lacks a scope) on a call and then on any id:
+        the same answer whatever the id, since authentication comes before existence."""
+        transport = data.draw(st.sampled_from(["rest", "webhook"]), label="transport")
+        auth = data.draw(self.auths[f"refused {transport}"], label="auth")
+        for ids in ("existing", "any"):
+            target = data.draw(self._targets(ids, auth), label="id")
+            self._perform(Step(auth, data.draw(self._ops(transport, target, auth), label="op"), target))
+
+    @precondition(lambda self: bool(self._pairs()))
+    @rule(data=st.data())
+    def twins(self, data: st.DataObject) -> None:
+        """Two own calls in one state: the same operation on one over REST, on the other over the
+        webhook; both must answer alike (HOOK-EQUIVALENCE), and as the model says."""
+        pair = [self.world.calls[c] for c in data.draw(st.sampled_from(self._pairs()), label="calls")]
+        key, token = (data.draw(auths, label="auth") for auths in self.twin_auths[pair[0].org])
+        op, state = data.draw(self._ops("webhook", strategies.exactly(pair[0].call_id)), label="op"), pair[0].state
+        rest = self._perform(Step(key, op, strategies.exactly(pair[0].call_id)))
+        hook = self._perform(Step(token, op, strategies.exactly(pair[1].call_id)))
+        title = f"{op} of a {state} call: REST answered {_signature(rest)}, the webhook {_signature(hook)}"
+        evidence = _unique((*self._evidence(pair[0].call_id, rest), *self._evidence(pair[1].call_id, hook)))
+        with _distinct():
+            self.ctx.expect("HOOK-EQUIVALENCE", _signature(rest) == _signature(hook), title, *evidence)
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        """Two live calls of one organisation in one state, for each such group."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        for call in self.world.live():
+            if call.org in self.twin_auths:
+                groups.setdefault((call.org, call.state or ""), []).append(call.call_id)
+        return [(ids[0], ids[1]) for ids in groups.values() if len(ids) > 1]
+
+    @precondition(lambda self: self.last is not None)
+    @rule()
+    def repeat(self) -> None:
+        assert self.last is not None
+        self._perform(self.last)
+
+    # -- drawing --------------------------------------------------------------------------------
+
+    def _seed(self, data: st.DataObject) -> ModelCall:
+        org, state = self._draw_org(data), self._draw_state(data)
+        with _distinct():
+            return self._new_call(org, state)
+
+    def _draw_org(self, data: st.DataObject) -> str:
+        return data.draw(st.sampled_from(self.seedable), label="org")
+
+    def _draw_state(self, data: st.DataObject) -> str:
+        return data.draw(st.one_of(st.sampled_from(self.states[:2]), st.sampled_from(self.states)), label="state")
+
+    def _new_call(self, org: str, state: str) -> ModelCall:
+        tenant, pii = self.tenants[org], self.ctx.env.pii("-lifecycle")
+        self.seen.clear()
+        call_id = self.ctx.env.seed_call(tenant, state, pii)
+        setup = self.ctx.env.setup.get(call_id)
+        self.trail[call_id] = [e for e in self.seen if e is not setup]
+        call = ModelCall(call_id, cast(model.Org, tenant.name), state, pii)
+        self.world.add(call)
+        self._refresh(call)
+        return call
+
+    def _operate(self, data: st.DataObject, transport: str, *, ids: str) -> None:
+        auth = data.draw(self.auths["key" if transport == "rest" else "token"], label="auth")
+        target = data.draw(self._targets(ids, auth), label="id")
+        self._perform(Step(auth, data.draw(self._ops(transport, target), label="op"), target))
+
+    def _ops(self, transport: str, target: TargetId, auth: Auth | None = None) -> st.SearchStrategy[model.Op]:
+        """Any operation, but half the time the one that matters: one the key lacks the scope
+        for, or the one that acts on the call's state."""
+        call = self.world.calls.get(target.call or "")
+        acting = ACTING_OP.get(call.state or "") if call is not None and target.kind == "existing" else None
+        lacking = [op for op in OPS[transport] if auth is not None and model.SCOPE_OF[op] in auth.lacks]
+        preferred = lacking[0] if lacking else acting
+        ops = st.sampled_from(OPS[transport])
+        return st.one_of(st.just(preferred), ops) if preferred else ops
+
+    def _targets(self, ids: str, auth: Auth) -> st.SearchStrategy[TargetId]:
+        """ "existing": exactly a call's id; "odd": a variant of one, or a never-existing id; "any"."""
+        known, taken = self._calls(auth), self._taken()
+        if ids == "existing":
+            return strategies.existing_ids(known)
+        if ids == "odd":
+            return strategies.variant_ids(known, taken=taken) | strategies.never_existing_ids(taken=taken)
+        return strategies.target_ids(known, taken=taken)
+
+    def _calls(self, auth: Auth) -> st.SearchStrategy[str]:
+        """The caller's own live calls half the time, else any call: the other organisation's,
+        deleted ones, own ones."""
+        own = [c.call_id for c in self.world.live() if c.org == auth.org]
+        every = [c.call_id for c in self.world]
+        return st.one_of(st.sampled_from(own), st.sampled_from(every)) if own else st.sampled_from(every)
+
+    def _taken(self) -> frozenset[str]:
+        return frozenset(self.ctx.env.created)
+
+    # -- sending and comparing ------------------------------------------------------------------
+
+    def _request(self, step: Step) -> Exchange:
+        target, auth = step.target, step.auth
+        if auth.transport == "webhook":
+            assert auth.token is not None
+            exchange = calls.hook(self.ctx.client, auth.token, step.op, {"call_id": target.decoded})
+        else:
+            exchange = calls.rest(self.ctx.client, step.op, target.raw_segment, auth.header_dict(), raw=True)
+        return self._erasure(exchange)
+
+    def _get(self, call: ModelCall, *, scan: bool = True) -> Exchange:
+        answer = calls.get(self.ctx.client, call.call_id, self.tenants[call.org].auth())
+        return self._erasure(answer) if scan else answer
+
+    def _evidence(self, call_id: str | None, *exchanges: Exchange) -> tuple[Exchange, ...]:
+        return (*self.trail.get(call_id or "", ()), *exchanges)
+
+    def _erasure(self, exchange: Exchange) -> Exchange:
+        """No response after a delete holds any PII of the deleted call (DEL-ERASURE)."""
+        for call in self.world.gone():
+            leaked = model.leaks(call.pii, exchange.response_body)
+            title = f"{exchange.method} answer holds PII {leaked[:3]} of the deleted call {call.call_id}"
+            self.ctx.expect("DEL-ERASURE", not leaked, title, *self._evidence(call.call_id, exchange))
+        return exchange
+
+    def _refresh(self, call: ModelCall) -> None:
+        """What GET shows of `call` now becomes the model's snapshot of it."""
+        answer = self._get(call)
+        ok = answer.status == 200 and model.body_ok("call", answer.json(), call.call_id, call.state)
+        title = f"GET of an own {call.state} call: expected 200 with it, got {answer.outcome()}"
+        self.ctx.expect("GET-CALL", ok, title, *self._evidence(call.call_id, answer))
+        call.snapshot = _data(answer)
+
+    def _perform(self, step: Step) -> Exchange:
+        prediction = model.predict(self.world, step.auth, step.op, step.target)
+        with _distinct():
+            exchange = self._request(step)
+            self._check_answer(step, prediction, exchange)
+            self._check_refusal(step, prediction, exchange)
+            self._check_not_found(step, prediction, exchange)
+            self.world.apply(prediction)
+            self._check_effect(step, prediction, exchange)
+        self.last = step
+        return exchange
+
+    def _check_answer(self, step: Step, prediction: Prediction, exchange: Exchange) -> None:
+        evidence = self._evidence(step.target.call, exchange)
+        for expect in prediction.expects:
+            body = exchange.json()
+            ok = expect.holds(exchange.status, exchange.error_code, body, step.target.decoded, prediction.state)
+            shape_ok = model.body_ok(expect.shape, body, step.target.decoded, prediction.state)
+            want = _statuses(expect.statuses) + (f" {expect.code}" if expect.code else "")
+            want += f" with the {expect.shape} body" if expect.shape else ""
+            got = exchange.outcome() + ("" if shape_ok else f" {exchange.response_body[:160]!r}")
+            self.ctx.expect(
+                expect.requirement, ok, f"{step.describe(prediction)}: expected {want}, got {got}", *evidence
+            )
+
+    def _check_refusal(self, step: Step, prediction: Prediction, exchange: Exchange) -> None:
+        """A refused caller gets the same status, code and message whatever the id (section 2)."""
+        if not prediction.refused or prediction.category == "unroutable":
+            return
+        auth = step.auth
+        key = (auth.kind, auth.form, auth.org or "", ",".join(sorted(auth.lacks)), auth.transport, step.op)
+        first = self.refusals.setdefault(key, exchange)
+        if first is exchange:
+            return
+        same = (first.status, first.error_code, first.error_message)
+        now = (exchange.status, exchange.error_code, exchange.error_message)
+        title = f"{step.describe(prediction)}: answered {now}, but {same} for another id"
+        self.ctx.expect("AUTH-BEFORE-EXISTENCE", same == now, title, first, exchange)
+
+    def _check_not_found(self, step: Step, prediction: Prediction, exchange: Exchange) -> None:
+        """Another organisation's call answers as one that never existed, message included."""
+        if prediction.refused or prediction.category not in ("foreign", "never") or exchange.status != 404:
+            return
+        case = (step.auth.transport, step.op, step.auth.org or "")
+        other = self.not_found.get(("never" if prediction.category == "foreign" else "foreign", *case))
+        if self.not_found.setdefault((prediction.category, *case), exchange) is not exchange or other is None:
+            return
+        messages = {prediction.category: exchange.error_message, "other": other.error_message}
+        title = f"{step.describe(prediction)}: a foreign and an unknown id answer different 404s {messages}"
+        self.ctx.expect("TENANT-404", exchange.error_message == other.error_message, title, other, exchange)
+
+    def _check_effect(self, step: Step, prediction: Prediction, exchange: Exchange) -> None:
+        if prediction.effect is None or prediction.effect_requirement is None or prediction.victim is None:
+            return
+        call = self.world.calls[prediction.victim]
+        changes = prediction.effect != "unchanged" and prediction.state != "cancelled"
+        if changes:
+            self.trail[call.call_id].append(exchange)  # it made the call's state: evidence from now on
+        after = self._get(call, scan=prediction.effect != "gone")
+        evidence = self._evidence(call.call_id, *(() if changes else (exchange,)), after)
+        what, requirement = step.describe(prediction), prediction.effect_requirement
+        if prediction.effect == "gone":  # still there is DEL-GONE; what it shows, DEL-ERASURE
+            ok = after.status == 404 and after.error_code == "NOT_FOUND"
+            self.ctx.expect(
+                requirement, ok, f"after {what}: GET expected 404 NOT_FOUND, got {after.outcome()}", *evidence
+            )
+            self._erasure(after)
+        elif prediction.effect == "unchanged":
+            title = f"{what} changed the call: {_changed(call.snapshot, _data(after))}"
+            self.ctx.expect(requirement, _data(after) == call.snapshot, title, *evidence)
+        else:
+            data = _data(after)
+            status = data.get("status") if isinstance(data, dict) else after.outcome()
+            self.ctx.expect(requirement, status == "cancelled", f"after {what}: GET shows {status}", *evidence)
+            kept = model.pii_of(data) == model.pii_of(call.snapshot)
+            title = f"after {what}: PII changed: {_changed(model.pii_of(call.snapshot), model.pii_of(data))}"
+            self.ctx.expect("CANCEL-KEEPS-RECORD", kept, title, *evidence)
+            call.snapshot = data
+
+
+def _unique(exchanges: tuple[Exchange, ...]) -> tuple[Exchange, ...]:
+    found: list[Exchange] = []
+    for exchange in exchanges:
+        if not any(exchange is seen for seen in found):
+            found.append(exchange)
+    return tuple(found)
+
+
+def _structure(value: Any) -> Any:
+    """A JSON value's shape: keys and types, not values."""
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_structure(v) for v in value[:1]]
+    return type(value).__name__
+
+
+def _signature(exchange: Exchange) -> str:
+    return f"{exchange.outcome()} {json.dumps(_structure(exchange.json()))}"
+
+
+_FAILURE_KINDS: dict[str, type[Failure]] = {}
+
+
+@contextmanager
+def _distinct() -> Iterator[None]:
+    """Re-raise a MUST failure as a subclass of its own per requirement: hypothesis tells bugs
+    apart by exception type and place, so each requirement is shrunk and reported on its own
+    instead of all of them collapsing into the simplest failing run of any."""
+    try:
+        yield
+    except Failure as failure:
+        name = "Failure_" + failure.requirement.replace("-", "_")
+        kind = _FAILURE_KINDS.setdefault(failure.requirement, type(name, (Failure,), {}))
+        raise kind(failure.requirement, failure.title, failure.exchanges) from None
+
+
+def _statuses(statuses: frozenset[int]) -> str:
+    if statuses == model.ANY_4XX:
+        return "a 4xx"
+    if statuses == model.NOT_RESOLVED:
+        return "a 4xx other than 409"
+    if statuses == model.NO_5XX:
+        return "no 5xx"
+    if statuses == model.NOT_401:
+        return "anything but 401"
+    return "/".join(map(str, sorted(statuses)))
+
+
+@pytest.mark.husky(layer="lifecycle", requirements=model.CHECKED)
+def test_lifecycle(husky: Context) -> None:
+    """Random sequences of seed, advance, get, cancel, delete and repeat match the model."""
+    if not any(t.key for t in (husky.env.a, husky.env.b)):
+        raise NotExercised("the lifecycle needs an API key to seed and read calls")
+    budget = husky.config.budget
+    config = settings(
+        max_examples=budget.lifecycle_examples,
+        stateful_step_count=budget.lifecycle_steps,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        # No explain phase: it replays the shrunk run hundreds of times against the target.
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+
+    def machine() -> LifecycleMachine:
+        return LifecycleMachine(husky)
+
+    # Hypothesis' exploration of new prefixes ends many runs after a step or two; a failure still
+    # ends its run at once, so forcing full runs costs the shrunk reproduction no steps.
+    factory = hypothesis.seed(husky.config.seed)(machine)
+    try:
+        run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
+    except BaseException as error:
+        # The shrunk steps ride on the exception's notes, which the plugin's report leaves out.
+        print(husky.client.secrets.redact("\n".join(_notes(error))))
+        raise
+
+
+def _notes(error: BaseException) -> list[str]:
+    found = list(getattr(error, "__notes__", []))
+    for sub in error.exceptions if isinstance(error, BaseExceptionGroup) else ():
+        found += _notes(sub)
+    return found

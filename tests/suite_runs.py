@@ -1,0 +1,228 @@
+"""Helpers of the tests that run the conformance suite: serving apps, breaking rules, running the CLI.
+
+Every server here listens on a free 127.0.0.1 port in a background thread and is stopped by its
+handle. Suite runs go through the real command line in a subprocess, with an environment that
+holds only the `HUSKY_*` variables a test passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpcore  # noqa: F401  (see below)
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+# An in-process pytest run (pytester) forgets every module it imported. Imported here first, these
+# outlive it: the check registry (else a second run finds no checks), and httpcore (else httpx
+# maps a second run's connection errors by the first run's classes, and they escape as crashes).
+import conformance.suite.test_properties  # noqa: F401
+from conformance.mock import operations, routes
+from conformance.mock.errors import ApiError, Code
+from conformance.mock.server import bind
+from conformance.mock.store import Org, Store
+from conformance.results import EXIT_CODES
+
+LOOPBACK = "127.0.0.1"
+RUN_SECONDS = 120.0
+QUICK_PROPERTIES = ("-k", "test_property", "--budget", "quick")
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+
+class AppServer:
+    """Any ASGI app under a real uvicorn on a free loopback port: `with AppServer(app) as s: s.url`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._socket = bind(LOOPBACK, 0)
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            interface="asgi3",
+            timeout_graceful_shutdown=1,  # a handler still sleeping must not hold up the test
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="test-app-server", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> AppServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert self._thread.is_alive(), "the test server died on start"
+            assert time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.005)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+@contextmanager
+def refused_url() -> Iterator[str]:
+    """A loopback URL whose port is bound but not listening: connecting is refused, and nobody takes it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        yield f"http://{LOOPBACK}:{sock.getsockname()[1]}"
+
+
+# --- a mock with broken rules --------------------------------------------------------------------
+
+
+def _delete_even_when_absent(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+    """MUST broken: a delete of a call that is not there (or not completed) still answers 200."""
+    try:
+        return _REAL_DELETE(store, org_id, call_id)
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        return {"data": {"call_id": call_id, "deleted": True}}
+
+
+def _cancel_refused_with_400(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+    """SHOULD broken: cancel past queued answers 400 rather than 409 (still a 4xx: the MUST holds)."""
+    try:
+        return _REAL_CANCEL(store, org_id, call_id)
+    except ApiError as error:
+        if error.status != 409:
+            raise
+        raise ApiError(400, Code.VALIDATION_ERROR, "Not cancellable.") from None
+
+
+def _token_prefix_in_any_case(store: Store, token: str) -> Org:
+    """MUST broken: a webhook token is matched by prefix and in any case (a variant gets through)."""
+    for known, org in store.orgs_by_token.items():
+        if token and known.lower().startswith(token.lower()):
+            return org
+    raise ApiError(401, Code.UNAUTHORIZED, "Missing or invalid webhook token.")
+
+
+_REAL_DELETE, _REAL_CANCEL = operations.delete_call, operations.cancel_call
+BROKEN_MUSTS = {"DEL-REPEAT-404", "DEL-NOT-FOUND-404", "DEL-NOT-COMPLETED-404", "DEL-GONE", "HOOK-UNKNOWN-TOKEN-401"}
+BROKEN_SHOULD = "CANCEL-PAST-QUEUED-409"
+
+
+@contextmanager
+def broken_rules() -> Iterator[None]:
+    """While open, every mock of this process breaks delete and webhook MUSTs and a cancel SHOULD."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(operations, "delete_call", _delete_even_when_absent)
+        patch.setattr(operations, "cancel_call", _cancel_refused_with_400)
+        patch.setattr(routes, "authenticate_token", _token_prefix_in_any_case)
+        yield
+
+
+# --- running the suite ---------------------------------------------------------------------------
+
+
+def suite_env(variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any HUSKY_* or PYTEST_* variable, plus `variables`.
+
+    Assertion rewriting is off: pytest rewrites every module of every plugin's distribution
+    (hypothesis, schemathesis), which costs seconds a run without a bytecode cache, and the suite
+    states its rules with `ctx.expect`, not with asserts.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSKY_", "PYTEST_"))}
+    return env | {"PYTEST_ADDOPTS": "--assert=plain"} | dict(variables or {})
+
+
+@dataclass
+class SuiteRun:
+    """One finished `husky-conformance run`: its exit code, output and reports."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.report_dir / "report.json").read_text(encoding="utf-8"))
+        return data
+
+    @property
+    def requirements(self) -> dict[str, dict[str, Any]]:
+        return {r["id"]: r for r in self.report["requirements"]}
+
+    def statuses(self, status: str) -> set[str]:
+        return {r["id"] for r in self.report["requirements"] if r["status"] == status}
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [f for r in self.report["requirements"] for f in r["failures"]]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def describe(self) -> str:
+        return f"exit {self.returncode}\n--- stdout ---\n{self.stdout[-4000:]}\n--- stderr ---\n{self.stderr[-4000:]}"
+
+    def assert_exit_matches_verdict(self) -> None:
+        assert self.returncode == EXIT_CODES[self.report["verdict"]], self.describe()
+
+
+def _command(args: Sequence[str], report_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir), *args]
+
+
+def start_suite(
+    args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[str], Path]:
+    """Start `husky-conformance run ARGS --report-dir REPORT_DIR` (cwd: the report dir's parent)."""
+    report_dir.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        _command(args, report_dir),
+        cwd=report_dir.parent,
+        env=suite_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, report_dir
+
+
+def finish_suite(started: tuple[subprocess.Popen[str], Path]) -> SuiteRun:
+    process, report_dir = started
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"the suite did not finish within {RUN_SECONDS}s:\n{stdout[-2000:]}") from None
+    return SuiteRun(process.returncode, stdout, stderr, report_dir)
+
+
+def run_suite(args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None) -> SuiteRun:
+    """`husky-conformance run ARGS` in a subprocess, to the end."""
+    return finish_suite(start_suite(args, report_dir, env))
+
+
+def run_suites(runs: Sequence[tuple[Sequence[str], Path, Mapping[str, str] | None]]) -> list[SuiteRun]:
+    """Several runs at once (each against its own target), in the order given."""
+    started = [start_suite(args, report_dir, env) for args, report_dir, env in runs]
+    return [finish_suite(s) for s in started]

@@ -1,0 +1,125 @@
+"""Same seed, same requests: every request a target receives, compared across runs.
+
+Each run gets a fresh mock that records what it receives. The ids and secrets a mock makes up
+would differ from one mock to the next, so they are normalised at the source: each mock draws
+them from a generator seeded alike, and two mocks that receive the same requests answer alike.
+Ports are normalised in what was recorded. The two runs of one seed use different hash seeds
+(PYTHONHASHSEED): a suite that iterated over a set of strings would send its requests in another
+order, and that must show.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from suite_runs import QUICK_PROPERTIES, AppServer, SuiteRun, run_suite
+
+import conformance.mock.store
+from conformance.mock import MockConfig, create_app
+
+FIXTURES_TOKEN = "determinism-fixtures-token"
+SEED = 20261201
+PROBE = "/v1/calls/reachability-probe"  # sent before the run (by the CLI and the plugin), not counted
+Request = tuple[str, str, tuple[tuple[str, str], ...], str]  # method, path?query, headers, body
+
+
+class Recorder:
+    """ASGI middleware: every request the app receives, in order of arrival."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.requests: list[Request] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        target = scope["raw_path"] + (b"?" + scope["query_string"] if scope["query_string"] else b"")
+        headers = tuple((k.decode("latin-1"), _without_port(v.decode("latin-1"))) for k, v in scope["headers"])
+        body = b"".join(chunks)
+        self.requests.append((scope["method"], target.decode("latin-1"), headers, body.decode("utf-8", "replace")))
+
+        replayed = False
+
+        async def replay() -> Message:  # the body once, as read; then whatever comes (a disconnect)
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _without_port(text: str) -> str:
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+
+
+@contextmanager
+def seeded_mock_ids() -> Iterator[None]:
+    """While open, the mock's store draws call ids, org ids, keys and tokens from a fresh seeded generator."""
+    rng = random.Random(0)
+    ids = SimpleNamespace(uuid4=lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conformance.mock.store, "uuid", ids)  # the store calls uuid.uuid4() only
+        patch.setattr(conformance.mock.store, "_secret", lambda prefix: f"{prefix}{rng.getrandbits(192):048x}")
+        yield
+
+
+def record_run(seed: int, hash_seed: int, report_dir: Path) -> tuple[SuiteRun, list[Request]]:
+    """The targeted properties with `seed` against a fresh recording mock; and what it received."""
+    with seeded_mock_ids():
+        recorder = Recorder(create_app(MockConfig(fixtures_token=FIXTURES_TOKEN)))
+        with AppServer(recorder) as server:
+            args = ["--target-url", server.url, "--fixtures-token", FIXTURES_TOKEN, "--seed", str(seed)]
+            run = run_suite([*args, *QUICK_PROPERTIES], report_dir, {"PYTHONHASHSEED": str(hash_seed)})
+    return run, recorder.requests
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[SuiteRun, list[Request]]]:
+    """One after the other: the mocks' ids come from one generator at a time."""
+    base = tmp_path_factory.mktemp("determinism")
+    planned = {"first": (SEED, 0), "again": (SEED, 1), "other seed": (SEED + 1, 0)}
+    return {name: record_run(seed, hash_seed, base / name / "reports") for name, (seed, hash_seed) in planned.items()}
+
+
+def first_difference(a: list[Request], b: list[Request]) -> str:
+    for n, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return f"request #{n} differs:\n  {x}\n  {y}"
+    return f"one sequence is a prefix of the other ({len(a)} and {len(b)} requests)"
+
+
+def test_the_recorder_sees_every_request(runs: dict[str, tuple[SuiteRun, list[Request]]]) -> None:
+    run, received = runs["first"]
+    assert run.returncode == 2, run.describe()
+    probes = [r for r in received if r[1] == PROBE]
+    assert probes, "the suite never checked the target answers"
+    assert len(received) - len(probes) == run.report["requests"]
+    assert {method for method, *_ in received} == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_the_same_seed_sends_the_same_requests(runs: dict[str, tuple[SuiteRun, list[Request]]]) -> None:
+    (_, first), (_, again) = runs["first"], runs["again"]
+    assert first == again, first_difference(first, again)
+
+
+def test_another_seed_sends_other_requests(runs: dict[str, tuple[SuiteRun, list[Request]]]) -> None:
+    (_, first), (_, other) = runs["first"], runs["other seed"]
+    assert first != other
+    assert [r[1] for r in first] != [r[1] for r in other], "only headers or bodies differ, no path"

@@ -1,0 +1,271 @@
+"""Secrets never leak: `Secrets`, `Exchange.curl`, and every output of a failing run.
+
+The reproductions are checked by running them through bash: with the secrets' variables set, a
+rendered curl command must give back the exact request that was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from urllib.parse import quote
+
+import pytest
+from suite_runs import QUICK_PROPERTIES, SuiteRun, broken_rules, run_suite
+
+from conformance.client import Exchange
+from conformance.mock import MockConfig, MockServer
+from conformance.redaction import MIN_SUBSTRING, REDACTED, Secrets
+
+KEY = "sk_test_A1b2C3d4E5f6G7h8I9j0"
+TOKEN = "whk_Zz9Yy8Xx7Ww6Vv5Uu4"
+FIXTURES = "fixtures-S3cr3t-value"
+SHORT = "k"  # an env credential may be this short
+NAMES = {KEY: "HUSKY_API_KEY", TOKEN: "HUSKY_WEBHOOK_TOKEN", FIXTURES: "HUSKY_FIXTURES_TOKEN", SHORT: "SHORT_KEY"}
+BASH = shutil.which("bash")
+
+
+@pytest.fixture
+def secrets() -> Secrets:
+    found = Secrets()
+    for value, name in NAMES.items():
+        found.add(value, name)
+    return found
+
+
+def shell_words(command: str) -> list[str]:
+    """The words bash makes of `command` (after `printf`), with the secrets' variables set."""
+    assert BASH, "bash is needed to check shell quoting"
+    env = {name: value for value, name in NAMES.items()}
+    done = subprocess.run([BASH, "-c", f"printf '%s\\0' {command}"], env=env, capture_output=True, check=True)
+    return done.stdout.decode().split("\0")[:-1]
+
+
+# --- Secrets -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("x-api-key", KEY, "${HUSKY_API_KEY}"),
+        ("X-API-Key", KEY, "${HUSKY_API_KEY}"),
+        ("x-api-key", KEY.swapcase(), REDACTED),
+        ("x-api-key", KEY[:-1], REDACTED),
+        ("x-api-key", SHORT, "${SHORT_KEY}"),
+        ("x-api-key", "", ""),
+        ("x-fixtures-token", FIXTURES, "${HUSKY_FIXTURES_TOKEN}"),
+        ("Authorization", f"Bearer {KEY}", "Bearer ${HUSKY_API_KEY}"),
+        ("Authorization", f"bearer {KEY}", "bearer ${HUSKY_API_KEY}"),
+        ("Authorization", f"Basic {KEY}", "Basic ${HUSKY_API_KEY}"),
+        ("Authorization", KEY, "${HUSKY_API_KEY}"),
+        ("Authorization", f"Bearer {SHORT}", "Bearer ${SHORT_KEY}"),
+        ("Authorization", f"Bearer {KEY.swapcase()}", f"Bearer {REDACTED}"),
+        ("Authorization", f"Bearer  {KEY}", f"Bearer {REDACTED}"),
+        ("Authorization", "Bearer", REDACTED),
+        ("Content-Type", "application/json", "application/json"),
+        ("X-Echo", f"before {KEY} after", "before ${HUSKY_API_KEY} after"),
+        ("X-Echo", f"keep {SHORT} here", f"keep {SHORT} here"),
+    ],
+    ids=[
+        "x-api-key",
+        "header name in any case",
+        "key in other case",
+        "truncated key",
+        "short key",
+        "empty",
+        "fixtures token",
+        "bearer",
+        "bearer in lower case",
+        "basic scheme",
+        "no scheme",
+        "short key after bearer",
+        "bearer with a variant",
+        "two spaces",
+        "scheme alone",
+        "harmless header",
+        "secret inside another header",
+        "short secret inside another header",
+    ],
+)
+def test_headers(secrets: Secrets, name: str, value: str, shown: str) -> None:
+    assert secrets.render(secrets.mark_header(name, value)) == shown
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        (f"/v1/hooks/{TOKEN}", "/v1/hooks/${HUSKY_WEBHOOK_TOKEN}"),
+        ("/v1/hooks/" + quote(TOKEN, safe="").replace("w", "%77"), "/v1/hooks/${HUSKY_WEBHOOK_TOKEN}"),
+        (f"/V1/HOOKS/{TOKEN}", "/V1/HOOKS/${HUSKY_WEBHOOK_TOKEN}"),
+        (f"/v1/hooks/{TOKEN}?a=1", "/v1/hooks/${HUSKY_WEBHOOK_TOKEN}?a=1"),
+        (f"/v1/hooks/{TOKEN}/more", "/v1/hooks/${HUSKY_WEBHOOK_TOKEN}/more"),
+        (f"/v1/hooks/{TOKEN[:-1]}", f"/v1/hooks/{REDACTED}"),
+        (f"/v1/hooks/{TOKEN.swapcase()}", f"/v1/hooks/{REDACTED}"),
+        (f"/v1/hooks/{TOKEN[:6]}", f"/v1/hooks/{REDACTED}"),
+        ("/v1/hooks/%20", f"/v1/hooks/{REDACTED}"),
+        (f"/v1/calls/{KEY}", "/v1/calls/${HUSKY_API_KEY}"),
+        ("/v1/calls/call_abc_123", "/v1/calls/call_abc_123"),
+    ],
+    ids=[
+        "token",
+        "percent-encoded token",
+        "path in upper case",
+        "query kept",
+        "segment ends at slash",
+        "truncated token",
+        "token in other case",
+        "token prefix",
+        "blank token",
+        "secret elsewhere in the path",
+        "nothing secret",
+    ],
+)
+def test_webhook_path_segments(secrets: Secrets, path: str, shown: str) -> None:
+    assert secrets.render(secrets.mark_url("http://127.0.0.1:8080" + path)) == "http://127.0.0.1:8080" + shown
+
+
+def test_free_text_is_redacted_by_substring(secrets: Secrets) -> None:
+    text = f"got {KEY}, {FIXTURES} and POST /v1/hooks/{TOKEN[:-2]} back"
+    redacted = secrets.redact(text)
+    assert redacted == f"got ${{HUSKY_API_KEY}}, ${{HUSKY_FIXTURES_TOKEN}} and POST /v1/hooks/{REDACTED} back"
+
+
+@pytest.mark.parametrize("length", [1, MIN_SUBSTRING - 1])
+def test_short_secrets_are_not_substituted_in_free_text(length: int) -> None:
+    secrets = Secrets()
+    short = "abcdefgh"[:length]
+    secrets.add(short, "SHORT")
+    text = f"the {short} stays: {short}{short}"
+    assert secrets.redact(text) == text
+    assert secrets.render(secrets.mark_header("x-api-key", short)) == "${SHORT}"
+
+
+def test_a_secret_of_the_minimum_length_is_substituted() -> None:
+    secrets = Secrets()
+    secret = "s" * MIN_SUBSTRING
+    secrets.add(secret, "LONG_ENOUGH")
+    assert secrets.redact(f"x{secret}y") == "x${LONG_ENOUGH}y"
+
+
+def test_the_longest_secret_wins_where_one_holds_another() -> None:
+    secrets = Secrets()
+    secrets.add("abcdefgh", "INNER")
+    secrets.add("abcdefgh-and-more", "OUTER")
+    assert secrets.redact("abcdefgh-and-more abcdefgh") == "${OUTER} ${INNER}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain",
+        'double "quotes" inside',
+        "single 'quotes' inside",
+        "dollar $HOME and ${HOME} and $(id)",
+        "backticks `id`",
+        "back\\slash \\n and trailing \\",
+        "a newline\nand a tab\t",
+        "exclamation! and #hash",
+        "${HUSKY_API_KEY} typed literally",
+        f"a secret {KEY} next to $PATH and `x`",
+    ],
+    ids=["plain", "double quotes", "single quotes", "dollars", "backticks", "backslashes", "whitespace",
+         "bang and hash", "literal placeholder", "secret among specials"],
+)  # fmt: skip
+def test_shell_quoting_gives_back_the_text(secrets: Secrets, text: str) -> None:
+    word = secrets.render(secrets.mark_text(text), shell=True)
+    assert shell_words(word) == [text]
+    assert KEY not in word
+
+
+# --- Exchange.curl -------------------------------------------------------------------------------
+
+
+def _exchange(url: str, headers: dict[str, str], body: bytes | None) -> Exchange:
+    return Exchange("POST", url, headers, body, 200, {}, b"{}")
+
+
+def test_curl_gives_back_the_request_with_no_secret_in_its_text(secrets: Secrets) -> None:
+    body = json.dumps({"note": f'costs $5, "quoted", `id`, back\\slash, {KEY}', "call_id": "c1"}).encode()
+    url = f"http://127.0.0.1:8080/v1/hooks/{TOKEN}"
+    headers = {"Authorization": f"Bearer {KEY}", "x-fixtures-token": FIXTURES, "Content-Type": "application/json"}
+    command = _exchange(url, headers, body).curl(secrets)
+    for secret in (KEY, TOKEN, FIXTURES):
+        assert secret not in command
+    assert shell_words(command.removeprefix("curl ")) == [
+        "-sS",
+        "-X",
+        "POST",
+        url,
+        "-H",
+        f"Authorization: Bearer {KEY}",
+        "-H",
+        f"x-fixtures-token: {FIXTURES}",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        body.decode(),
+    ]
+
+
+def test_curl_shows_a_variant_of_a_secret_as_redacted(secrets: Secrets) -> None:
+    url = f"http://127.0.0.1:8080/v1/hooks/{TOKEN.swapcase()}"
+    command = _exchange(url, {"x-api-key": KEY[:-1]}, None).curl(secrets)
+    assert TOKEN.swapcase() not in command
+    assert KEY[:-1] not in command
+    assert shell_words(command.removeprefix("curl ")) == [
+        "-sS",
+        "-X",
+        "POST",
+        f"http://127.0.0.1:8080/v1/hooks/{REDACTED}",
+        "-H",
+        f"x-api-key: {REDACTED}",
+    ]
+
+
+def test_curl_keeps_a_short_secret_in_the_body_and_hides_it_in_headers(secrets: Secrets) -> None:
+    body = b'{"kind": "k", "keep": "kk"}'
+    command = _exchange("http://127.0.0.1:8080/v1/calls", {"x-api-key": SHORT}, body).curl(secrets)
+    assert f"x-api-key: {SHORT}" not in command
+    assert shell_words(command.removeprefix("curl "))[-3:] == [f"x-api-key: {SHORT}", "--data-binary", body.decode()]
+
+
+# --- a failing run -------------------------------------------------------------------------------
+
+RUN_FIXTURES_TOKEN = "redaction-fixtures-token-Qx81"
+
+
+@pytest.fixture(scope="module")
+def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, list[str]]:
+    """A run with many failures, under -vv (pytest shows whole reprs), and every secret it had."""
+    report_dir = tmp_path_factory.mktemp("redaction") / "reports"
+    args = ["--fixtures-token", RUN_FIXTURES_TOKEN, *QUICK_PROPERTIES]
+    with broken_rules(), MockServer(MockConfig(fixtures_token=RUN_FIXTURES_TOKEN)) as server:
+        run = run_suite(["--target-url", server.url, *args], report_dir, {"PYTEST_ADDOPTS": "--assert=plain -vv"})
+        found = [*server.store.keys, *(org.webhook_token for org in server.store.orgs.values())]
+    return run, [*found, RUN_FIXTURES_TOKEN]
+
+
+def _outputs(run: SuiteRun) -> dict[str, str]:
+    files = {
+        name: (run.report_dir / name).read_text(encoding="utf-8") for name in ("report.json", "junit.xml", "summary.md")
+    }
+    return files | {"stdout": run.stdout, "stderr": run.stderr}
+
+
+def test_the_run_had_secrets_and_failures_to_leak(failing_run: tuple[SuiteRun, list[str]]) -> None:
+    run, found = failing_run
+    assert run.returncode == 1, run.describe()
+    assert len(found) >= 17  # two organisations' keys and tokens, and the fixtures token
+    reproductions = "\n".join(f["reproduction"] for f in run.failures)
+    for placeholder in ("${HUSKY_API_KEY}", "${HUSKY_FIXTURES_TOKEN}", f"/v1/hooks/{REDACTED}"):
+        assert placeholder in reproductions
+
+
+@pytest.mark.parametrize("output", ["report.json", "junit.xml", "summary.md", "stdout", "stderr"])
+def test_no_secret_in_any_output(failing_run: tuple[SuiteRun, list[str]], output: str) -> None:
+    """Not a secret, nor one in other case, nor one short of its last character."""
+    run, found = failing_run
+    text = _outputs(run)[output].lower()
+    leaked = [secret[:12] + "..." for secret in found if secret[:-1].lower() in text]
+    assert leaked == []

@@ -1,0 +1,99 @@
+"""`husky-conformance run` end to end: the real CLI in a subprocess, against the bundled mock it
+starts itself on a free port; and `husky-conformance requirements`.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, suite_env
+
+from conformance.checks import CHECKS
+from conformance.requirements import REQUIREMENTS
+from conformance.results import EXIT_CODES
+
+PROGRESS = re.compile(r"  \[(?P<layer>\w+) *\] (?P<name>\S+) +(?P<outcome>.+?) +(?P<requests>\d+) requests")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> SuiteRun:
+    report_dir = tmp_path_factory.mktemp("run") / "reports"
+    return run_suite([*QUICK_PROPERTIES, "--seed", "99", "--strict", "--timeout", "5"], report_dir)
+
+
+def test_the_exit_code_is_the_verdicts(run: SuiteRun) -> None:
+    run.assert_exit_matches_verdict()
+    assert run.report["verdict"] == "incomplete"  # the schema layer was not selected
+    assert run.stderr == ""
+
+
+def test_the_options_reach_the_run(run: SuiteRun) -> None:
+    assert (run.report["seed"], run.report["budget"], run.report["strict"]) == (99, "quick", True)
+    assert {p.name for p in run.report_dir.iterdir()} == {"report.json", "junit.xml", "summary.md"}
+
+
+def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
+    headers = [line for line in run.stdout.splitlines() if line.startswith("husky-conformance ")]
+    assert len(headers) == 1, headers
+    assert re.fullmatch(
+        r"husky-conformance \S+ · contract \S+ · target http://127\.0\.0\.1:\d+ \(bundled mock\)"
+        r" · seed 99 · budget quick · strict",
+        headers[0],
+    ), headers[0]
+
+
+def test_one_progress_line_per_check(run: SuiteRun) -> None:
+    lines = [m for m in map(PROGRESS.fullmatch, run.stdout.splitlines()) if m]
+    assert [m["name"] for m in lines] == list(CHECKS)
+    assert {m["layer"] for m in lines} == {"properties"}
+    assert {m["outcome"] for m in lines} == {"pass"}
+    assert sum(int(m["requests"]) for m in lines) <= run.report["requests"]
+    assert all(int(m["requests"]) > 0 for m in lines)
+
+
+def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
+    verdicts = [line for line in run.stdout.splitlines() if line.startswith("verdict: ")]
+    assert len(verdicts) == 1, verdicts
+    expected = f"verdict: INCOMPLETE (exit {EXIT_CODES['incomplete']}) · {run.report['requests']} requests · "
+    assert verdicts[0].startswith(expected), verdicts[0]
+    assert verdicts[0].endswith(f"reports in {run.report_dir}/")
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["--budget", "huge"], "argument --budget: invalid choice: 'huge'"),
+        (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
+        (["--target-url", "http://127.0.0.1:abc"], "--target-url must be an http(s) URL"),
+        (["-k", "no_check_is_called_this"], "-k 'no_check_is_called_this' selects none of the suite's checks"),
+    ],
+    ids=["bad budget", "NaN timeout", "port not a number", "-k selects nothing"],
+)
+def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], mentions: str) -> None:
+    run = run_suite(args, tmp_path / "reports")
+    assert run.returncode == 4, run.describe()
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("husky-conformance: ")
+    assert mentions in run.stderr
+    assert "Traceback" not in run.output
+
+
+def test_requirements_lists_the_catalogue() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "requirements"],
+        env=suite_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line.split()[0] for line in done.stdout.splitlines()[2:-1]]
+    assert len(rows) >= 30
+    assert rows == [r.id for r in REQUIREMENTS]
+    musts = sum(r.level == "MUST" for r in REQUIREMENTS)
+    assert done.stdout.splitlines()[-1] == f"{len(rows)} requirements: {musts} MUST, {len(rows) - musts} SHOULD"
