@@ -76,16 +76,9 @@ def _mock(args: argparse.Namespace) -> int:
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
     """The pytest command line that `run` stands for (also what `pytest --pyargs` users type)."""
-    words = [
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "-c",
-        os.devnull,
-        "--rootdir",
-        os.getcwd(),
-    ]
+    # No ini file and no conftest.py of wherever it runs: the suite is the same from every directory.
+    words = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-c", os.devnull, "--noconftest"]
+    words += ["--rootdir", os.getcwd()]
     for flag, value in (
         ("--target-url", args.target_url),
         ("--fixtures-token", args.fixtures_token),

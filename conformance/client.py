@@ -45,6 +45,10 @@ class Exchange:
         except ValueError:
             return None
 
+    def body_shape(self) -> Any:
+        """The structure of the JSON body, keys and types but not values (None: not JSON)."""
+        return _shape(self.json())
+
     @property
     def error_code(self) -> str | None:
         body = self.json()
@@ -76,6 +80,14 @@ class Exchange:
             body = secrets.mark_text(self.body.decode("utf-8", "replace"))
             words += ["--data-binary", secrets.render(body, shell=True)]
         return " ".join(words)
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
 
 
 class Client:

@@ -97,3 +97,14 @@ def test_requirements_lists_the_catalogue() -> None:
     assert rows == [r.id for r in REQUIREMENTS]
     musts = sum(r.level == "MUST" for r in REQUIREMENTS)
     assert done.stdout.splitlines()[-1] == f"{len(rows)} requirements: {musts} MUST, {len(rows) - musts} SHOULD"
+
+
+def test_the_directory_it_runs_in_changes_nothing(tmp_path: Path) -> None:
+    """A project's own pytest.ini and tests/conftest.py where the suite is run are not the suite's."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("raise RuntimeError('not the suite conftest')\n")
+    run = run_suite(["--budget", "quick", "-k", "repeat_delete"], tmp_path / "reports")
+    run.assert_exit_matches_verdict()
+    assert "not the suite conftest" not in run.stdout + run.stderr
+    assert run.report["requirements"][0]["checks"] > 0

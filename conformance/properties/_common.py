@@ -1,4 +1,4 @@
-"""Helpers the properties share: unchanged-call checks, body shapes, auth variants."""
+"""Helpers the properties share: unchanged-call checks and failing credentials."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..checks import Context
 from ..client import Exchange
 from ..environment import Tenant
 
-__all__ = ["STATES", "bad_auths", "expect_unchanged", "shape"]
+__all__ = ["STATES", "bad_auths", "expect_unchanged"]
 
 STATES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
 
@@ -25,15 +25,6 @@ def expect_unchanged(
         f"a refused request changed the call: before {json.dumps(before)[:300]}, after {json.dumps(after)[:300]}",
         *exchanges,
     )
-
-
-def shape(value: Any) -> Any:
-    """The structure of a JSON value: keys and types, not values."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in sorted(value.items())}
-    if isinstance(value, list):
-        return [shape(v) for v in value[:1]]
-    return type(value).__name__
 
 
 def bad_auths(ctx: Context) -> dict[str, tuple[dict[str, str], str]]:

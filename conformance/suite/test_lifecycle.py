@@ -362,17 +362,8 @@ def _unique(exchanges: tuple[Exchange, ...]) -> tuple[Exchange, ...]:
     return tuple(found)
 
 
-def _structure(value: Any) -> Any:
-    """A JSON value's shape: keys and types, not values."""
-    if isinstance(value, dict):
-        return {k: _structure(v) for k, v in sorted(value.items())}
-    if isinstance(value, list):
-        return [_structure(v) for v in value[:1]]
-    return type(value).__name__
-
-
 def _signature(exchange: Exchange) -> str:
-    return f"{exchange.outcome()} {json.dumps(_structure(exchange.json()))}"
+    return f"{exchange.outcome()} {json.dumps(exchange.body_shape())}"
 
 
 _FAILURE_KINDS: dict[str, type[Failure]] = {}
@@ -426,16 +417,4 @@ def test_lifecycle(husky: Context) -> None:
     # Hypothesis' exploration of new prefixes ends many runs after a step or two; a failure still
     # ends its run at once, so forcing full runs costs the shrunk reproduction no steps.
     factory = hypothesis.seed(husky.config.seed)(machine)
-    try:
-        run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
-    except BaseException as error:
-        # The shrunk steps ride on the exception's notes, which the plugin's report leaves out.
-        print(husky.client.secrets.redact("\n".join(_notes(error))))
-        raise
-
-
-def _notes(error: BaseException) -> list[str]:
-    found = list(getattr(error, "__notes__", []))
-    for sub in error.exceptions if isinstance(error, BaseExceptionGroup) else ():
-        found += _notes(sub)
-    return found
+    run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
