@@ -17,6 +17,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def faults(session: nox.Session) -> None:
+    """The fault matrix: the whole suite against each seeded fault of the mock, two at a time."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "faults", "-n", "2", "tests/test_faults.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff format --check, ruff check and mypy."""
     session.install("-e", ".[lint]")

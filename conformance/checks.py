@@ -9,7 +9,8 @@ goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .client import Client, Exchange
@@ -29,14 +30,32 @@ class Context:
     results: Results
     config: SuiteConfig
     erased: set[str] = field(default_factory=set)  # PII of deleted calls: no later response may hold it
+    _deferred: list[Failure] | None = None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """MUST failures inside are recorded and the block goes on; the first is raised at its end.
+
+        For checks whose later requirements must still be judged when an earlier one fails.
+        """
+        outer, self._deferred = self._deferred, []
+        try:
+            yield
+        finally:
+            found, self._deferred = self._deferred, outer
+        if found:
+            raise found[0]
 
     def expect(self, requirement: str, ok: bool, title: str, *exchanges: Exchange) -> bool:
         self.results.check(requirement)
         if ok:
             return True
-        if by_id(requirement).level == "MUST":
+        if by_id(requirement).level == "MUST" and self._deferred is None:
             raise Failure(requirement, title, exchanges)
-        self.record(Failure(requirement, title, exchanges))
+        failure = Failure(requirement, title, exchanges)
+        if self._deferred is not None and by_id(requirement).level == "MUST":
+            self._deferred.append(failure)  # raised when the block ends; recording it twice is harmless
+        self.record(failure)
         return False
 
     def expect_answer(

@@ -47,6 +47,10 @@ def _parser() -> _Parser:
         "--rate-limit", type=_positive_int, metavar="N", help="N requests a minute per key (default: off)"
     )
     mock.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
+    mock.add_argument(
+        "--fault", action="append", default=[], metavar="NAME", help="switch on a deliberate violation (repeatable)"
+    )
+    mock.add_argument("--list-faults", action="store_true", help="list the faults and the requirements they break")
     run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
     run.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
     run.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
@@ -60,12 +64,30 @@ def _parser() -> _Parser:
     return parser
 
 
+def _list_faults() -> int:
+    from .mock.faults import FAULTS
+
+    width = max(map(len, FAULTS))
+    for fault in FAULTS.values():
+        level = " (SHOULD: fails the verdict under --strict)" if fault.strict else ""
+        print(
+            f"{fault.name:<{width}}  {fault.description}{level}\n{'':<{width}}  breaks {', '.join(fault.requirements)}"
+        )
+    return 0
+
+
 def _mock(args: argparse.Namespace) -> int:
     from .mock import MockConfig
+    from .mock.faults import unknown_faults
     from .mock.server import bind, serve
 
+    if args.list_faults:
+        return _list_faults()
+    faults = frozenset(args.fault)
+    if unknown := unknown_faults(faults):
+        raise UsageError(f"no fault named {', '.join(unknown)}; see 'husky-conformance mock --list-faults'")
     token = args.fixtures_token or secrets.token_urlsafe(24)
-    config = MockConfig(fixtures_token=token, rate_limit=args.rate_limit)
+    config = MockConfig(fixtures_token=token, rate_limit=args.rate_limit, faults=faults)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

@@ -30,12 +30,13 @@ class Budget:
     lifecycle_steps: int  # steps per run
     concurrency: int  # parallel deletes of one call
     odd_ids: int  # adversarial id variants per call
+    shrink_seconds: int  # how long a failing lifecycle run may be shrunk against the target
 
 
 BUDGETS = {
-    "quick": Budget("quick", 5, 5, 5, 15, 10, 12),
-    "default": Budget("default", 20, 20, 20, 30, 20, 24),
-    "thorough": Budget("thorough", 80, 60, 60, 50, 50, 48),
+    "quick": Budget("quick", 5, 5, 5, 15, 10, 12, 10),
+    "default": Budget("default", 20, 20, 20, 30, 20, 24, 30),
+    "thorough": Budget("thorough", 80, 60, 60, 50, 50, 48, 120),
 }
 
 

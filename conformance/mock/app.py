@@ -35,4 +35,5 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.router.redirect_slashes = False  # ids match exactly: `/v1/calls/x/` is not `/v1/calls/x`
     app.state.config = config
     app.state.store = store or Store()
+    app.state.store.faults = config.faults
     return app

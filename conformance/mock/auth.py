@@ -24,39 +24,47 @@ def _unauthorized(message: str = KEY_MESSAGE) -> ApiError:
     return ApiError(401, Code.UNAUTHORIZED, message)
 
 
-def presented_keys(headers: Headers) -> tuple[set[str], bool]:
+def presented_keys(headers: Headers, *, bearer: bool = True, x_api_key: bool = True) -> tuple[set[str], bool]:
     """The keys the request presents in either header, and whether every header was well formed."""
     presented, well_formed = set(), True
-    for value in headers.getlist("authorization"):
+    for value in headers.getlist("authorization") if bearer else ():
         match = _BEARER.fullmatch(value)
         well_formed &= match is not None
         presented.add(match.group(1) if match else value)
-    presented.update(value.strip() for value in headers.getlist("x-api-key"))
+    presented.update(value.strip() for value in (headers.getlist("x-api-key") if x_api_key else ()))
     return presented, well_formed
 
 
-def _presented_key(headers: Headers) -> str:
+def _presented_key(store: Store, headers: Headers) -> str:
     """The one key the request presents, from `Authorization: Bearer` and/or `x-api-key`."""
-    presented, well_formed = presented_keys(headers)
+    if store.fault("bearer-wins") and "authorization" in headers:
+        headers = Headers({"authorization": headers["authorization"]})
+    presented, well_formed = presented_keys(
+        headers, bearer=not store.fault("bearer-refused"), x_api_key=not store.fault("x-api-key-refused")
+    )
     if not well_formed or len(presented) != 1 or "" in presented:
         raise _unauthorized()  # none, empty, or two different keys
     return presented.pop()
 
 
 def authenticate_key(store: Store, headers: Headers) -> ApiKey:
-    key = store.keys.get(_presented_key(headers))
-    if key is None or key.revoked:
+    key = store.keys.get(_presented_key(store, headers))
+    if key is None or (key.revoked and not store.fault("revoked-accepted")):
         raise _unauthorized()
     return key
 
 
-def require_scope(key: ApiKey, scope: str) -> None:
+def require_scope(store: Store, key: ApiKey, scope: str) -> None:
+    if scope == "calls:delete" and store.fault("scope-ignored"):
+        return
     if scope not in key.scopes:
         raise ApiError(403, Code.FORBIDDEN, f"The API key lacks the {scope} scope.")
 
 
 def authenticate_token(store: Store, token: str) -> Org:
     org = store.orgs_by_token.get(token)
+    if org is None and store.fault("webhook-token-unchecked") and store.orgs:
+        org = next(iter(store.orgs.values()))
     if org is None:
         raise _unauthorized(TOKEN_MESSAGE)
     return org

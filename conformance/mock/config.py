@@ -16,3 +16,4 @@ class MockConfig:
     rate_window_seconds: float = 60.0
     max_body_bytes: int = 64 * 1024
     clock: Callable[[], float] = time.monotonic
+    faults: frozenset[str] = frozenset()  # names from `faults.FAULTS`: deliberate violations

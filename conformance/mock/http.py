@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .config import MockConfig
@@ -76,7 +76,12 @@ class EncodedSlashGuard:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(exc.body(), exc.status, headers=exc.headers)
+    store = store_of(request)
+    if exc.status == 404 and store.fault("text-errors"):
+        return PlainTextResponse("Not Found", 404)
+    code = "CALL_NOT_FOUND" if exc.code == Code.NOT_FOUND and store.fault("undocumented-error-code") else exc.code
+    body = error_body(code, exc.message)
+    return JSONResponse(body["error"] if store.fault("flat-error-envelope") else body, exc.status, headers=exc.headers)
 
 
 _HTTP_CODES = {404: (Code.NOT_FOUND, "No such route."), 405: (Code.METHOD_NOT_ALLOWED, "Method not allowed.")}

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+import time
+from typing import Any, NoReturn
 
 from .errors import ApiError, Code
-from .store import IdempotencyRecord, Store
+from .store import Call, IdempotencyRecord, Store
 
 __all__ = ["cancel_call", "create_call", "delete_call", "get_call"]
 
@@ -52,32 +53,89 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
     return response
 
 
+def _missing(store: Store, call_id: str, message: str) -> NoReturn:
+    """404 for an id this caller cannot see (two faults let a deleted call's PII slip into it)."""
+    gone = store.tombstones.get(call_id)
+    if gone is not None and store.fault("erasure-keeps-recording"):
+        message = f"Call deleted; its recording stays at {gone.recording_url}."
+    if gone is not None and store.fault("pii-in-error"):
+        message = f"The call with {gone.contact_name} was deleted already."
+    raise _not_found(message)
+
+
+def _find(store: Store, org_id: str, call_id: str, message: str, *, any_org: bool = False) -> Call:
+    call = store.visible_call(org_id, call_id, any_org=any_org)
+    if call is None:
+        if store.fault("foreign-403") and call_id in store.calls:
+            raise ApiError(403, Code.FORBIDDEN, "This call belongs to another organization.")
+        _missing(store, call_id, message)
+    return call
+
+
 def get_call(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
     with store.lock:
-        call = store.visible_call(org_id, call_id)
-        if call is None:
-            raise _not_found()
+        call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=store.fault("cross-org-get"))
         return {"data": call.to_json()}
 
 
-def cancel_call(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+def _cancellable_by_fault(store: Store, status: str) -> bool:
+    return (store.fault("cancel-in-flight") and status in ("initiated", "ringing", "in_progress")) or (
+        store.fault("cancel-completed") and status in ("completed", "failed")
+    )
+
+
+def cancel_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = False) -> dict[str, Any]:
     """Queued -> cancelled, record and PII kept; cancelling a cancelled call is a repeat 200."""
+    any_org = store.fault("cross-org-cancel") or (via_webhook and store.fault("webhook-any-org"))
     with store.lock:
-        call = store.visible_call(org_id, call_id)
-        if call is None:
-            raise _not_found()
-        if call.status == "queued":
+        call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
+        repeat_refused = store.fault("repeat-cancel-409") or (via_webhook and store.fault("webhook-repeat-cancel-409"))
+        if call.status == "cancelled" and repeat_refused:
+            raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "This call is cancelled already.")
+        if call.status == "queued" or _cancellable_by_fault(store, call.status):
             call.move("cancelled")
+            if store.fault("cancel-drops-pii"):
+                call.contact_name = call.contact_email = None
+            if store.fault("cancel-deletes-record"):
+                store.erase(call)
         elif call.status != "cancelled":
+            if store.fault("cancel-422"):
+                raise ApiError(422, Code.VALIDATION_ERROR, "Only a queued call can be cancelled.")
             raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "Only a queued call can be cancelled.")
     return {"success": True, "call_id": call_id, "status": "cancelled", "message": CANCELLED_MESSAGE}
 
 
-def delete_call(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+DELETABLE_BY_FAULT = {
+    "delete-queued": ("queued",),
+    "delete-cancelled": ("cancelled",),
+    "delete-failed": ("failed",),
+    "delete-in-flight": ("initiated", "ringing", "in_progress"),
+}
+
+
+def _deletable(store: Store, status: str) -> bool:
+    return status == "completed" or any(store.fault(f) and status in s for f, s in DELETABLE_BY_FAULT.items())
+
+
+def delete_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = False) -> dict[str, Any]:
     """A completed call is erased with all its PII; anything else is 404 and left untouched."""
+    deleted = {"data": {"call_id": call_id, "deleted": True}}
+    any_org = store.fault("cross-org-delete") or (via_webhook and store.fault("webhook-any-org"))
     with store.lock:
-        call = store.visible_call(org_id, call_id)
-        if call is None or call.status != "completed":
+        if store.fault("repeat-delete-200") and call_id in store.tombstones:
+            return deleted
+        call = _find(store, org_id, call_id, DELETE_NOT_FOUND_MESSAGE, any_org=any_org)
+        if not _deletable(store, call.status):
+            if store.fault("refused-delete-side-effect"):
+                call.contact_name = None
             raise _not_found(DELETE_NOT_FOUND_MESSAGE)
-        store.erase(call)
-    return {"data": {"call_id": call_id, "deleted": True}}
+        if store.fault("soft-delete") or (via_webhook and store.fault("webhook-delete-noop")):
+            return deleted
+        if not store.fault("delete-race"):
+            store.erase(call)
+            return deleted
+    time.sleep(0.05)  # delete-race: the window between the check and the erase, lock released
+    with store.lock:
+        if call.call_id in store.calls:
+            store.erase(call)
+    return deleted

@@ -97,6 +97,8 @@ def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_toke
     host, port = sock.getsockname()[:2]
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     print(banner(url, seed_demo(store) if demo else None, config.fixtures_token, generated_token), flush=True)
+    if config.faults:
+        print(f"faults on (deliberate contract violations): {', '.join(sorted(config.faults))}", flush=True)
     handler = logging.StreamHandler(sys.stderr)
     access_logger.addHandler(handler)
     access_logger.setLevel(logging.INFO)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .faults import FAULTS
+
 __all__ = [
     "SCOPES",
     "STATUSES",
@@ -138,6 +140,14 @@ class Store:
         self.keys: dict[str, ApiKey] = {}
         self.calls: dict[str, Call] = {}
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.faults: frozenset[str] = frozenset()
+        self.tombstones: dict[str, Call] = {}  # deleted calls, kept only by faults that remember them
+
+    def fault(self, name: str) -> bool:
+        """Whether the deliberate violation `name` (see `faults.FAULTS`) is switched on."""
+        if name not in FAULTS:
+            raise KeyError(f"no fault named {name!r}")
+        return name in self.faults
 
     def add_org(self) -> Org:
         org = Org(org_id=f"org_{uuid.uuid4().hex[:12]}", webhook_token=_secret("whk_"))
@@ -158,21 +168,35 @@ class Store:
             self.calls[call.call_id] = call
         return call
 
-    def visible_call(self, org_id: str, call_id: str) -> Call | None:
+    def visible_call(self, org_id: str, call_id: str, *, any_org: bool = False) -> Call | None:
         """The call with exactly this id, if it belongs to `org_id` (hold `lock`)."""
         call = self.calls.get(call_id)
-        return call if call is not None and call.org_id == org_id else None
+        if call is None and self.faults:
+            call = self._loose_match(call_id)
+        return call if call is not None and (any_org or call.org_id == org_id) else None
+
+    def _loose_match(self, call_id: str) -> Call | None:
+        for call in self.calls.values():
+            if (
+                (self.fault("loose-id-prefix") and len(call_id) >= 8 and call.call_id.startswith(call_id))
+                or (self.fault("loose-id-case") and call.call_id.lower() == call_id.lower())
+                or (self.fault("loose-id-whitespace") and call.call_id == call_id.strip())
+            ):
+                return call
+        return None
 
     def erase(self, call: Call) -> None:
         """Forget the call and every record that holds its PII (hold `lock`)."""
         del self.calls[call.call_id]
+        if any(self.fault(f) for f in ("repeat-delete-200", "erasure-keeps-recording", "pii-in-error")):
+            self.tombstones[call.call_id] = call
         stale = [k for k, rec in self.idempotency.items() if rec.call_id == call.call_id]
         for key in stale:
             del self.idempotency[key]
 
     def reset(self) -> None:
         with self.lock:
-            for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency):
+            for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency, self.tombstones):
                 table.clear()
 
 

@@ -69,8 +69,12 @@ def auth_before_existence(ctx: Context) -> None:
     if b.key:
         ids["foreign"] = ctx.env.seed_call(b, "queued")
     ids["never existed"] = ctx.env.never_existing_id()
-    for name, (headers, _) in bad_auths(ctx).items():
+    refused = {name: headers for name, (headers, _) in bad_auths(ctx).items()}
+    refused |= {f"key without {scope}": a.auth(key=key) for scope, key in a.keys_without.items()}
+    for name, headers in refused.items():
         for op in ("get", "cancel", "delete"):
+            if name.startswith("key without") and OPS_SCOPES[op] != name.removeprefix("key without "):
+                continue  # that key may do this operation: nothing is refused
             answers = {kind: calls.rest(ctx.client, op, call_id, headers) for kind, call_id in ids.items()}
             distinct = {_answer_key(e) for e in answers.values()}
             summary = ", ".join(f"{kind}: {e.outcome()}" for kind, e in answers.items())

@@ -417,4 +417,18 @@ def test_lifecycle(husky: Context) -> None:
     # Hypothesis' exploration of new prefixes ends many runs after a step or two; a failure still
     # ends its run at once, so forcing full runs costs the shrunk reproduction no steps.
     factory = hypothesis.seed(husky.config.seed)(machine)
-    run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
+    with _shrinking_for_at_most(budget.shrink_seconds):
+        run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _shrinking_for_at_most(seconds: int) -> Iterator[None]:
+    """Every shrink step is requests to the target: bound it by the budget, not hypothesis's
+    5 minutes (a private constant of the exactly pinned hypothesis)."""
+    from hypothesis.internal.conjecture import engine
+
+    saved, engine.MAX_SHRINKING_SECONDS = engine.MAX_SHRINKING_SECONDS, seconds
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
