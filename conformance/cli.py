@@ -57,8 +57,12 @@ def _parser() -> _Parser:
     run.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
     run.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
     run.add_argument("--budget", choices=("quick", "default", "thorough"), default="default")
-    run.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too")
-    run.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    run.add_argument(
+        "--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail the verdict too"
+    )
+    run.add_argument(
+        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request (default 10)"
+    )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
     commands.add_parser("requirements", help="print the requirement catalogue")
     return parser
@@ -107,30 +111,21 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         ("--report-dir", args.report_dir),
         ("--seed", args.seed),
         ("--budget", args.budget),
-        ("--request-timeout", args.timeout),
+        ("--request-timeout", args.request_timeout),
         ("-k", args.keyword),
     ):
         if value is not None:
             words += [flag, str(value)]
-    return words + (["--conformance-strict"] if args.strict else [])
+    return words + (["--conformance-strict"] if args.conformance_strict else [])
 
 
 def _run(args: argparse.Namespace) -> int:
     """Check the options and the target first, so that a mistake is one line, then run pytest."""
     import pytest
 
-    from .config import build_config
+    from .config import config_from
 
-    config = build_config(
-        target_url=args.target_url,
-        fixtures_token=args.fixtures_token,
-        report_dir=args.report_dir,
-        seed=args.seed,
-        budget=args.budget,
-        strict=args.strict,
-        timeout=args.timeout,
-        env=os.environ,
-    )
+    config = config_from(args, os.environ)
     if config.target_url is not None:
         from .client import check_reachable
 

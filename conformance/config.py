@@ -10,11 +10,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
 
-__all__ = ["BUDGETS", "DEFAULT_SEED", "Budget", "Credentials", "SuiteConfig", "build_config"]
+__all__ = ["BUDGETS", "DEFAULT_SEED", "Budget", "Credentials", "SuiteConfig", "build_config", "config_from"]
 
 DEFAULT_SEED = 20261201
 
@@ -95,6 +96,20 @@ def _target(url: str | None) -> str | None:
     if parts.query or parts.fragment:
         raise UsageError(f"--target-url takes no query or fragment, got {url!r}")
     return url.rstrip("/")
+
+
+def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
+    """The config from parsed options (the CLI's or pytest's: they share these attribute names)."""
+    return build_config(
+        target_url=options.target_url,
+        fixtures_token=options.fixtures_token,
+        report_dir=options.report_dir,
+        seed=options.seed,
+        budget=options.budget,
+        strict=options.conformance_strict,
+        timeout=options.request_timeout,
+        env=env,
+    )
 
 
 def build_config(

@@ -61,19 +61,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _suite_config(config: pytest.Config) -> Any:
-    from .config import build_config
+    from .config import config_from
 
-    option = config.option
-    return build_config(
-        target_url=option.target_url,
-        fixtures_token=option.fixtures_token,
-        report_dir=option.report_dir,
-        seed=option.seed,
-        budget=option.budget,
-        strict=option.conformance_strict,
-        timeout=option.request_timeout,
-        env=os.environ,
-    )
+    return config_from(config.option, os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -47,9 +47,9 @@ def mock_server() -> Iterator[MockServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def live(mock_server: MockServer) -> Iterator[httpx.Client]:
-    """An httpx client of the real server."""
+    """An httpx client of the real server, one per module (each client loads the CA bundle, ~30 ms)."""
     with httpx.Client(base_url=mock_server.url, timeout=10) as http:
         yield http
 

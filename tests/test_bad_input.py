@@ -27,16 +27,6 @@ LIMIT = 64 * 1024
 VALID_NUMBER = "+919876543210"
 
 
-@pytest.fixture(scope="module")
-def live(mock_server: MockServer) -> Iterator[httpx.Client]:
-    """conftest's `live` (and so what `live_fixtures` and `live_tenant` use), once per module.
-
-    Building an httpx.Client loads the CA bundle (~30 ms); hundreds of small tests share one.
-    """
-    with httpx.Client(base_url=mock_server.url, timeout=10) as http:
-        yield http
-
-
 # --- answers, from httpx or from a raw socket, and the envelope check ---------------------------
 
 

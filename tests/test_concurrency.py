@@ -10,7 +10,6 @@ import asyncio
 import random
 import ssl
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,16 +23,6 @@ PII = ("contact_number", "contact_name", "contact_email", "additional_info", "tr
 ROUNDS = 5
 # Plain HTTP only; a context without certificates spares each AsyncClient loading them (~30 ms).
 PLAIN_HTTP = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-@pytest.fixture(scope="module")
-def live(mock_server: MockServer) -> Iterator[httpx.Client]:
-    """conftest's `live` (and so what `live_fixtures` and `live_tenant` use), once per module.
-
-    Building an httpx.Client loads the CA bundle (~30 ms); hundreds of small tests share one.
-    """
-    with httpx.Client(base_url=mock_server.url, timeout=10) as http:
-        yield http
 
 
 @dataclass(frozen=True)
