@@ -46,6 +46,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/suite_duration.py", *session.posargs)
 
 
+@nox.session(name="kill-rate")
+def kill_rate(session: nox.Session) -> None:
+    """Seeded faults caught by our suite versus stock schemathesis (minutes; its table is in the README)."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/kill_rate.py", *session.posargs)
+
+
 @nox.session
 def mock(session: nox.Session) -> None:
     """Serve the reference mock on 127.0.0.1:8080 with a demo organisation (options after --)."""

@@ -7,10 +7,11 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from .accesslog import logger as access_logger
 from .app import create_app
@@ -39,7 +40,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn(app: Starlette) -> uvicorn.Server:
+def _uvicorn(app: ASGIApp) -> uvicorn.Server:
     # uvicorn's own access log would print webhook tokens; ours redacts them.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     return uvicorn.Server(config)
@@ -51,13 +52,21 @@ class MockServer:
     `with MockServer(config) as server:` starts it on a free port; `server.url` is its base URL.
     """
 
-    def __init__(self, config: MockConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    ) -> None:
+        """`wrap` puts an ASGI middleware around the app (a benchmark counts requests with it)."""
         self.config = config or MockConfig()
         self.store = Store()
         self.app = create_app(self.config, self.store)
         self._socket = bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
-        self._server = _uvicorn(self.app)
+        self._server = _uvicorn(wrap(self.app) if wrap else self.app)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="mock-server", daemon=True
         )
