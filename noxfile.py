@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests"]
@@ -51,6 +53,18 @@ def kill_rate(session: nox.Session) -> None:
     """Seeded faults caught by our suite versus stock schemathesis (minutes; its table is in the README)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/kill_rate.py", *session.posargs)
+
+
+PRISM = "@stoplight/prism-cli@5.14.2"
+
+
+@nox.session(name="peer-prism")
+def peer_prism(session: nox.Session) -> None:
+    """The suite against Stoplight Prism serving our spec (a stateless peer); installs it with npm."""
+    session.install("-e", ".")
+    prefix = Path(session.create_tmp()) / "prism"
+    session.run("npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), PRISM, external=True)
+    session.run("python", "benchmarks/peer_prism.py", str(prefix / "node_modules" / ".bin" / "prism"))
 
 
 @nox.session
