@@ -17,11 +17,10 @@ from typing import Any
 from .client import Client, Exchange
 from .config import SuiteConfig
 from .errors import NotExercised, UsageError
+from .fixtures_client import ALL_SCOPES
 from .redaction import Secrets
 
 __all__ = ["ALL_SCOPES", "Environment", "Tenant"]
-
-ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
 
 
 @dataclass

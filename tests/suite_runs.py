@@ -206,20 +206,22 @@ def start_suite(
     return process, report_dir
 
 
-def finish_suite(started: tuple[subprocess.Popen[str], Path]) -> SuiteRun:
+def finish_suite(started: tuple[subprocess.Popen[str], Path], seconds: float = RUN_SECONDS) -> SuiteRun:
     process, report_dir = started
     try:
-        stdout, stderr = process.communicate(timeout=RUN_SECONDS)
+        stdout, stderr = process.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
-        raise AssertionError(f"the suite did not finish within {RUN_SECONDS}s:\n{stdout[-2000:]}") from None
+        raise AssertionError(f"the suite did not finish within {seconds}s:\n{stdout[-2000:]}") from None
     return SuiteRun(process.returncode, stdout, stderr, report_dir)
 
 
-def run_suite(args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None) -> SuiteRun:
-    """`husky-conformance run ARGS` in a subprocess, to the end."""
-    return finish_suite(start_suite(args, report_dir, env))
+def run_suite(
+    args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None, *, seconds: float = RUN_SECONDS
+) -> SuiteRun:
+    """`husky-conformance run ARGS` in a subprocess, to the end (at most `seconds`)."""
+    return finish_suite(start_suite(args, report_dir, env), seconds)
 
 
 def run_suites(runs: Sequence[tuple[Sequence[str], Path, Mapping[str, str] | None]]) -> list[SuiteRun]:

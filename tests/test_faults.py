@@ -3,13 +3,11 @@ matrix that runs the whole suite at the default budget against each fault."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from suite_runs import run_suite
 
 from conformance.cli import main
 from conformance.mock import MockConfig, MockServer, Store
@@ -56,24 +54,17 @@ def test_an_unknown_fault_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "--list-faults" in err
 
 
-def _run_suite(target: str, token: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, object], str]:
-    command = [sys.executable, "-m", "conformance.cli", "run", "--target-url", target, "--fixtures-token", token]
-    done = subprocess.run(
-        [*command, "--report-dir", str(report_dir), *extra], capture_output=True, text=True, timeout=600
-    )
-    report = json.loads((report_dir / "report.json").read_text())
-    return done.returncode, report, done.stdout + done.stderr
-
-
 @pytest.mark.faults
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_the_suite_catches_the_fault(name: str, tmp_path: Path) -> None:
     fault = FAULTS[name]
     token = "fixtures-" + name
+    strict = ["--strict"] if fault.strict else []
     with MockServer(MockConfig(fixtures_token=token, faults=frozenset({name}))) as server:
-        code, report, output = _run_suite(server.url, token, tmp_path, *(["--strict"] if fault.strict else []))
-    failed = {r["id"] for r in report["requirements"] if r["failures"]}  # type: ignore[union-attr, index]
-    assert code == 1, output[-3000:]
+        args = ["--target-url", server.url, "--fixtures-token", token, *strict]
+        run = run_suite(args, tmp_path / "reports", seconds=600)
+    failed = {r["id"] for r in run.report["requirements"] if r["failures"]}
+    assert run.returncode == 1, run.describe()
     assert set(fault.requirements) <= failed, f"{name}: named {sorted(failed)}, expected {fault.requirements}"
-    assert "Traceback" not in output
-    assert report["suite_errors"] == []
+    assert "Traceback" not in run.output
+    assert run.report["suite_errors"] == []
