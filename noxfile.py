@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -39,6 +40,50 @@ def conformance(session: nox.Session) -> None:
     """The main job: the suite against the bundled mock, or a target (options after --)."""
     session.install("-e", ".")
     session.run("husky-conformance", "run", *session.posargs)
+
+
+STAGING_NEEDS = "HUSKY_TARGET_URL and HUSKY_API_KEY (or HUSKY_FIXTURES_TOKEN)"
+
+
+@nox.session
+def staging(session: nox.Session) -> None:
+    """The suite against a shared target from HUSKY_* variables: paced, smoke budget (options after --)."""
+    target = os.environ.get("HUSKY_TARGET_URL")
+    if not target or not (os.environ.get("HUSKY_API_KEY") or os.environ.get("HUSKY_FIXTURES_TOKEN")):
+        session.error(f"the staging session needs {STAGING_NEEDS}; see README, 'Running against staging'")
+    session.install("-e", ".")
+    defaults = ["--target-url", target, "--report-dir", "reports/staging", "--budget", "smoke"]
+    session.run("husky-conformance", "run", *defaults, *session.posargs)  # a later option wins
+
+
+SHIPPED_CASSETTES = "cassettes/mock"
+
+
+def _cassette_set_first(posargs: list[str]) -> list[str]:
+    """The cassette set is the first argument; without one, the shipped set."""
+    return posargs if posargs and not posargs[0].startswith("-") else [SHIPPED_CASSETTES, *posargs]
+
+
+@nox.session
+def record(session: nox.Session) -> None:
+    """Record the targeted properties into cassettes/mock against the bundled mock (options after --)."""
+    session.install("-e", ".")
+    where = [] if "--cassettes" in session.posargs else ["--cassettes", SHIPPED_CASSETTES]
+    session.run("husky-conformance", "record", *where, *session.posargs)
+
+
+@nox.session
+def replay(session: nox.Session) -> None:
+    """Replay a cassette set offline and judge it again (default cassettes/mock; options after --)."""
+    session.install("-e", ".")
+    session.run("husky-conformance", "replay", *_cassette_set_first(session.posargs))
+
+
+@nox.session
+def drift(session: nox.Session) -> None:
+    """Re-send a cassette set to a live target and show what differs (-- [DIR] --target-url URL ...)."""
+    session.install("-e", ".")
+    session.run("husky-conformance", "drift", *_cassette_set_first(session.posargs))
 
 
 @nox.session

@@ -2,7 +2,7 @@
 
 Each budget runs `--repeat` times in a fresh process (the suite starts its own mock each time);
 the table gives the median wall time, the requests sent and the verdict. Run: `nox -s bench`
-or `python benchmarks/suite_duration.py [--budgets quick,default] [--repeat 3]`.
+or `python benchmarks/suite_duration.py [--budgets smoke,quick] [--repeat 3]`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def run_once(budget: str) -> tuple[float, int, str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budgets", default="quick,default,thorough")
+    parser.add_argument("--budgets", default="smoke,quick,default,thorough")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")

@@ -7,11 +7,12 @@ encoded path segment: that is how adversarial ids reach the server byte for byte
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .client import Client, Exchange
+from .safety import destructive_target
 
-__all__ = ["Op", "call_op", "create", "get", "hook", "path_for", "rest", "snapshot"]
+__all__ = ["Op", "call_op", "create", "deleted_call", "destructive_id", "get", "hook", "path_for", "rest", "snapshot"]
 
 Op = Literal["get", "cancel", "delete"]
 _METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
@@ -54,3 +55,17 @@ def snapshot(client: Client, call_id: str, headers: dict[str, str]) -> Any:
     if exchange.status == 200 and isinstance(body, dict):
         return body.get("data")
     return None
+
+
+def destructive_id(exchange: Exchange) -> str | None:
+    """The call id a cancel or delete (REST or webhook) named, else None."""
+    path = urlsplit(exchange.url).path
+    return destructive_target(exchange.method, path[path.find("/v1/") :], exchange.body)
+
+
+def deleted_call(exchange: Exchange) -> str | None:
+    """The call id a successful delete (REST or webhook) removed, else None."""
+    if exchange.status != 200:
+        return None
+    is_delete = exchange.method == "DELETE" or b'"call.delete"' in (exchange.body or b"")
+    return destructive_id(exchange) if is_delete else None

@@ -10,7 +10,8 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
 from .errors import UsageError
 
@@ -48,6 +49,12 @@ def _parser() -> _Parser:
     )
     mock.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
     mock.add_argument(
+        "--auto-complete",
+        type=float,
+        metavar="SECONDS",
+        help="calls created through the API complete on their own after SECONDS (like staging's test agents)",
+    )
+    mock.add_argument(
         "--fault", action="append", default=[], metavar="NAME", help="switch on a deliberate violation (repeatable)"
     )
     mock.add_argument("--list-faults", action="store_true", help="list the faults and the requirements they break")
@@ -56,7 +63,12 @@ def _parser() -> _Parser:
     run.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
     run.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
     run.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
-    run.add_argument("--budget", choices=("quick", "default", "thorough"), default="default")
+    run.add_argument(
+        "--budget",
+        default="default",
+        metavar="NAME|N",
+        help="smoke, quick, default or thorough, or a number of requests the run may send (default: default)",
+    )
     run.add_argument(
         "--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail the verdict too"
     )
@@ -64,7 +76,31 @@ def _parser() -> _Parser:
         "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request (default 10)"
     )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
+    staging = run.add_argument_group("running against a shared or live target")
+    staging.add_argument(
+        "--rate-limit", metavar="N/min", help="send at most N requests a minute (default 60/min; loopback: off)"
+    )
+    staging.add_argument(
+        "--allow-destructive", action="store_true", help="cancel and delete the suite's calls on a non-loopback target"
+    )
+    staging.add_argument("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
+    staging.add_argument(
+        "--seeder",
+        choices=("fixtures", "api", "pool"),
+        help="how calls are made (default: fixtures with a token, else api)",
+    )
+    staging.add_argument(
+        "--pool", dest="pool_file", metavar="FILE", help="pre-provisioned completed call ids (--seeder pool)"
+    )
+    staging.add_argument(
+        "--wait-completed",
+        type=float,
+        metavar="SECONDS",
+        help="how long the api seeder polls a new call to complete (default 60 with --seeder api, else 0)",
+    )
+    staging.add_argument("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
     commands.add_parser("requirements", help="print the requirement catalogue")
+    _cassette_commands(commands)
     return parser
 
 
@@ -91,7 +127,11 @@ def _mock(args: argparse.Namespace) -> int:
     if unknown := unknown_faults(faults):
         raise UsageError(f"no fault named {', '.join(unknown)}; see 'husky-conformance mock --list-faults'")
     token = args.fixtures_token or secrets.token_urlsafe(24)
-    config = MockConfig(fixtures_token=token, rate_limit=args.rate_limit, faults=faults)
+    if args.auto_complete is not None and not 0 <= args.auto_complete < 86400:
+        raise UsageError(f"--auto-complete takes seconds from 0 to 86400, got {args.auto_complete}")
+    config = MockConfig(
+        fixtures_token=token, rate_limit=args.rate_limit, faults=faults, auto_complete=args.auto_complete
+    )
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -113,10 +153,17 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         ("--budget", args.budget),
         ("--request-timeout", args.request_timeout),
         ("-k", args.keyword),
+        ("--rate-limit", args.rate_limit),
+        ("--seeder", args.seeder),
+        ("--pool", args.pool_file),
+        ("--wait-completed", args.wait_completed),
+        ("--agent-id", args.agent_id),
     ):
         if value is not None:
             words += [flag, str(value)]
-    return words + (["--conformance-strict"] if args.conformance_strict else [])
+    switches = {"--conformance-strict": args.conformance_strict, "--allow-destructive": args.allow_destructive}
+    switches["--dry-run"] = args.dry_run
+    return words + [flag for flag, on in switches.items() if on]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -126,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     from .config import config_from
 
     config = config_from(args, os.environ)
-    if config.target_url is not None:
+    if config.target_url is not None and not config.dry_run:
         from .client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
@@ -143,7 +190,103 @@ def _requirements(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- cassettes: record, replay, drift --------------------------------------------------------
+
+
+def _cassette_commands(commands: Any) -> None:
+    record = commands.add_parser(
+        "record", help="record the targeted properties into a cassette set (default: against the bundled mock)"
+    )
+    record.add_argument("--cassettes", required=True, metavar="DIR", help="the cassette set to write (replaced)")
+    record.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
+    record.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
+    record.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
+    record.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
+    record.add_argument("--budget", default="quick", metavar="NAME|N", help="as for run (default: quick)")
+    record.add_argument("--strict", dest="conformance_strict", action="store_true", help="as for run")
+    record.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
+    record.add_argument("--allow-destructive", action="store_true", help="as for run")
+    record.add_argument("--seeder", choices=("fixtures", "api", "pool"), help="as for run")
+    record.add_argument("--agent-id", help="as for run")
+    replay = commands.add_parser("replay", help="replay a cassette set offline and judge every requirement again")
+    replay.add_argument("cassettes", metavar="DIR", help="a cassette set written by record")
+    replay.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
+    replay.add_argument("--seed", type=int, help="another seed than the recording's (its requests will not match)")
+    replay.add_argument("--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail too")
+    drift = commands.add_parser("drift", help="re-send a cassette set to a live target: where do its answers differ?")
+    drift.add_argument("cassettes", metavar="DIR", help="a cassette set written by record")
+    drift.add_argument("--target-url", required=True, help="the live target, base path included")
+    drift.add_argument("--fixtures-token", help="its fixtures API's token (or HUSKY_FIXTURES_TOKEN)")
+    drift.add_argument("--report-dir", default="reports", help="where drift.json and drift.md go (default reports/)")
+    drift.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    drift.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
+    drift.add_argument("--allow-destructive", action="store_true", help="needed for a non-loopback target")
+
+
+def _as_run(args: argparse.Namespace, **overrides: Any) -> argparse.Namespace:
+    """Another subcommand's options as `run`'s, with run's defaults for the rest."""
+    defaults = vars(_parser().parse_args(["run"]))
+    return argparse.Namespace(**(defaults | vars(args) | overrides))
+
+
+def _record(args: argparse.Namespace) -> int:
+    import pytest
+
+    from .cassettes import refuse_foreign
+    from .config import config_from
+
+    run = _as_run(args, keyword="test_property")
+    config = config_from(run, os.environ)
+    refuse_foreign(Path(args.cassettes))
+    if config.target_url is not None:
+        from .client import check_reachable
+
+        check_reachable(config.target_url, config.timeout)
+    return int(pytest.main([*pytest_args(run), "--cassettes", args.cassettes, "--record-mode=rewrite"]))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """The recorded run again, offline: its target, seed, budget and options, and its placeholders as secrets."""
+    import pytest
+
+    from .cassettes import read_index
+    from .config import config_from
+
+    index = read_index(Path(args.cassettes))
+    run = _as_run(
+        args,
+        **index.options,
+        target_url=index.target,
+        fixtures_token=None,
+        seed=index.seed if args.seed is None else args.seed,
+        budget=index.budget,
+        conformance_strict=args.conformance_strict or index.strict,
+        rate_limit="off",
+        keyword="test_property",
+        replay=True,
+    )
+    config_from(run, os.environ)
+    words = ["--cassettes", args.cassettes, "--replay", "--record-mode=none", "--block-network"]
+    return int(pytest.main([*pytest_args(run), *words]))
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from . import drift
+    from .client import check_reachable
+    from .config import config_from
+
+    config = config_from(_as_run(args), os.environ)
+    assert config.target_url is not None
+    if not config.destructive_allowed:
+        raise UsageError("drift re-sends the recording's cancels and deletes: pass --allow-destructive for this target")
+    index = drift.read(Path(args.cassettes))
+    check_reachable(config.target_url, config.timeout)
+    return drift.run(Path(args.cassettes), index, config)
+
+
 COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements}
+COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

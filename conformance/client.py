@@ -4,6 +4,10 @@ Paths are sent exactly as given (already percent-encoded), under the target's ba
 adversarial ids reach the server byte for byte. Transport errors (refused, reset, timed out)
 become an Exchange with `status=None`; a 429 is waited out per `Retry-After` and retried, and
 counted. Observers see every exchange: that is how response-wide rules are checked.
+
+Before anything is sent, the client asks its gate (`conformance.safety`) whether the request may
+go at all, keeps the run within its request budget, and paces (`--rate-limit`). A request whose
+answer was lost is never sent again: the `on_lost` hook reads its outcome back with a GET.
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
+from .errors import NotExercised
 from .redaction import Secrets
 
-__all__ = ["Client", "Exchange", "check_reachable"]
+__all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "probe"]
 
 MAX_RETRY_AFTER = 60.0
 MAX_THROTTLE_RETRIES = 5
@@ -37,6 +42,7 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: bytes = b""
     error: str | None = None
+    read_back: Exchange | None = None  # no answer: what a GET of the same call said right after
 
     def json(self) -> Any:
         """The response's JSON value, or None when the body is not JSON."""
@@ -68,7 +74,8 @@ class Exchange:
     def outcome(self) -> str:
         """What came back, in a few words: `404 NOT_FOUND`, `200`, `no answer: timed out`."""
         if self.status is None:
-            return f"no answer: {self.error}"
+            known = f" (read back with GET: {self.read_back.outcome()})" if self.read_back is not None else ""
+            return f"no answer: {self.error}{known}"
         return f"{self.status} {self.error_code}" if self.error_code else str(self.status)
 
     def curl(self, secrets: Secrets) -> str:
@@ -90,14 +97,58 @@ def _shape(value: Any) -> Any:
     return type(value).__name__
 
 
+class BudgetSpent(NotExercised):
+    """The run's request budget is used up: what is left of the check is not exercised."""
+
+
+class Pacer:
+    """At most `per_minute` requests a minute, evenly spaced, shared by every thread of the run."""
+
+    def __init__(self, per_minute: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+Gate = Callable[[str, str, bytes | None, bool], None]  # method, path, body, cleanup
+
+
 class Client:
-    def __init__(self, base_url: str, *, timeout: float, secrets: Secrets) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        secrets: Secrets,
+        rate_limit: float | None = None,
+        max_requests: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
         self._base = httpx.URL(base_url.rstrip("/"))
         self.secrets = secrets
         self.observers: list[Callable[[Exchange], None]] = []
+        self.pacer = Pacer(rate_limit, sleep)
+        self.sleep = sleep
+        self.max_requests = max_requests  # 0: no budget
+        self.reserved: Callable[[], int] = lambda: 0  # requests kept back for the clean-up
+        self.gate: Gate = lambda method, path, body, cleanup: None  # raises to refuse a request
+        self.on_lost: Callable[[Exchange], Exchange | None] = lambda exchange: None
         self.requests = 0
         self.throttled = 0
+        self.cleaning = False  # the run's clean-up: every request may use what the budget kept back
+        self.when_spent: Callable[[], None] = self._spent  # raises, unless this request may overdraw
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -114,50 +165,67 @@ class Client:
         headers: dict[str, str] | None = None,
         json_body: Any = None,
         content: bytes | None = None,
+        cleanup: bool = False,
     ) -> Exchange:
-        """Send `method path` (path already encoded); waits out 429s; never raises for the target."""
+        """Send `method path` (path already encoded); waits out 429s; never raises for the target.
+
+        Raises `NotExercised` when the gate refuses the request and `BudgetSpent` when the budget
+        is used up; `cleanup` requests may use what the budget keeps back for them.
+        """
         headers = dict(headers or {})
         if json_body is not None:
             content = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
-        for _ in range(MAX_THROTTLE_RETRIES + 1):
-            exchange = self._send(method, path, headers, content)
+        cleanup = cleanup or self.cleaning
+        self.gate(method, path, content, cleanup)
+        for _ in range(MAX_THROTTLE_RETRIES + 1):  # a 429 was not acted on: sending it again is safe
+            exchange = self._send(method, path, headers, content, cleanup)
+            if exchange.status is None:  # never sent again: what happened is read back instead
+                exchange = replace(exchange, read_back=self.on_lost(exchange))
+            self._notify(exchange)
             if exchange.status != 429:
                 break
             with self._lock:
                 self.throttled += 1
-            time.sleep(_retry_after(exchange))
+            self.sleep(_retry_after(exchange))
         return exchange
 
-    def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None) -> Exchange:
-        url = self.url(path)
+    def admit(self, count: int = 1, *, cleanup: bool = False) -> None:
+        """Count `count` requests about to go into the budget (`BudgetSpent` if they do not fit), then pace."""
+        kept = 0 if cleanup else self.reserved()
+        if self.max_requests and self.requests + count + kept > self.max_requests:
+            self.when_spent()
         with self._lock:
-            self.requests += 1
+            self.requests += count
+        self.pacer.wait()
+
+    def _spent(self) -> None:
+        raise BudgetSpent(f"the run's budget of {self.max_requests} requests is spent")
+
+    def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None, cleanup: bool) -> Exchange:
+        url = self.url(path)
+        self.admit(cleanup=cleanup)
         try:
             response = self._http.request(method, url, headers=headers, content=content)
-            exchange = Exchange(
-                method,
-                str(url),
-                headers,
-                content,
-                response.status_code,
-                dict(response.headers),
-                response.content,
-            )
         except httpx.LocalProtocolError:
             raise  # the suite built a request HTTP cannot carry: its own bug, not the target's
         except httpx.TimeoutException:
-            exchange = Exchange(method, str(url), headers, content, None, error="timed out")
+            return Exchange(method, str(url), headers, content, None, error="timed out")
         except httpx.HTTPError as exc:
-            exchange = Exchange(method, str(url), headers, content, None, error=type(exc).__name__)
-        self._notify(exchange)
-        return exchange
+            return Exchange(method, str(url), headers, content, None, error=type(exc).__name__)
+        answer = dict(response.headers)
+        return Exchange(method, str(url), headers, content, response.status_code, answer, response.content)
 
-    def observe_external(self, exchange: Exchange, *, throttled: bool = False) -> None:
-        """Count a request another HTTP stack sent for the run (schemathesis), and show it around."""
+    def observe_external(self, exchange: Exchange, *, throttled: bool = False, admitted: bool = True) -> None:
+        """Show a request another HTTP stack sent for the run (schemathesis) around.
+
+        Not `admitted` (schemathesis' own auth probes): it is counted, and paced, after the fact.
+        """
         with self._lock:
-            self.requests += 1
             self.throttled += throttled
+            self.requests += not admitted
+        if not admitted:
+            self.pacer.wait()
         self._notify(exchange)
 
     def _notify(self, exchange: Exchange) -> None:
@@ -170,13 +238,25 @@ def _retry_after(exchange: Exchange) -> float:
     return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
 
 
-def check_reachable(url: str, timeout: float) -> None:
-    """UsageError unless `url` answers HTTP at all (any status will do)."""
+PROBE = "/v1/calls/reachability-probe"
+
+
+def _unreachable(url: str, error: str) -> Exception:
     from .errors import UsageError
 
+    return UsageError(f"cannot reach the target {url} ({error}); check --target-url and that it is up")
+
+
+def check_reachable(url: str, timeout: float) -> None:
+    """UsageError unless `url` answers HTTP at all (any status will do)."""
     try:
-        httpx.get(f"{url}/v1/calls/reachability-probe", timeout=timeout)
+        httpx.get(f"{url}{PROBE}", timeout=timeout)
     except httpx.HTTPError as exc:
-        raise UsageError(
-            f"cannot reach the target {url} ({type(exc).__name__}); check --target-url and that it is up"
-        ) from None
+        raise _unreachable(url, type(exc).__name__) from None
+
+
+def probe(client: Client) -> None:
+    """The same through `client`: paced and counted like every request of the run."""
+    exchange = client.request("GET", PROBE)
+    if exchange.status is None:
+        raise _unreachable(str(client.url("")), exchange.error or "no answer")

@@ -10,14 +10,29 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import UsageError
 
-__all__ = ["BUDGETS", "DEFAULT_SEED", "Budget", "Credentials", "SuiteConfig", "build_config", "config_from"]
+__all__ = [
+    "BUDGETS",
+    "DEFAULT_SEED",
+    "REQUEST_CAPS",
+    "SEEDERS",
+    "Budget",
+    "Credentials",
+    "SuiteConfig",
+    "build_config",
+    "config_from",
+]
 
 DEFAULT_SEED = 20261201
+Breadth = Literal["every", "sample"]
+DEFAULT_REMOTE_RATE = 60.0  # requests a minute, the contract's limit per key (section 7)
+SEEDERS = ("fixtures", "api", "pool")
+DEFAULT_WAIT_COMPLETED = 60.0
+DEFAULT_AGENT_ID = "agent_conformance"
 
 
 @dataclass(frozen=True)
@@ -25,20 +40,30 @@ class Budget:
     """How hard each layer tries. Request counts grow linearly with these numbers."""
 
     name: str
-    schema_examples: int  # hypothesis examples per operation, positive and negative each
+    schema_examples: int  # hypothesis examples per operation, positive and negative each (sampled: in all)
     stateful_scenarios: int  # schemathesis link-following scenarios
     lifecycle_examples: int  # model-based state machine runs
     lifecycle_steps: int  # steps per run
     concurrency: int  # parallel deletes of one call
-    odd_ids: int  # adversarial id variants per call
-    shrink_seconds: int  # how long a failing lifecycle run may be shrunk against the target
+    odd_ids: int  # adversarial id variants per call (sampled: one of each kind instead)
+    shrink_seconds: int  # how long a failing lifecycle run may be shrunk against the target (0: not at all)
+    # "every": each check tries every combination it has (states, operations, credentials,
+    # transports, coverage cases); "sample": one representative of each kind, drawn by the seed.
+    breadth: Breadth = "every"
+    stateful_steps: int = 0  # steps per schemathesis scenario; 0: schemathesis' own default (6)
 
 
 BUDGETS = {
+    # Every MUST in at most 300 requests, clean-up included (five minutes at 60/min). One lifecycle
+    # run only: the first is hypothesis' simplest, and the calls a second one leaves cost the clean-up.
+    "smoke": Budget("smoke", 1, 1, 1, 5, 3, 9, 0, breadth="sample", stateful_steps=3),
     "quick": Budget("quick", 5, 5, 5, 15, 10, 12, 10),
     "default": Budget("default", 20, 20, 20, 30, 20, 24, 30),
     "thorough": Budget("thorough", 80, 60, 60, 50, 50, 48, 120),
 }
+# How many requests each budget may send. A run that reaches its cap stops sending: what is left
+# is "not exercised". Against the bundled mock each stays well under its cap (the README's table).
+REQUEST_CAPS = {"smoke": 300, "quick": 2000, "default": 5000, "thorough": 15000}
 
 
 @dataclass(frozen=True)
@@ -76,10 +101,29 @@ class SuiteConfig:
     strict: bool
     timeout: float
     credentials: Credentials
+    max_requests: int = 0  # the request budget of the run: 0 is none (see `REQUEST_CAPS`)
+    rate_limit: float | None = None  # requests a minute the client sends at most; None: unpaced
+    allow_destructive: bool = False
+    dry_run: bool = False
+    seeder: str = "fixtures"
+    pool_file: Path | None = None
+    wait_completed: float = DEFAULT_WAIT_COMPLETED
+    agent_id: str = DEFAULT_AGENT_ID
+    cassettes: Path | None = None  # record the targeted properties there (or, with `replay`, replay them)
+    replay: bool = False
 
     @property
     def embedded(self) -> bool:
         return self.target_url is None
+
+    @property
+    def loopback(self) -> bool:
+        return self.target_url is None or is_loopback(self.target_url)
+
+    @property
+    def destructive_allowed(self) -> bool:
+        """Cancels and deletes of calls that exist: always on loopback, elsewhere only when allowed."""
+        return self.loopback or self.allow_destructive
 
 
 def _target(url: str | None) -> str | None:
@@ -109,6 +153,15 @@ def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
         strict=options.conformance_strict,
         timeout=options.request_timeout,
         env=env,
+        rate_limit=options.rate_limit,
+        allow_destructive=options.allow_destructive,
+        dry_run=options.dry_run,
+        seeder=options.seeder,
+        pool_file=options.pool_file,
+        wait_completed=options.wait_completed,
+        agent_id=options.agent_id,
+        cassettes=getattr(options, "cassettes", None),  # record and replay only
+        replay=getattr(options, "replay", False),
     )
 
 
@@ -122,18 +175,100 @@ def build_config(
     strict: bool,
     timeout: float,
     env: Mapping[str, str],
+    rate_limit: str | None = None,
+    allow_destructive: bool = False,
+    dry_run: bool = False,
+    seeder: str | None = None,
+    pool_file: str | None = None,
+    wait_completed: float | None = None,
+    agent_id: str | None = None,
+    cassettes: str | None = None,
+    replay: bool = False,
 ) -> SuiteConfig:
-    if budget not in BUDGETS:
-        raise UsageError(f"--budget must be one of {', '.join(BUDGETS)}, got {budget!r}")
+    if replay:  # the recording's placeholders are the secrets, whatever this environment holds
+        env, fixtures_token, rate_limit = _replay_env(cassettes, target_url), None, "off"
     if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+    if wait_completed is not None and not 0 <= wait_completed < math.inf:
+        raise UsageError(f"--wait-completed must be a number of seconds, got {wait_completed}")
+    if wait_completed is None:  # the api seeder waits when asked for by name; the implicit one does not
+        wait_completed = DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
+    target = _target(target_url)
+    token = fixtures_token or env.get("HUSKY_FIXTURES_TOKEN") or None
+    profile, cap = resolve_budget(budget)
     return SuiteConfig(
-        target_url=_target(target_url),
-        fixtures_token=fixtures_token or env.get("HUSKY_FIXTURES_TOKEN") or None,
+        target_url=target,
+        fixtures_token=token,
         report_dir=Path(report_dir),
         seed=DEFAULT_SEED if seed is None else seed,
-        budget=BUDGETS[budget],
+        budget=profile,
         strict=strict,
         timeout=timeout,
         credentials=Credentials.from_env(env),
+        max_requests=cap,
+        rate_limit=parse_rate(rate_limit, target),
+        allow_destructive=allow_destructive,
+        dry_run=dry_run,
+        seeder=_seeder(seeder, token, target, pool_file),
+        pool_file=Path(pool_file) if pool_file else None,
+        wait_completed=wait_completed,
+        agent_id=agent_id or DEFAULT_AGENT_ID,
+        cassettes=Path(cassettes) if cassettes else None,
+        replay=replay,
     )
+
+
+def _replay_env(cassettes: str | None, target_url: str | None) -> Mapping[str, str]:
+    if cassettes is None or target_url is None:
+        raise UsageError("--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')")
+    from .cassettes import read_index, replay_environment
+
+    return replay_environment(read_index(Path(cassettes)))
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def parse_rate(text: str | None, target: str | None) -> float | None:
+    """`--rate-limit`: `N/min` (or `N`), `off`; by default 60/min, except on loopback: unpaced."""
+    if text is None:
+        return None if target is None or is_loopback(target) else DEFAULT_REMOTE_RATE
+    if text.lower() in ("off", "none", "0"):
+        return None
+    number = text.lower().removesuffix("/min")
+    try:
+        rate = float(number)
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate < math.inf:
+        raise UsageError(f"--rate-limit takes requests a minute such as 60/min, or off; got {text!r}")
+    return rate
+
+
+def resolve_budget(text: str) -> tuple[Budget, int]:
+    """`--budget NAME` (its request cap) or `--budget N` (the largest profile whose cap fits N, capped at N)."""
+    if text in BUDGETS:
+        return BUDGETS[text], REQUEST_CAPS[text]
+    if text.isdigit() and int(text) > 0:
+        cap = int(text)
+        by_cap = sorted(BUDGETS, key=REQUEST_CAPS.__getitem__)
+        fitting = [name for name in by_cap if REQUEST_CAPS[name] <= cap] or by_cap[:1]
+        return BUDGETS[fitting[-1]], cap
+    names = ", ".join(f"{n} ({REQUEST_CAPS[n]} requests)" for n in REQUEST_CAPS)
+    raise UsageError(f"--budget takes {names}, or a number of requests; got {text!r}")
+
+
+def _seeder(name: str | None, token: str | None, target: str | None, pool_file: str | None) -> str:
+    if name is None:
+        return "fixtures" if token or target is None else ("pool" if pool_file else "api")
+    if name not in SEEDERS:
+        raise UsageError(f"--seeder must be one of {', '.join(SEEDERS)}, got {name!r}")
+    if name == "fixtures" and not token and target is not None:
+        raise UsageError("--seeder fixtures needs --fixtures-token (or HUSKY_FIXTURES_TOKEN); or use --seeder api")
+    if name == "pool" and not pool_file:
+        raise UsageError("--seeder pool needs --pool FILE: one completed call id a line")
+    if pool_file and not Path(pool_file).is_file():
+        raise UsageError(f"--pool {pool_file}: no such file")
+    return name

@@ -2,9 +2,10 @@
 way to put calls in a state.
 
 With a fixtures token the suite makes everything itself (contract section 8). Without one it
-uses the `HUSKY_*` credentials and the public API, which can only make `queued` calls (create)
-and `cancelled` ones (create, then cancel); anything else is `NotExercised`. Every call the suite
-uses is one it created: never-existing ids are fresh random UUIDs.
+uses the `HUSKY_*` credentials, and calls come from the seeder (`conformance.seeders`): what it
+cannot make is `NotExercised`. Every call the suite uses is one it created (each is written to the
+ledger, `conformance.ledger`); never-existing ids are fresh random UUIDs. The guard
+(`conformance.safety`) holds every id the suite may cancel or delete.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import calls
 from .client import Client, Exchange
 from .config import SuiteConfig
 from .errors import NotExercised, UsageError
 from .fixtures_client import ALL_SCOPES
+from .ledger import Ledger
 from .redaction import Secrets
+from .safety import Guard
+from .seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
 
 __all__ = ["ALL_SCOPES", "Environment", "Tenant"]
 
@@ -56,24 +61,44 @@ class Environment:
         self.fixtures_token = config.fixtures_token
         self.secrets = secrets
         self.rng = random.Random(config.seed)
+        self.agent_id = config.agent_id
         self.a = Tenant("A")
         self.b = Tenant("B")
         self.created: list[str] = []  # every call id the suite made
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
         self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
+        self.guard = Guard(destructive_allowed=config.destructive_allowed)
+        self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
+        self.seeder = self._seeder(config)
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
         if self.fixtures_token:
-            self._provision()
+            self._provision(config.budget.breadth)
         else:
             self._from_credentials(config)
 
+    def _seeder(self, config: SuiteConfig) -> Seeder:
+        if config.seeder == "fixtures" and self.fixtures_token:
+            return FixturesSeeder(self)
+        if config.seeder == "pool" and config.pool_file is not None:
+            return PoolSeeder(self, read_pool(config.pool_file), config.pool_file)
+        return ApiSeeder(self, config.wait_completed)
+
     @property
     def can_seed_any_state(self) -> bool:
-        return self.fixtures_token is not None
+        return isinstance(self.seeder, FixturesSeeder)
+
+    def can_seed(self, state: str) -> bool:
+        return self.seeder.can_seed(state)
+
+    def need_state(self, state: str) -> None:
+        """NotExercised, with the seeder's reason, unless calls in `state` can be made here."""
+        if not self.seeder.can_seed(state):
+            raise NotExercised(self.seeder.why_not(state))
 
     # -- provisioning -------------------------------------------------------------------------
 
-    def _fixtures(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
+    def fixtures(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
+        """POST to the fixtures API: (exchange, its JSON); a UsageError unless it answers `expect`."""
         assert self.fixtures_token is not None
         exchange = self.client.request("POST", path, headers={"x-fixtures-token": self.fixtures_token}, json_body=body)
         if exchange.status != expect:
@@ -83,19 +108,26 @@ class Environment:
             )
         return exchange, exchange.json()
 
-    def _provision(self) -> None:
+    def _provision(self, breadth: str = "every") -> None:
+        """Two organisations, each with a webhook token and a key of every scope, and (at the budget's
+        breadth "every") a limited, a revoked and a key without each scope. Sampled (`Budget.breadth`),
+        only A gets the revoked key and the keys without a scope, and no limited key (those stand in
+        for it): B is only ever the other organisation, whose calls A must not reach."""
         for tenant in (self.a, self.b):
-            _, org = self._fixtures("/_fixtures/orgs")
+            _, org = self.fixtures("/_fixtures/orgs")
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
             tenant.key = self._key(tenant, ALL_SCOPES)
-            tenant.limited_key = self._key(tenant, ("calls:create", "calls:read"))
-            tenant.revoked_key = self._key(tenant, ALL_SCOPES, revoked=True)
-            tenant.keys_without = {s: self._key(tenant, tuple(x for x in ALL_SCOPES if x != s)) for s in ALL_SCOPES}
+            if breadth == "every":
+                tenant.limited_key = self._key(tenant, ("calls:create", "calls:read"))
+            if breadth == "every" or tenant is self.a:
+                tenant.revoked_key = self._key(tenant, ALL_SCOPES, revoked=True)
+                scopes = {s: tuple(x for x in ALL_SCOPES if x != s) for s in ALL_SCOPES}
+                tenant.keys_without = {s: self._key(tenant, without) for s, without in scopes.items()}
             self._name_secrets(tenant)
 
     def _key(self, tenant: Tenant, scopes: tuple[str, ...], *, revoked: bool = False) -> str:
         body = {"scopes": list(scopes), "revoked": revoked}
-        _, answer = self._fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
+        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
         return str(answer["api_key"])
 
     def _from_credentials(self, config: SuiteConfig) -> None:
@@ -143,50 +175,63 @@ class Environment:
             "recording_url": f"https://recordings.example.invalid/zq-{mark}.mp3",
         }
 
-    def never_existing_id(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+    def never_existing_id(self, form: str = "uuid") -> str:
+        """A fresh random UUID (or `call_<32 hex>`, for the `call_...` form): no call has it."""
+        fresh = uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        call_id = f"call_{fresh.hex}" if form == "call" else str(fresh)
+        self.guard.vouch([call_id])
+        return call_id
 
     def seed_call(self, tenant: Tenant, state: str, pii: dict[str, Any] | None = None) -> str:
         """A new call of `tenant` in `state`, carrying `pii`; NotExercised when impossible here."""
         pii = pii if pii is not None else self.pii()
-        if self.fixtures_token:
-            body = {"org_id": tenant.org_id, "status": state, "agent_id": "agent_conformance", **pii}
-            exchange, answer = self._fixtures("/_fixtures/calls", body)
-            call_id = str(answer["data"]["call_id"])
-        elif state in ("queued", "cancelled"):
-            call_id, exchange = self._create_via_api(tenant, pii)
-            if state == "cancelled":
-                self.client.request("POST", f"/v1/calls/{call_id}/cancel", headers=tenant.auth())
-        else:
-            raise NotExercised(f"without the fixtures API no call can be put in state {state!r}")
-        self.created.append(call_id)
+        call_id, exchange = self.seeder.seed(tenant, state, pii)
         self.setup[call_id] = exchange
         self.pii_of[call_id] = pii
         return call_id
 
-    def _create_via_api(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
-        body = {k: pii[k] for k in ("contact_number", "contact_name", "contact_email", "additional_info")}
-        body["agent_id"] = "agent_conformance"
-        exchange = self.client.request("POST", "/v1/calls", headers=tenant.auth(), json_body=body)
-        answer = exchange.json()
-        try:
-            return str(answer["data"]["call_id"]), exchange
-        except (TypeError, KeyError):
-            raise NotExercised(f"POST /v1/calls did not create a call ({exchange.outcome()})") from None
+    def created_now(self, call_id: str, tenant: Tenant, state: str | None) -> None:
+        """A call of the suite's exists: into the ledger, and the guard may let it be cancelled or deleted."""
+        if call_id in self.ledger.entries:
+            return
+        self.created.append(call_id)
+        self.guard.vouch([call_id])
+        self.ledger.add(call_id, tenant.name, tenant.org_id, state)
+
+    def observe(self, exchange: Exchange) -> None:
+        """Every create that succeeded, whoever sent it (schemathesis too), makes a call of the suite's."""
+        path = exchange.url.split("?", 1)[0]
+        if exchange.method == "POST" and (path.endswith("/v1/calls") or "/v1/hooks/" in path):
+            self.note_created(exchange)
 
     def note_created(self, exchange: Exchange) -> Exchange:
         """Add the call a create answer names (REST or webhook) to the calls the suite made."""
         body = exchange.json()
         if isinstance(body, dict):
             found = body.get("data", body) if isinstance(body.get("data"), dict) else body
-            if exchange.status in (200, 201) and isinstance(found.get("call_id"), str):
-                self.created.append(found["call_id"])
+            creates = exchange.status == 201 or b'"call.create"' in (exchange.body or b"")
+            if creates and exchange.status in (200, 201) and isinstance(found.get("call_id"), str):
+                self.created_now(found["call_id"], self._owner(exchange), found.get("status"))
         return exchange
 
+    def _owner(self, exchange: Exchange) -> Tenant:
+        text = " ".join([exchange.url, *exchange.headers.values()])
+        found = [t for t in (self.b, self.a) if any(v and v in text for v in (t.key, t.webhook_token))]
+        return found[0] if found else self.a
+
     def advance(self, call_id: str, state: str) -> None:
-        if not self.fixtures_token:
-            raise NotExercised("without the fixtures API no call can be moved forward")
-        self._fixtures(f"/_fixtures/calls/{call_id}/status", {"status": state}, expect=200)
+        self.seeder.advance(call_id, state)
+
+    def read_back(self, lost: Exchange) -> Exchange | None:
+        """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
+        call_id = calls.destructive_id(lost)
+        if call_id is None:
+            return None
+        entry = self.ledger.entries.get(call_id)
+        tenant = self.b if entry is not None and entry.org == "B" else self.a
+        if tenant.key is None:
+            return None
+        return self.client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)
 
     def pii_strings(self, call_id: str) -> set[str]:
         """Every PII value the call was seeded with, as strings no response may hold once it is deleted."""

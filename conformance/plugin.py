@@ -7,6 +7,7 @@ is harmless in any other pytest run. Heavy imports happen only then.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
 OUTCOME: pytest.StashKey[str] = pytest.StashKey()
 OTHER_FAILED: pytest.StashKey[bool] = pytest.StashKey()
+REASON: pytest.StashKey[str] = pytest.StashKey()
 SUITE_MARKER = "husky"
+RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.recording`), when --cassettes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,14 +32,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
     group.addoption("--report-dir", default="reports", help="where report.json, junit.xml, summary.md go")
     group.addoption("--seed", type=int, help="seed of every generated input (same seed, same requests)")
-    group.addoption("--budget", default="default", help="quick, default or thorough")
+    group.addoption("--budget", default="default", help="smoke, quick, default, thorough, or a number of requests")
     # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.
     group.addoption("--conformance-strict", action="store_true", help="SHOULD failures fail the verdict too")
     group.addoption("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    group.addoption("--rate-limit", help="at most N requests a minute: N/min or off (default 60/min; loopback: off)")
+    group.addoption("--allow-destructive", action="store_true", help="cancel and delete on a non-loopback target")
+    group.addoption("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
+    group.addoption("--seeder", help="fixtures, api or pool (default: fixtures with a token, else api)")
+    group.addoption("--pool", dest="pool_file", help="file of pre-provisioned completed call ids (--seeder pool)")
+    group.addoption("--wait-completed", type=float, help="seconds the api seeder polls a new call")
+    group.addoption("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
+    group.addoption("--cassettes", metavar="DIR", help="record the targeted properties into VCR.py cassettes in DIR")
+    group.addoption("--replay", action="store_true", help="with --cassettes: replay them offline and judge again")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{SUITE_MARKER}(layer, requirements): a test of the conformance suite")
+    if config.option.cassettes:
+        _register_recording(config)
+
+
+def _register_recording(config: pytest.Config) -> None:
+    from pathlib import Path
+
+    from .errors import UsageError
+    from .recording import Recording
+
+    try:
+        recording = Recording(Path(config.option.cassettes), replay=config.option.replay)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.pluginmanager.register(recording, RECORDING)
+
+
+LAYER_ORDER = {"properties": 0, "schema": 1, "lifecycle": 2}  # the long one last: its shrinking cannot starve the rest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def layer(item: pytest.Item) -> int:
+        marker = item.get_closest_marker(SUITE_MARKER)
+        return LAYER_ORDER.get(marker.kwargs.get("layer", ""), -1) if marker else -1
+
+    items.sort(key=layer)  # stable: within a layer, and for other tests, the collected order stays
 
 
 def _suite_items(session: pytest.Session) -> list[pytest.Item]:
@@ -48,10 +86,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly or not _suite_items(session):
         return
     from .errors import UsageError
-    from .session import SuiteSession
 
     try:
-        suite = SuiteSession.open(_suite_config(session.config))
+        suite = _open(session.config)
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     session.config.stash[SESSION] = suite
@@ -60,10 +97,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     progress.start(session.config, suite)
 
 
+def _open(config: pytest.Config) -> SuiteSession:
+    """The run's session; a record or replay run opens it inside its set-up cassette."""
+    from .session import SuiteSession
+
+    suite_config, recording = _suite_config(config), config.pluginmanager.get_plugin(RECORDING)
+    return recording.open(suite_config) if recording else SuiteSession.open(suite_config)
+
+
 def _suite_config(config: pytest.Config) -> Any:
     from .config import config_from
 
     return config_from(config.option, os.environ)
+
+
+@pytest.fixture(scope="session")
+def husky_recording(request: pytest.FixtureRequest) -> Any:
+    """The record or replay side of this run (`--cassettes`; a `conformance.recording.Recording`), or None."""
+    return request.config.pluginmanager.get_plugin(RECORDING)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +153,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     elif isinstance(error, NotExercised):
         suite.ctx.results.skip(_requirements(item), error.reason)
         item.stash[OUTCOME] = "not exercised"
+        item.stash[REASON] = error.reason
     elif not isinstance(error, pytest.skip.Exception):
         suite.suite_errors.append(f"{item.name}: {type(error).__name__}: {error}")
         suite.ctx.results.skip(_requirements(item), f"suite error in {item.name}")
@@ -124,12 +176,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if suite is None or marker is None:
         return (yield)
     before = suite.ctx.client.requests
+    name = item.callspec.id if isinstance(item, pytest.Function) and hasattr(item, "callspec") else item.name
+    suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
     result = yield
     from . import progress
 
-    name = item.callspec.id if isinstance(item, pytest.Function) and hasattr(item, "callspec") else item.name
-    outcome = item.stash.get(OUTCOME, "pass")
-    progress.item_line(item.config, marker.kwargs.get("layer", ""), name, outcome, suite.ctx.client.requests - before)
+    outcome, layer = item.stash.get(OUTCOME, "pass"), marker.kwargs.get("layer", "")
+    requests = suite.ctx.client.requests - before
+    suite.items.append(
+        {"layer": layer, "name": name, "requirements": list(_requirements(item)), "outcome": outcome}
+        | {"requests": requests, "reason": item.stash.get(REASON, "")}
+    )
+    progress.item_line(item.config, layer, name, outcome, requests)
     return result
 
 
@@ -146,6 +204,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from . import report
 
     try:
+        _clean_up(suite, session.config)
         code = report.finish(suite)
         # A run that mixes other tests with the suite keeps their failure visible.
         session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code
@@ -153,9 +212,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         suite.close()
 
 
+def _clean_up(suite: SuiteSession, config: pytest.Config) -> None:
+    """The suite's calls, cancelled and deleted where they can be; a failure of it is a suite error."""
+    recording = config.pluginmanager.get_plugin(RECORDING)
+    try:
+        with recording.cleanup() if recording else contextlib.nullcontext():
+            suite.clean_up()
+    except Exception as error:  # the reports must still be written
+        suite.suite_errors.append(f"clean-up: {type(error).__name__}: {error}")
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     suite = config.stash.get(SESSION, None)
     if suite is not None:
         from . import report
 
-        terminalreporter.write_line(report.final_table(suite))
+        terminalreporter.write_line(report.plan_table(suite) if suite.planned else report.final_table(suite))

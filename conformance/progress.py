@@ -26,12 +26,18 @@ def start(config: pytest.Config, suite: SuiteSession) -> None:
     if terminal is None:
         return
     terminal.showfspath = False  # our own lines replace pytest's per-file dots
-    where = f"{suite.target} (bundled mock)" if suite.mock else suite.target
-    cfg = suite.config
+    cfg, env = suite.planned or suite.config, suite.ctx.env
+    where = f"{suite.target} (bundled mock)" if suite.mock and not suite.planned else suite.target
     terminal.write_line(
         f"husky-conformance {__version__} · contract {CONTRACT_VERSION} · target {where}"
-        f" · seed {cfg.seed} · budget {cfg.budget.name}{' · strict' if cfg.strict else ''}"
+        f" · seed {cfg.seed} · budget {cfg.budget.name} ({cfg.max_requests} requests)"
+        + (" · strict" if cfg.strict else "")
     )
+    pace = f"{cfg.rate_limit:g}/min" if cfg.rate_limit else "unpaced"
+    destructive = "on" if env.guard.destructive_allowed else "off (--allow-destructive)"
+    terminal.write_line(f"  {pace} · seeder {cfg.seeder} · cancels and deletes {destructive}")
+    if suite.planned:
+        terminal.write_line("  DRY RUN: nothing is sent to the target; the bundled mock stands in for it")
 
     def tick(exchange: object) -> None:
         if suite.ctx.client.requests % TICK == 0:

@@ -15,13 +15,15 @@ from .results import EXIT_CODES, Results, Verdict
 if TYPE_CHECKING:
     from .session import SuiteSession
 
-__all__ = ["build", "final_table", "finish"]
+__all__ = ["build", "final_table", "finish", "plan_table", "verdict_line"]
 
 MARKS = {"pass": "✅ pass", "fail": "❌ FAIL", "warn": "⚠️ warn", "not_exercised": "➖ not exercised"}
 
 
 def _verdict(suite: SuiteSession) -> Verdict:
     verdict = suite.ctx.results.verdict(strict=suite.config.strict)
+    if suite.config.replay and suite.suite_errors:  # a replay that strayed from its recording judges nothing
+        return "incomplete"
     return "incomplete" if verdict == "pass" and suite.suite_errors else verdict
 
 
@@ -32,23 +34,43 @@ def _mark(results: Results, requirement: Requirement, strict: bool) -> str:
     return status
 
 
+def _leftovers(suite: SuiteSession) -> list[dict[str, Any]]:
+    return suite.cleanup.leftovers if suite.cleanup is not None else []
+
+
+def verdict_line(suite: SuiteSession) -> str:
+    """The verdict in words: `PASS`, or `PASS, 2 calls left on the target (see report.json)`."""
+    left = len(_leftovers(suite))
+    return _verdict(suite).upper() + (
+        f", {left} call{'s' * (left != 1)} left on the target (see report.json)" if left else ""
+    )
+
+
 def build(suite: SuiteSession) -> dict[str, Any]:
     from . import CONTRACT_VERSION, __version__
 
     results = suite.ctx.results
     secrets = suite.ctx.client.secrets
+    client, config = suite.ctx.client, suite.config
     return {
         "verdict": _verdict(suite),
+        "verdict_text": verdict_line(suite),
         "target": secrets.redact(suite.target),
-        "seed": suite.config.seed,
+        "seed": config.seed,
         "suite_version": __version__,
         "contract_version": CONTRACT_VERSION,
-        "budget": suite.config.budget.name,
-        "strict": suite.config.strict,
-        "requests": suite.ctx.client.requests,
-        "throttled": suite.ctx.client.throttled,
+        "budget": config.budget.name,
+        "max_requests": config.max_requests,
+        "strict": config.strict,
+        "requests": client.requests,
+        "throttled": client.throttled,
+        "rate_limit_per_minute": client.pacer.interval and round(60 / client.pacer.interval, 3),
+        "destructive": suite.ctx.env.guard.destructive_allowed,
+        "seeder": suite.ctx.env.seeder.name,
         "duration_s": round(suite.duration, 2),
         "suite_errors": [secrets.redact(e) for e in suite.suite_errors],
+        "ledger": suite.cleanup.as_json(len(suite.ctx.env.ledger.entries)) if suite.cleanup else None,
+        "leftovers": len(_leftovers(suite)),
         "requirements": [
             {
                 "id": r.id,
@@ -61,7 +83,7 @@ def build(suite: SuiteSession) -> dict[str, Any]:
                     {"message": f.message, "reproduction": f.reproduction} for f in results.failures.get(r.id, [])
                 ],
                 **(
-                    {"reason": results.not_exercised.get(r.id, "no check reached it")}
+                    {"reason": results.out_of_scope.get(r.id) or results.not_exercised.get(r.id, "no check reached it")}
                     if not results.checks[r.id]
                     else {}
                 ),
@@ -95,10 +117,11 @@ def _junit(data: dict[str, Any], strict: bool) -> ET.ElementTree[ET.Element]:
 
 def _summary(data: dict[str, Any], strict: bool) -> str:
     lines = [
-        f"# HuskyVoice conformance: **{data['verdict'].upper()}**",
+        f"# HuskyVoice conformance: **{data['verdict_text']}**",
         "",
         f"Target `{data['target']}` · seed {data['seed']} · budget {data['budget']} · contract"
-        f" {data['contract_version']} · {data['requests']} requests · {data['duration_s']} s",
+        f" {data['contract_version']} · {data['requests']} requests ({data['throttled']} throttled)"
+        f" · {data['duration_s']} s",
         "",
         "| Requirement | Level | § | Status | Checks | Statement |",
         "|---|---|---|---|---|---|",
@@ -124,10 +147,16 @@ def _summary(data: dict[str, Any], strict: bool) -> str:
 
 
 def finish(suite: SuiteSession) -> int:
-    """Write the three reports into the report directory; the exit code of the verdict."""
-    data = build(suite)
+    """Write the three reports into the report directory; the exit code of the verdict.
+
+    A dry run writes its plan instead (`plan.json`) and exits 0: it judged nothing.
+    """
     directory = Path(suite.config.report_dir)
     directory.mkdir(parents=True, exist_ok=True)
+    if suite.planned is not None:
+        (directory / "plan.json").write_text(json.dumps(plan(suite), indent=2) + "\n", encoding="utf-8")
+        return 0
+    data = build(suite)
     (directory / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _junit(data, suite.config.strict).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
     (directory / "summary.md").write_text(_summary(data, suite.config.strict), encoding="utf-8")
@@ -143,9 +172,52 @@ def final_table(suite: SuiteSession) -> str:
         lines.append(f"{r.id:<{width}}  {r.level:<6}  {MARKS[mark]:<16} {results.checks[r.id]:>6}")
         for failure in results.failures.get(r.id, [])[:2]:
             lines.append(f"{'':<{width}}    {failure.message}")
-    verdict = _verdict(suite)
+    verdict, client = _verdict(suite), suite.ctx.client
+    budget = f" of {suite.config.max_requests}" if suite.config.max_requests else ""
     lines.append(
-        f"verdict: {verdict.upper()} (exit {EXIT_CODES[verdict]}) · {suite.ctx.client.requests} requests"
-        f" · {suite.duration:.1f} s · reports in {suite.config.report_dir}/"
+        f"verdict: {verdict_line(suite)} (exit {EXIT_CODES[verdict]}) · {client.requests}{budget} requests"
+        f" ({client.throttled} throttled) · {suite.duration:.1f} s · reports in {suite.config.report_dir}/"
     )
+    return "\n".join(lines)
+
+
+def plan(suite: SuiteSession) -> dict[str, Any]:
+    """What a run with these options would do: each check, its requests, and what it could not do."""
+    assert suite.planned is not None
+    planned, requests = suite.planned, suite.ctx.client.requests
+    rate = planned.rate_limit
+    return {
+        "target": suite.ctx.client.secrets.redact(suite.target),
+        "seed": planned.seed,
+        "budget": planned.budget.name,
+        "max_requests": planned.max_requests,
+        "requests": requests,
+        "rate_limit_per_minute": rate,
+        "minutes_at_rate": round(requests / rate, 1) if rate else None,
+        "destructive": suite.ctx.env.guard.destructive_allowed,
+        "seeder": planned.seeder,
+        "checks": suite.items,
+        "not_exercised": sorted(r.id for r in REQUIREMENTS if suite.ctx.results.status(r.id) == "not_exercised"),
+        "note": "measured against the bundled mock with the fixtures seeder; another seeder or target may send more",
+    }
+
+
+def plan_table(suite: SuiteSession) -> str:
+    data = plan(suite)
+    lines = ["", f"DRY RUN: the plan for {data['target']} (nothing was sent to it)", ""]
+    for item in data["checks"]:
+        outcome = "runs" if item["outcome"] == "pass" or item["outcome"].startswith("FAIL") else item["outcome"]
+        why = f" ({item['reason']})" if item["reason"] else ""
+        lines.append(f"  [{item['layer']:<10}] {item['name']:<46} {item['requests']:>6} requests  {outcome}{why}")
+    pace = (
+        f", about {data['minutes_at_rate']} minutes at {data['rate_limit_per_minute']:g}/min"
+        if data["rate_limit_per_minute"]
+        else ""
+    )
+    cap = f" (budget {data['max_requests']})" if data["max_requests"] else ""
+    destructive = "on" if data["destructive"] else "off (--allow-destructive)"
+    lines.append(f"about {data['requests']} requests{cap}{pace}; cancels and deletes: {destructive}")
+    if data["not_exercised"]:
+        lines.append(f"not exercised: {', '.join(data['not_exercised'])}")
+    lines.append(f"({data['note']}; plan.json in {suite.config.report_dir}/)")
     return "\n".join(lines)

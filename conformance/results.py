@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +33,7 @@ class Results:
         self.checks: Counter[str] = Counter()
         self.failures: dict[str, list[FailureRecord]] = {}
         self.not_exercised: dict[str, str] = {}  # requirement -> why (from a skipped check)
+        self.out_of_scope: dict[str, str] = {}  # requirement -> why this run does not judge it (record/replay)
         self._lock = threading.Lock()
 
     def check(self, requirement: str, count: int = 1) -> None:
@@ -50,6 +52,11 @@ class Results:
         for requirement in requirements:
             self.not_exercised.setdefault(requirement, reason)
 
+    def exclude(self, requirements: Iterable[str], reason: str) -> None:
+        """Out of this run's scope: reported not exercised for `reason`, and no gap in the verdict."""
+        for requirement in requirements:
+            self.out_of_scope[by_id(requirement).id] = reason
+
     def status(self, requirement: str) -> Status:
         if self.failures.get(requirement):
             return "fail"
@@ -61,6 +68,7 @@ class Results:
 
         if any(self.status(r.id) == "fail" and gates(r) for r in REQUIREMENTS):
             return "fail"
-        if any(self.status(r.id) == "not_exercised" and r.level == "MUST" for r in REQUIREMENTS):
+        in_scope = [r for r in REQUIREMENTS if r.id not in self.out_of_scope]
+        if any(self.status(r.id) == "not_exercised" and r.level == "MUST" for r in in_scope):
             return "incomplete"
         return "pass"

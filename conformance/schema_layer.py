@@ -27,12 +27,15 @@ API, which is one more reason schemathesis is pinned exactly.
 
 from __future__ import annotations
 
+import json
+import random
 import shlex
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import hypothesis
 import requests
@@ -49,6 +52,7 @@ from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, Hyp
 from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario, TestPhase
 from schemathesis.generation.stateful.state_machine import StepInput, normalize_name
 from schemathesis.specs.openapi.adapter.security import declares_security
+from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 
 from ._resources import spec_path
@@ -56,6 +60,7 @@ from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
 from .errors import NotExercised
 from .redaction import Secrets
 from .requirements import by_id
+from .safety import DESTRUCTIVE_ACTIONS, NOT_ALLOWED
 
 if TYPE_CHECKING:
     from .checks import Context
@@ -87,6 +92,7 @@ CHECK_REQUIREMENTS: dict[str, str] = {
 UNKNOWN_CHECK_REQUIREMENT = "SCHEMA-RESPONSES"
 NO_ANSWER_REQUIREMENT = "ENV-NO-5XX"  # no answer at all is worse than a 5xx
 SEEDED_STATES = ("queued", "initiated", "ringing", "in_progress", "failed", "cancelled") + ("completed",) * 5
+SAMPLED_SEEDED_STATES = ("completed",)  # the budget's breadth "sample": the state in which every operation succeeds
 STATEFUL_STATES = ("completed",)  # seeded scenario starts: the one state a scenario cannot reach itself
 DICTIONARY_PROBABILITY = {"call_id": 0.5, "token": 0.8}
 BINDINGS = {"call_id": ("path.call_id", "body.data.call_id"), "token": ("path.token",)}  # the webhook's too
@@ -186,7 +192,8 @@ class SchemaLayer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.tenant = ctx.env.a
-        self.call_ids = _seed_calls(ctx, SEEDED_STATES)
+        self.sampled = ctx.config.budget.breadth == "sample"
+        self.call_ids = _seed_calls(ctx, SAMPLED_SEEDED_STATES if self.sampled else SEEDED_STATES)
         self.schema = schemathesis.openapi.from_path(spec_path(), config=self._config())
         self._tally = _Tally()
 
@@ -203,8 +210,10 @@ class SchemaLayer:
             "request-timeout": config.timeout,
             "suppress-health-check": ["all"],  # a slow or filtered generation is no fault of the target
             "generation": {
-                "mode": "all",  # fuzzing draws from both: twice the budget is about `schema_examples` of each
-                "max-examples": 2 * config.budget.schema_examples,
+                # Fuzzing draws from both: twice the budget is about `schema_examples` of each (sampled:
+                # `schema_examples` in all, the explicit representatives having one of each already).
+                "mode": "all",
+                "max-examples": (1 if self.sampled else 2) * config.budget.schema_examples,
                 "database": "none",  # no replay of earlier failures: the same seed sends the same requests
                 "no-shrink": True,  # nothing raises into Hypothesis anyway (see the module docstring)
             },
@@ -231,12 +240,16 @@ class SchemaLayer:
             raise KeyError(f"no operation {label!r} in the spec")
         if declares_security(operation):
             self.tenant.need_key()
+        if operation.method == "delete" or operation.path.endswith("/cancel"):
+            self._need_destructive()
         self._tally = _Tally()
         config = self.schema.config
         for modes, override in self._phases(operation):
+            # Sampled, the explicit cases are gathered first and only representatives are sent.
+            gathered: list[Case] | None = [] if self.sampled and HypothesisTestMode.EXAMPLES in modes else None
             test = create_test(
                 operation=operation,
-                test_func=self._run_case,
+                test_func=self._run_case if gathered is None else _gatherer(gathered),
                 config=HypothesisTestConfig(
                     project=config,
                     modes=modes,
@@ -249,6 +262,8 @@ class SchemaLayer:
                 ),
             )
             test()
+            for case in _representatives(gathered or [], random.Random(f"{config.seed}:schema:{label}")):
+                self._run_case(case)
         return self._tally.findings
 
     def _phases(self, operation: Any) -> Iterator[tuple[list[HypothesisTestMode], overrides.Override]]:
@@ -274,12 +289,13 @@ class SchemaLayer:
     def run_stateful(self) -> list[Finding]:
         """`stateful_scenarios` scenarios along the spec's links, from created and from seeded calls."""
         self.tenant.need_key()
+        self._need_destructive()  # every scenario goes on to cancel or delete what it made
         self._tally = _Tally()
         workflow = self._workflow()
         settings = hypothesis.settings(
             workflow.TestCase.settings,  # schemathesis' defaults: no shrinking, no health checks
             max_examples=self.ctx.config.budget.stateful_scenarios,
-            stateful_step_count=self.schema.config.phases.stateful.max_steps,
+            stateful_step_count=self.ctx.config.budget.stateful_steps or self.schema.config.phases.stateful.max_steps,
             database=None,
         )
         try:
@@ -341,7 +357,12 @@ class SchemaLayer:
 
     def _send(self, case: Case, recorder: ScenarioRecorder, kwargs: dict[str, Any]) -> schemathesis.Response | None:
         """Send `case`, waiting out 429s; None (and a recorded failure) when no answer came."""
+        try:
+            self._aim_safely(case)
+        except NotExercised:  # a cancel or delete this target does not allow (--allow-destructive)
+            return None
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
+            self.ctx.client.admit()  # the run's budget and pace
             try:
                 response = case.call(**kwargs)
             except NO_ANSWER as exc:
@@ -356,6 +377,30 @@ class SchemaLayer:
         self._observe(recorder.interactions[case.id])
         return response
 
+    def _need_destructive(self) -> None:
+        if not self.ctx.env.guard.destructive_allowed:
+            raise NotExercised(NOT_ALLOWED)
+
+    def _aim_safely(self, case: Case) -> None:
+        """Cancels and deletes go only to ids the suite made: a drawn id of no call of the suite's
+        becomes that id behind a fresh random UUID, which keeps its oddity and names no call of anyone's."""
+        env, method = self.ctx.env, case.method.upper()
+        params = case.path_parameters or {}
+        body: dict[str, Any] | None = case.body if isinstance(case.body, dict) else None
+        holder: dict[str, Any] | None = None
+        if method == "DELETE" or case.operation.path.endswith("/cancel"):
+            holder = params
+        elif body is not None and body.get("action") in DESTRUCTIVE_ACTIONS and isinstance(body.get("data"), dict):
+            holder = body["data"]
+        if holder is None or not isinstance(holder.get("call_id"), str):
+            return
+        if not env.guard.vouched(holder["call_id"]):
+            holder["call_id"] = env.never_existing_id() + holder["call_id"]
+            env.guard.vouch([holder["call_id"]])
+        path = f"/v1/calls/{quote(holder['call_id'], safe='')}" + ("/cancel" if method == "POST" else "")
+        sent = json.dumps(body).encode() if holder is not params else None
+        env.guard.check(method, "/v1/hooks/x" if sent else path, sent)
+
     def _validate(
         self,
         case: Case,
@@ -369,7 +414,11 @@ class SchemaLayer:
         try:
             checks = list(extra) or None
             case.validate_response(
-                response, additional_checks=checks, recorder=recorder, transport_kwargs=kwargs or None
+                response,
+                additional_checks=checks,
+                excluded_checks=self._excluded(),
+                recorder=recorder,
+                transport_kwargs=kwargs or None,
             )
         except FailureGroup:
             pass  # each failure reached `after_validate` first, under the name of its check
@@ -377,9 +426,14 @@ class SchemaLayer:
             self._no_answer(case, recorder, exc)
         for case_id, interaction in recorder.interactions.items():
             if case_id not in seen:
-                self._observe(interaction)  # the probes the checks sent
+                self._observe(interaction, admitted=False)  # the probes the checks sent
         for result in self._tally.results:
             self._account(result, case, response, recorder)
+
+    def _excluded(self) -> list[Any] | None:
+        """Sampled, `ignored_auth` is off: it sends three requests after each 2xx, and the targeted
+        property `auth_rejections` checks the same requirements."""
+        return [ignored_auth] if self.sampled else None
 
     def _account(
         self,
@@ -398,9 +452,11 @@ class SchemaLayer:
         for applied in _applied(result.name, case, response, recorder):
             self.ctx.results.check(applied)
 
-    def _observe(self, interaction: Interaction, *, throttled: bool = False, error: str | None = None) -> None:
-        """Count one request schemathesis sent into the run, and show it to the client's observers."""
-        self.ctx.client.observe_external(_exchange(interaction, error), throttled=throttled)
+    def _observe(
+        self, interaction: Interaction, *, throttled: bool = False, error: str | None = None, admitted: bool = True
+    ) -> None:
+        """Show one request schemathesis sent to the client's observers (counting it, unless `admitted`)."""
+        self.ctx.client.observe_external(_exchange(interaction, error), throttled=throttled, admitted=admitted)
 
     # -- recording ---------------------------------------------------------------------------------
 
@@ -472,6 +528,24 @@ def _seed_calls(ctx: Context, states: tuple[str, ...]) -> list[str]:
         except NotExercised:
             continue
     return ids
+
+
+def _gatherer(gathered: list[Case]) -> Any:
+    def gather(case: Case) -> None:
+        gathered.append(case)
+
+    return gather
+
+
+def _representatives(cases: list[Case], rng: random.Random) -> list[Case]:
+    """Of an operation's explicit cases, one that follows the spec and one that breaks it, each of a
+    kind drawn by the seed (the kinds: the spec's examples, and each coverage scenario)."""
+    groups: dict[bool, dict[str, list[Case]]] = {False: {}, True: {}}
+    for case in cases:
+        coverage = _coverage(case)
+        kind = str(coverage.scenario) if coverage is not None else "examples"
+        groups[bool(_is_negative(case))].setdefault(kind, []).append(case)
+    return [rng.choice(by_kind[rng.choice(sorted(by_kind))]) for by_kind in groups.values() if by_kind]
 
 
 def _seeded_roots(machine: Any, states: list[str]) -> dict[str, tuple[str, Any]]:

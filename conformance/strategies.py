@@ -67,7 +67,7 @@ def existing_ids(calls: st.SearchStrategy[str]) -> st.SearchStrategy[TargetId]:
 def never_existing_ids(*, taken: Collection[str] = frozenset()) -> st.SearchStrategy[TargetId]:
     """Ids of no call: fresh UUIDs and `call_...` forms, none of them in `taken`."""
     uuids = st.uuids(version=4).map(str)
-    call_forms = st.text(ID_CHARS, min_size=1, max_size=24).map(lambda tail: "call_" + tail)
+    call_forms = st.uuids(version=4).map(lambda fresh: "call_" + fresh.hex)  # random: never someone's call
     fresh = st.one_of(uuids, call_forms).filter(lambda value: value not in taken)
     return fresh.map(never_existing)
 

@@ -6,10 +6,9 @@ stopping the check that sent it. The fixtures API is not part of the contract an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from urllib.parse import unquote
 
+from .calls import deleted_call
 from .checks import Context
 from .client import Exchange
 from .errors import Failure
@@ -48,23 +47,6 @@ def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str,
         status != 429 or _retry_after_ok(exchange),
         "429 without RATE_LIMIT_EXCEEDED and an integer Retry-After",
     )
-
-
-def deleted_call(exchange: Exchange) -> str | None:
-    """The call id a successful delete (REST or webhook) removed, else None."""
-    if exchange.status != 200:
-        return None
-    if exchange.method == "DELETE" and "/v1/calls/" in exchange.url:
-        return unquote(exchange.url.rstrip("/").rsplit("/", 1)[-1])
-    if exchange.method == "POST" and "/hooks/" in exchange.url and exchange.body:
-        try:
-            body = json.loads(exchange.body)
-        except ValueError:
-            return None
-        if isinstance(body, dict) and body.get("action") == "call.delete" and isinstance(body.get("data"), dict):
-            call_id = body["data"].get("call_id")
-            return call_id if isinstance(call_id, str) else None
-    return None
 
 
 def watch(ctx: Context) -> None:

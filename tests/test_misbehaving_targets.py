@@ -190,7 +190,7 @@ def test_the_failure_names_what_came_back(
     failures = runs[target].requirements[requirement]["failures"]
     assert failures, f"{requirement} did not fail against {target!r}"
     last_steps = [f["reproduction"].splitlines()[-2] for f in failures]
-    assert any(step.endswith(outcome) for step in last_steps), last_steps
+    assert any(outcome in step for step in last_steps), last_steps
 
 
 def test_a_timeout_costs_the_timeout_not_the_servers_sleep(runs: dict[str, SuiteRun]) -> None:

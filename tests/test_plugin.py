@@ -35,11 +35,12 @@ FIXTURES_TOKEN = "plugin-fixtures-token"
 # and collecting them in-process would import their heavy dependencies afresh for every run.
 PROPERTIES = "conformance.suite.test_properties"
 SCHEMA_LAYER = {r.id for r in REQUIREMENTS if r.id.startswith("SCHEMA-")}
-REPORT_FILES = {"report.json", "junit.xml", "summary.md"}
+REPORT_FILES = {"report.json", "junit.xml", "summary.md", "ledger.jsonl"}
 # The keys the issue lists for report.json, and the ones the report has beyond them (drift shows here).
 REPORT_KEYS = {"verdict", "target", "seed", "suite_version", "contract_version", "budget", "requests", "duration_s",
                "requirements"}  # fmt: skip
-REPORT_EXTRA_KEYS = {"strict", "throttled", "suite_errors"}
+REPORT_EXTRA_KEYS = {"strict", "throttled", "suite_errors", "verdict_text", "max_requests", "rate_limit_per_minute",
+                     "destructive", "seeder", "ledger", "leftovers"}  # fmt: skip
 REQUIREMENT_KEYS = {"id", "level", "statement", "status", "checks", "failures"}
 REQUIREMENT_EXTRA_KEYS = {"section", "reason"}  # `reason` only when nothing checked it
 
@@ -202,7 +203,7 @@ def unreachable() -> Iterator[str]:
 @pytest.mark.parametrize(
     ("args", "mentions"),
     [
-        (["--budget", "huge"], "--budget must be one of quick, default, thorough, got 'huge'"),
+        (["--budget", "huge"], "--budget takes smoke (300 requests), quick"),
         (["--request-timeout", "0"], "a positive number of seconds"),
         (["--request-timeout", "nan"], "a positive number of seconds"),
         (["--target-url", "ftp://127.0.0.1/x"], "--target-url must be an http(s) URL"),

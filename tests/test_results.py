@@ -166,11 +166,22 @@ def test_exit_codes() -> None:
 
 def _finished(tmp_path: Path, found: Results, *, strict: bool = False, suite_errors: tuple[str, ...] = ()) -> int:
     """`report.finish` of a run that found `found`: its exit code (the reports go to tmp_path)."""
-    config = SimpleNamespace(strict=strict, seed=1, budget=BUDGETS["quick"], report_dir=tmp_path)
-    client = SimpleNamespace(secrets=Secrets(), requests=3, throttled=0)
-    ctx = SimpleNamespace(results=found, client=client)
+    config = SimpleNamespace(
+        strict=strict, seed=1, budget=BUDGETS["quick"], report_dir=tmp_path, max_requests=0, replay=False
+    )
+    client = SimpleNamespace(secrets=Secrets(), requests=3, throttled=0, pacer=SimpleNamespace(interval=0.0))
+    env = SimpleNamespace(
+        guard=SimpleNamespace(destructive_allowed=True), seeder=SimpleNamespace(name="fixtures"), ledger=None
+    )
+    ctx = SimpleNamespace(results=found, client=client, env=env)
     suite = SimpleNamespace(
-        config=config, ctx=ctx, target="http://127.0.0.1:9", duration=0.5, suite_errors=list(suite_errors)
+        config=config,
+        ctx=ctx,
+        target="http://127.0.0.1:9",
+        duration=0.5,
+        suite_errors=list(suite_errors),
+        cleanup=None,
+        planned=None,
     )
     return report.finish(suite)  # type: ignore[arg-type]
 

@@ -33,7 +33,7 @@ def test_the_exit_code_is_the_verdicts(run: SuiteRun) -> None:
 
 def test_the_options_reach_the_run(run: SuiteRun) -> None:
     assert (run.report["seed"], run.report["budget"], run.report["strict"]) == (99, "quick", True)
-    assert {p.name for p in run.report_dir.iterdir()} == {"report.json", "junit.xml", "summary.md"}
+    assert {p.name for p in run.report_dir.iterdir()} == {"report.json", "junit.xml", "summary.md", "ledger.jsonl"}
 
 
 def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
@@ -41,7 +41,7 @@ def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
     assert len(headers) == 1, headers
     assert re.fullmatch(
         r"husky-conformance \S+ · contract \S+ · target http://127\.0\.0\.1:\d+ \(bundled mock\)"
-        r" · seed 99 · budget quick · strict",
+        r" · seed 99 · budget quick \(2000 requests\) · strict",
         headers[0],
     ), headers[0]
 
@@ -58,7 +58,9 @@ def test_one_progress_line_per_check(run: SuiteRun) -> None:
 def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
     verdicts = [line for line in run.stdout.splitlines() if line.startswith("verdict: ")]
     assert len(verdicts) == 1, verdicts
-    expected = f"verdict: INCOMPLETE (exit {EXIT_CODES['incomplete']}) · {run.report['requests']} requests · "
+    report = run.report
+    requests = f"{report['requests']} of {report['max_requests']} requests ({report['throttled']} throttled)"
+    expected = f"verdict: INCOMPLETE (exit {EXIT_CODES['incomplete']}) · {requests} · "
     assert verdicts[0].startswith(expected), verdicts[0]
     assert verdicts[0].endswith(f"reports in {run.report_dir}/")
 
@@ -66,7 +68,7 @@ def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
 @pytest.mark.parametrize(
     ("args", "mentions"),
     [
-        (["--budget", "huge"], "argument --budget: invalid choice: 'huge'"),
+        (["--budget", "huge"], "--budget takes smoke (300 requests), quick"),
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
         (["--target-url", "http://127.0.0.1:abc"], "--target-url must be an http(s) URL"),
         (["-k", "no_check_is_called_this"], "-k 'no_check_is_called_this' selects none of the suite's checks"),

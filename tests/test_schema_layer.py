@@ -9,6 +9,7 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,12 +142,12 @@ def test_an_unknown_credential_is_redacted_too(secrets: Secrets) -> None:
 
 
 @pytest.fixture
-def session() -> Iterator[SuiteSession]:
+def session(tmp_path: Path) -> Iterator[SuiteSession]:
     """A suite session on a fresh bundled mock (its own uvicorn on a free loopback port)."""
     config = build_config(
         target_url=None,
         fixtures_token=None,
-        report_dir="unused",
+        report_dir=str(tmp_path / "reports"),  # the ledger goes there
         seed=None,
         budget="quick",
         strict=False,

@@ -36,4 +36,5 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     app.state.config = config
     app.state.store = store or Store()
     app.state.store.faults = config.faults
+    app.state.store.auto_complete, app.state.store.clock = config.auto_complete, config.clock
     return app

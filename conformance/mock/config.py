@@ -17,3 +17,6 @@ class MockConfig:
     max_body_bytes: int = 64 * 1024
     clock: Callable[[], float] = time.monotonic
     faults: frozenset[str] = frozenset()  # names from `faults.FAULTS`: deliberate violations
+    # Seconds after which a call created through the public API completes on its own, as with a
+    # staging's auto-completing test agents (in progress from half-way); None: calls stay queued.
+    auto_complete: float | None = None

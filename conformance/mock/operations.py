@@ -47,6 +47,7 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
             return record.response
         fields = {name: body[name] for name in CREATE_FIELDS if name in body}
         call = store.add_call(org_id, "queued", **fields)
+        store.schedule_completion(call)
         response = {"data": call.to_json()}
         if idempotency_key:
             store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, response)

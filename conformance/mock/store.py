@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +96,8 @@ class Call:
     duration_seconds: int = 0
     created_at: str = field(default_factory=now_rfc3339)
     updated_at: str = ""
+    completes_at: float | None = None  # auto-completion (`MockConfig.auto_complete`), on the store's clock
+    started_at: float | None = None
 
     def __post_init__(self) -> None:
         self.updated_at = self.updated_at or self.created_at
@@ -142,6 +146,8 @@ class Store:
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.faults: frozenset[str] = frozenset()
         self.tombstones: dict[str, Call] = {}  # deleted calls, kept only by faults that remember them
+        self.auto_complete: float | None = None
+        self.clock: Callable[[], float] = time.monotonic
 
     def fault(self, name: str) -> bool:
         """Whether the deliberate violation `name` (see `faults.FAULTS`) is switched on."""
@@ -173,7 +179,28 @@ class Store:
         call = self.calls.get(call_id)
         if call is None and self.faults:
             call = self._loose_match(call_id)
+        if call is not None:
+            self._progress(call)
         return call if call is not None and (any_org or call.org_id == org_id) else None
+
+    def schedule_completion(self, call: Call) -> None:
+        """A call created through the public API completes by itself, if the mock is set to."""
+        if self.auto_complete is not None:
+            call.started_at = self.clock()
+            call.completes_at = call.started_at + self.auto_complete
+
+    def _progress(self, call: Call) -> None:
+        """Telephony's part, done late and lazily: where the clock says the call is by now."""
+        if call.completes_at is None or call.started_at is None or call.status not in ("queued", "in_progress"):
+            return
+        now = self.clock()
+        if now >= call.completes_at:
+            call.transcript = [{"speaker": "agent", "text": f"Hello {call.contact_name or 'there'}, goodbye."}]
+            call.recording_url = f"https://recordings.example.invalid/{call.call_id}.mp3"
+            call.duration_seconds = max(1, round(call.completes_at - call.started_at))
+            call.move("completed")
+        elif call.status == "queued" and now >= (call.started_at + call.completes_at) / 2:
+            call.move("in_progress")
 
     def _loose_match(self, call_id: str) -> Call | None:
         for call in self.calls.values():

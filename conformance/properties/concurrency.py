@@ -8,14 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from .. import calls
 from ..checks import Context, check
 from ..client import Exchange
-from ..errors import NotExercised
 
 
 @check("concurrent_delete", "DEL-CONCURRENT-ONCE")
 def concurrent_delete(ctx: Context) -> None:
     """N deletes of one completed call sent at once: exactly one 200, every other 404."""
-    if not ctx.env.can_seed_any_state:
-        raise NotExercised("no completed call without the fixtures API")
+    ctx.env.need_state("completed")
     a, n = ctx.env.a, ctx.config.budget.concurrency
     call_id = ctx.env.seed_call(a, "completed")
     start = threading.Barrier(n)

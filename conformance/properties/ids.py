@@ -7,57 +7,65 @@ from urllib.parse import quote
 
 from .. import calls
 from ..checks import Context, check
-from ._common import expect_unchanged
+from ._common import Sample, expect_unchanged
 
 
 def variants(call_id: str) -> list[str]:
     """Raw (already encoded) path segments that look like `call_id` but are not it."""
+    return [segment for _, segment in labelled_variants(call_id)]
+
+
+def labelled_variants(call_id: str) -> list[tuple[str, str]]:
+    """`variants`, each with its kind."""
     enc = quote(call_id, safe="")
     return [
-        enc[:-1],  # prefix
-        enc + "0",  # suffix
-        quote(call_id.swapcase(), safe="") if call_id.swapcase() != call_id else enc + "X",
-        "%20" + enc,
-        enc + "%20",
-        "%09" + enc,
-        enc + "%00",
-        enc.replace("-", "%252D", 1) if "-" in enc else enc + "%2525",  # double encoding
-        enc + "%2F..",
-        "..%2F" + enc,
-        "%2E%2E%2F" + enc,
-        enc + "%2F",
-        quote(call_id.replace("-", "\u2010", 1) if "-" in call_id else call_id + "\u00e9", safe=""),
-        enc * 40,  # very long
-        quote(call_id + "\u202e", safe=""),  # right-to-left override
-        enc[: len(enc) // 2],
+        ("truncated", enc[:-1]),  # prefix
+        ("extended", enc + "0"),  # suffix
+        ("case", quote(call_id.swapcase(), safe="") if call_id.swapcase() != call_id else enc + "X"),
+        ("whitespace", "%20" + enc),
+        ("whitespace", enc + "%20"),
+        ("whitespace", "%09" + enc),
+        ("control", enc + "%00"),
+        ("encoding", enc.replace("-", "%252D", 1) if "-" in enc else enc + "%2525"),  # double encoding
+        ("path", enc + "%2F.."),
+        ("path", "..%2F" + enc),
+        ("path", "%2E%2E%2F" + enc),
+        ("path", enc + "%2F"),
+        ("unicode", quote(call_id.replace("-", "\u2010", 1) if "-" in call_id else call_id + "\u00e9", safe="")),
+        ("long", enc * 40),  # very long
+        ("unicode", quote(call_id + "\u202e", safe="")),  # right-to-left override
+        ("truncated", enc[: len(enc) // 2]),
     ]
 
 
-ODD_SEGMENTS = [
-    "%2E%2E",
-    "%2E",
-    "%00",
-    "%FF%FE",
-    "%F0%9F%93%9E" * 50,
-    "a" * 5000,
-    "%25",
-    "%3Cscript%3E",
-    "%0D%0A",
+LABELLED_ODD_SEGMENTS = [
+    ("path", "%2E%2E"),
+    ("path", "%2E"),
+    ("control", "%00"),
+    ("encoding", "%FF%FE"),
+    ("unicode", "%F0%9F%93%9E" * 50),
+    ("long", "a" * 5000),
+    ("encoding", "%25"),
+    ("encoding", "%3Cscript%3E"),
+    ("control", "%0D%0A"),
 ]
+ODD_SEGMENTS = [segment for _, segment in LABELLED_ODD_SEGMENTS]
 
 
 @check("odd_ids", "ID-ODD-NO-5XX", "ID-ODD-404", "ID-EXACT-MATCH")
 def odd_ids(ctx: Context) -> None:
     """Variants of a real id (prefix, suffix, case, whitespace, encodings, path tricks) reach no call."""
-    a = ctx.env.a
-    state = "completed" if ctx.env.can_seed_any_state else "queued"
-    originals = {s: ctx.env.seed_call(a, s) for s in dict.fromkeys(("queued", state))}
+    a, sample = ctx.env.a, Sample(ctx, "odd_ids")
+    state = "completed" if ctx.env.can_seed("completed") else "queued"
+    # Sampled, only the call on which every operation acts when it finds it: a completed one.
+    originals = {s: ctx.env.seed_call(a, s) for s in dict.fromkeys(("queued", state) if sample.every else (state,))}
     rng = random.Random(ctx.config.seed)
     for state_name, call_id in originals.items():
         before = calls.snapshot(ctx.client, call_id, a.auth())
         pool = variants(call_id) + ODD_SEGMENTS
-        for segment in rng.sample(pool, min(ctx.config.budget.odd_ids, len(pool))):
-            for op in ("get", "cancel", "delete"):
+        ctx.env.guard.vouch_segments(pool)  # crafted from the suite's own id, or junk: safe to cancel and delete
+        for segment, ops in _odd_requests(sample, rng, call_id, ctx.config.budget.odd_ids):
+            for op in ops:
                 answer = calls.rest(ctx.client, op, segment, a.auth(), raw=True)
                 what = f"{op} of {segment[:60]!r} (a variant of a {state_name} call's id)"
                 ctx.expect_answer("ID-ODD-NO-5XX", answer, range(200, 500), what=what)
@@ -65,3 +73,16 @@ def odd_ids(ctx: Context) -> None:
                 ctx.expect_answer("ID-EXACT-MATCH", answer, set(range(400, 500)) - {409}, what=what)
                 ctx.expect_answer("ID-ODD-404", answer, [404], "NOT_FOUND", what=what)
         expect_unchanged(ctx, "ID-EXACT-MATCH", a, call_id, before)
+
+
+def _odd_requests(sample: Sample, rng: random.Random, call_id: str, count: int) -> list[tuple[str, list[calls.Op]]]:
+    """`count` segments drawn from the pool, each with every operation; sampled, one segment of
+    each kind, each with one operation."""
+    ops: tuple[calls.Op, ...] = ("get", "cancel", "delete")
+    if sample.every:
+        pool = variants(call_id) + ODD_SEGMENTS
+        return [(segment, list(ops)) for segment in rng.sample(pool, min(count, len(pool)))]
+    kinds: dict[str, list[str]] = {}
+    for kind, segment in labelled_variants(call_id) + LABELLED_ODD_SEGMENTS:
+        kinds.setdefault(kind, []).append(segment)
+    return [(segment, sample.one(ops)) for segment in sample.each(kinds.values())]

@@ -5,21 +5,25 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from ..checks import Context, check
+from ._common import Sample
 
 
 @check("routes_and_methods", "ENV-UNKNOWN-ROUTE-404", "ENV-WRONG-METHOD-405")
 def routes_and_methods(ctx: Context) -> None:
     """An unknown route answers 404, a wrong method on a known route 405, in the error envelope."""
     headers = ctx.env.a.auth() if ctx.env.a.key else {}
-    for path in ("/v1/nope", "/v1/calls/x/y/z", "/v2/calls"):
+    sample = Sample(ctx, "routes_and_methods")
+    for path in sample.one(("/v1/nope", "/v1/calls/x/y/z", "/v2/calls")):
         answer = ctx.client.request("GET", path, headers=headers)
         ctx.expect_answer("ENV-UNKNOWN-ROUTE-404", answer, [404], "NOT_FOUND", what=path)
     call_path = f"/v1/calls/{quote(ctx.env.never_existing_id())}"
-    for method, path in (
-        ("PUT", call_path),
-        ("PATCH", call_path),
-        ("GET", call_path + "/cancel"),
-        ("DELETE", "/v1/calls"),
+    for method, path in sample.one(
+        (
+            ("PUT", call_path),
+            ("PATCH", call_path),
+            ("GET", call_path + "/cancel"),
+            ("DELETE", "/v1/calls"),
+        )
     ):
         answer = ctx.client.request(method, path, headers=headers)
         ctx.expect_answer("ENV-WRONG-METHOD-405", answer, [405], what=f"{method} {path}")

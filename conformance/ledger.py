@@ -1,0 +1,193 @@
+"""The ledger: every call the suite created, and the clean-up of them at the end of a run.
+
+Each call is written to `ledger.jsonl` in the report directory the moment it exists (id,
+organisation, the check and requirements it was made for, time), so even a run that dies leaves
+its record. The ledger follows what later answers say of each call (its status, or that a delete
+removed it). At the end `clean_up` reads each call that may still need it back with GET and acts
+through the public API only: it cancels what is queued and deletes what is completed. Calls still
+ringing or in progress are finished first where the fixtures API can move them (as telephony
+would), else they are left over. Cancelled and failed calls are retained: the contract offers no
+way to delete them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .calls import deleted_call
+from .client import BudgetSpent, Exchange
+
+if TYPE_CHECKING:
+    from .environment import Environment, Tenant
+
+__all__ = ["CleanUp", "Entry", "Ledger", "clean_up"]
+
+RETAINED = frozenset({"cancelled", "failed"})  # terminal, and the public API cannot delete them
+RUNNING = frozenset({"initiated", "ringing", "in_progress"})
+
+
+@dataclass
+class Entry:
+    call_id: str
+    org: str  # "A" or "B"
+    org_id: str | None
+    check: str
+    requirements: list[str]
+    time: str
+    state: str | None = None  # as last seen; None: unknown
+    gone: bool = False
+
+    @property
+    def needs_cleanup(self) -> bool:
+        return not self.gone and self.state not in RETAINED
+
+
+@dataclass
+class CleanUp:
+    deleted: int = 0
+    cancelled: int = 0
+    retained: int = 0  # cancelled or failed before the clean-up: kept, as the contract has it
+    leftovers: list[dict[str, Any]] = field(default_factory=list)  # still on the target, and why
+
+    def as_json(self, created: int) -> dict[str, Any]:
+        return {
+            "created": created,
+            "deleted": self.deleted,
+            "cancelled": self.cancelled,
+            "retained": self.retained,
+            "leftovers": self.leftovers,
+        }
+
+
+class Ledger:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, Entry] = {}
+        self.activity: tuple[str, tuple[str, ...]] = ("setup", ())  # the check running now
+        self._lock = threading.Lock()
+        self._started = False  # the file is started with the first call: a run that made none writes none
+
+    def add(self, call_id: str, org: str, org_id: str | None, state: str | None) -> None:
+        check, requirements = self.activity
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        entry = Entry(call_id, org, org_id, check, list(requirements), stamp, state)
+        with self._lock:
+            if call_id in self.entries:
+                return
+            self.entries[call_id] = entry
+        self._write({"event": "created", **asdict(entry)})
+
+    def _write(self, line: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        with self._lock:
+            if not self._started:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text("", encoding="utf-8")  # a report dir reused: this run's calls only
+                self._started = True
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def cleanup_cost(self) -> int:
+        """The requests the clean-up needs for the calls it may still have to act on: a GET, then a
+        cancel or a delete, and for a running call the fixtures move before it."""
+        return sum(2 + (e.state in RUNNING) for e in self.entries.values() if e.needs_cleanup)
+
+    def observe(self, exchange: Exchange) -> None:
+        """Follow what an answer says of one of the suite's calls: its status now, or that it is gone."""
+        gone = deleted_call(exchange)
+        if gone is not None and gone in self.entries:
+            self.entries[gone].gone = True
+            return
+        call_id, state = _reported_state(exchange)
+        if call_id in self.entries and state is not None:
+            self.entries[call_id].state = state
+
+
+def _reported_state(exchange: Exchange) -> tuple[str | None, str | None]:
+    if exchange.status not in (200, 201):
+        return None, None
+    body = exchange.json()
+    if not isinstance(body, dict):
+        return None, None
+    found = body["data"] if isinstance(body.get("data"), dict) else body
+    call_id, state = found.get("call_id"), found.get("status")
+    return (call_id, state) if isinstance(call_id, str) and isinstance(state, str) else (None, None)
+
+
+def clean_up(env: Environment) -> CleanUp:
+    """Cancel the queued and delete the completed calls of the ledger; report what stays."""
+    result = CleanUp()
+    for entry in list(env.ledger.entries.values()):
+        if not entry.needs_cleanup:
+            result.retained += not entry.gone
+            continue
+        try:
+            outcome = _clean(env, entry)
+        except BudgetSpent:
+            outcome = "the request budget ran out before the clean-up reached it"
+        if outcome in ("deleted", "cancelled"):
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        elif outcome == "retained":
+            result.retained += 1
+        elif outcome != "gone":
+            result.leftovers.append(
+                {"call_id": entry.call_id, "org": entry.org, "state": entry.state, "reason": outcome}
+            )
+        env.ledger._write({"event": "cleanup", "call_id": entry.call_id, "outcome": outcome})
+    return result
+
+
+def _clean(env: Environment, entry: Entry) -> str:
+    """What became of one call: deleted, cancelled, gone, retained, or why it is left over."""
+    tenant = env.a if entry.org == "A" else env.b
+    if tenant.key is None:
+        return f"no API key of organisation {entry.org} to clean it up with"
+    state = _read_back(env, tenant, entry)
+    if state in RUNNING and env.can_seed_any_state:
+        env.advance(entry.call_id, "completed")  # as telephony would finish it
+        state = "completed"
+    if state == "queued":
+        return _act(env, tenant, entry, "cancel", "cancelled")
+    if state == "completed":
+        return _act(env, tenant, entry, "delete", "deleted")
+    if state in RETAINED or state == "gone":
+        return "retained" if state in RETAINED else "gone"
+    return f"still {state}" if state in RUNNING else state or "unknown"
+
+
+def _read_back(env: Environment, tenant: Tenant, entry: Entry) -> str:
+    exchange = env.client.request("GET", f"/v1/calls/{_segment(entry.call_id)}", headers=tenant.auth(), cleanup=True)
+    if exchange.status == 404:
+        return "gone"
+    call_id, state = _reported_state(exchange)
+    if call_id == entry.call_id and state is not None:
+        entry.state = state
+        return state
+    return f"GET answered {exchange.outcome()}"
+
+
+def _act(env: Environment, tenant: Tenant, entry: Entry, op: str, done: str) -> str:
+    path = f"/v1/calls/{_segment(entry.call_id)}" + ("/cancel" if op == "cancel" else "")
+    method = "POST" if op == "cancel" else "DELETE"
+    exchange = env.client.request(method, path, headers=tenant.auth(), cleanup=True)
+    if exchange.status == 200:
+        return done
+    try:
+        after = _read_back(env, tenant, entry)  # what the refused (or lost) request really did
+    except BudgetSpent:
+        after = "unknown: no request of the budget was left to read it back"
+    if after == "gone" or (after == "cancelled" and op == "cancel"):
+        return "deleted" if after == "gone" else done
+    return f"{op} answered {exchange.outcome()}; the call is {after}"
+
+
+def _segment(call_id: str) -> str:
+    from urllib.parse import quote
+
+    return quote(call_id, safe="")
