@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -91,6 +92,11 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not part of CI's test run); their figures go into the README."""
     session.install("-e", ".")
     session.run("python", "benchmarks/suite_duration.py", *session.posargs)
+    session.run("python", "benchmarks/suite_overhead.py")  # the suite's request rate versus a plain httpx loop
+    session.run("python", "benchmarks/scaling.py")  # seconds per request by budget, calls held and calls stored
+    session.run("python", "benchmarks/parallel_latency.py")  # sequential versus --workers at 50 ms a request
+    prism = _prism(session)  # None, with a note, where npm is missing
+    session.run("python", "benchmarks/mock_capacity.py", *(["--prism", prism] if prism else []))  # mock versus Prism
 
 
 @nox.session(name="kill-rate")
@@ -101,6 +107,24 @@ def kill_rate(session: nox.Session) -> None:
 
 
 PRISM = "@stoplight/prism-cli@5.14.2"
+
+
+def _prism(session: nox.Session) -> str | None:
+    """Prism installed with npm into the session's tmp dir; None, said out loud, where npm is missing."""
+    if shutil.which("npm") is None:
+        session.warn("npm is not installed: Prism is skipped, so the mock capacity figures have no ratios")
+        return None
+    prefix = Path(session.create_tmp()) / "prism"
+    session.run("npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix), PRISM, external=True)
+    return str(prefix / "node_modules" / ".bin" / "prism")
+
+
+@nox.session(name="mock-capacity")
+def mock_capacity(session: nox.Session) -> None:
+    """The mock's throughput and p50/p99 versus Prism (also run by bench; options after --)."""
+    session.install("-e", ".")
+    prism = _prism(session)
+    session.run("python", "benchmarks/mock_capacity.py", *(["--prism", prism] if prism else []), *session.posargs)
 
 
 @nox.session(name="peer-prism")

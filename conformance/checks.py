@@ -17,6 +17,7 @@ from .client import Client, Exchange
 from .config import SuiteConfig
 from .environment import Environment
 from .errors import Failure
+from .needles import Needles
 from .requirements import by_id
 from .results import Results
 
@@ -29,7 +30,7 @@ class Context:
     env: Environment
     results: Results
     config: SuiteConfig
-    erased: set[str] = field(default_factory=set)  # PII of deleted calls: no later response may hold it
+    erased: Needles = field(default_factory=Needles)  # PII of deleted calls: no later response may hold it
     _deferred: list[Failure] | None = None
 
     @contextmanager

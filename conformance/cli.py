@@ -31,6 +31,19 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+MAX_LATENCY_MS = 10_000
+
+
+def _latency_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_LATENCY_MS:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected milliseconds from 0 to {MAX_LATENCY_MS}, got {text!r}")
+    return value
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
@@ -58,6 +71,13 @@ def _parser() -> _Parser:
         "--fault", action="append", default=[], metavar="NAME", help="switch on a deliberate violation (repeatable)"
     )
     mock.add_argument("--list-faults", action="store_true", help="list the faults and the requirements they break")
+    mock.add_argument(
+        "--latency",
+        type=_latency_ms,
+        default=0.0,
+        metavar="MS",
+        help="hold every request MS milliseconds before answering, without blocking others (default 0)",
+    )
     run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
     run.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
     run.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
@@ -76,6 +96,13 @@ def _parser() -> _Parser:
         "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request (default 10)"
     )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run the checks in N processes at once, against the same target (default 1)",
+    )
     staging = run.add_argument_group("running against a shared or live target")
     staging.add_argument(
         "--rate-limit", metavar="N/min", help="send at most N requests a minute (default 60/min; loopback: off)"
@@ -130,7 +157,11 @@ def _mock(args: argparse.Namespace) -> int:
     if args.auto_complete is not None and not 0 <= args.auto_complete < 86400:
         raise UsageError(f"--auto-complete takes seconds from 0 to 86400, got {args.auto_complete}")
     config = MockConfig(
-        fixtures_token=token, rate_limit=args.rate_limit, faults=faults, auto_complete=args.auto_complete
+        fixtures_token=token,
+        rate_limit=args.rate_limit,
+        faults=faults,
+        auto_complete=args.auto_complete,
+        latency_ms=args.latency,
     )
     try:
         sock = bind(args.host, args.port)
@@ -144,6 +175,10 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     """The pytest command line that `run` stands for (also what `pytest --pyargs` users type)."""
     # No ini file and no conftest.py of wherever it runs: the suite is the same from every directory.
     words = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-c", os.devnull, "--noconftest"]
+    # pytest would rewrite the asserts of every module of every plugin's distribution (hypothesis and
+    # schemathesis too): seconds a run where bytecode is not cached. The suite states its rules with
+    # `ctx.expect`, not with asserts.
+    words += ["--assert=plain"]
     words += ["--rootdir", os.getcwd()]
     for flag, value in (
         ("--target-url", args.target_url),
@@ -177,6 +212,12 @@ def _run(args: argparse.Namespace) -> int:
         from .client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
+    if args.workers > 1:
+        if config.dry_run:
+            raise UsageError("--dry-run plans a run of one process; drop --workers")
+        from .parallel import run
+
+        return run(pytest_args(args), config, args.workers)
     code = int(pytest.main(pytest_args(args)))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED and args.keyword:  # 5 is none of the run's exit codes
         raise UsageError(f"-k {args.keyword!r} selects none of the suite's checks; drop it or widen it")

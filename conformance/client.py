@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ __all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "pro
 
 MAX_RETRY_AFTER = 60.0
 MAX_THROTTLE_RETRIES = 5
+MAX_URLS = 4096  # URLs the client keeps built
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,12 @@ class Exchange:
     read_back: Exchange | None = None  # no answer: what a GET of the same call said right after
 
     def json(self) -> Any:
-        """The response's JSON value, or None when the body is not JSON."""
+        """The response's JSON value, or None when the body is not JSON (parsed once: do not mutate it)."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> Any:
+        # Every observer and check of an exchange reads its body: parsed once, not once each.
         try:
             return json.loads(self.response_body)
         except ValueError:
@@ -111,14 +118,14 @@ class Pacer:
         self._lock = threading.Lock()
 
     def wait(self) -> None:
+        """Until `interval` after the previous request went: held while it sleeps, so threads queue."""
         if not self.interval:
             return
         with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            self._sleep(slot - now)
+            pause = self._next - time.monotonic()
+            if pause > 0:
+                self._sleep(pause)
+            self._next = time.monotonic() + self.interval
 
 
 Gate = Callable[[str, str, bytes | None, bool], None]  # method, path, body, cleanup
@@ -137,6 +144,7 @@ class Client:
     ) -> None:
         self._http = httpx.Client(timeout=timeout, follow_redirects=False)
         self._base = httpx.URL(base_url.rstrip("/"))
+        self._urls: dict[str, httpx.URL] = {}  # path -> its URL (`url`)
         self.secrets = secrets
         self.observers: list[Callable[[Exchange], None]] = []
         self.pacer = Pacer(rate_limit, sleep)
@@ -155,7 +163,15 @@ class Client:
         self._http.close()
 
     def url(self, path: str) -> httpx.URL:
-        return self._base.copy_with(raw_path=self._base.raw_path.rstrip(b"/") + path.encode("ascii"))
+        # Building a URL parses it (tens of microseconds): the same paths come back all run long.
+        found = self._urls.get(path)
+        if found is None:
+            if len(self._urls) >= MAX_URLS:
+                self._urls.clear()
+            found = self._urls[path] = self._base.copy_with(
+                raw_path=self._base.raw_path.rstrip(b"/") + path.encode("ascii")
+            )
+        return found
 
     def request(
         self,

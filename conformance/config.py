@@ -162,6 +162,7 @@ def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
         agent_id=options.agent_id,
         cassettes=getattr(options, "cassettes", None),  # record and replay only
         replay=getattr(options, "replay", False),
+        max_requests=getattr(options, "max_requests", None),  # a parallel run's worker only
     )
 
 
@@ -184,6 +185,7 @@ def build_config(
     agent_id: str | None = None,
     cassettes: str | None = None,
     replay: bool = False,
+    max_requests: int | None = None,
 ) -> SuiteConfig:
     if replay:  # the recording's placeholders are the secrets, whatever this environment holds
         env, fixtures_token, rate_limit = _replay_env(cassettes, target_url), None, "off"
@@ -205,7 +207,7 @@ def build_config(
         strict=strict,
         timeout=timeout,
         credentials=Credentials.from_env(env),
-        max_requests=cap,
+        max_requests=cap if max_requests is None else max_requests,
         rate_limit=parse_rate(rate_limit, target),
         allow_destructive=allow_destructive,
         dry_run=dry_run,

@@ -46,6 +46,11 @@ class Entry:
     def needs_cleanup(self) -> bool:
         return not self.gone and self.state not in RETAINED
 
+    @property
+    def cleanup_cost(self) -> int:
+        """The requests its clean-up may need: a GET, a cancel or a delete, and a fixtures move first if running."""
+        return 2 + (self.state in RUNNING) if self.needs_cleanup else 0
+
 
 @dataclass
 class CleanUp:
@@ -71,6 +76,7 @@ class Ledger:
         self.activity: tuple[str, tuple[str, ...]] = ("setup", ())  # the check running now
         self._lock = threading.Lock()
         self._started = False  # the file is started with the first call: a run that made none writes none
+        self._cost = 0  # the sum of the entries' clean-up costs, kept as they change (asked before every request)
 
     def add(self, call_id: str, org: str, org_id: str | None, state: str | None) -> None:
         check, requirements = self.activity
@@ -80,6 +86,7 @@ class Ledger:
             if call_id in self.entries:
                 return
             self.entries[call_id] = entry
+            self._cost += entry.cleanup_cost
         self._write({"event": "created", **asdict(entry)})
 
     def _write(self, line: dict[str, Any]) -> None:
@@ -96,17 +103,25 @@ class Ledger:
     def cleanup_cost(self) -> int:
         """The requests the clean-up needs for the calls it may still have to act on: a GET, then a
         cancel or a delete, and for a running call the fixtures move before it."""
-        return sum(2 + (e.state in RUNNING) for e in self.entries.values() if e.needs_cleanup)
+        return self._cost
+
+    def note(self, entry: Entry, *, state: str | None = None, gone: bool = False) -> None:
+        """What became of one of the entries: its status now, or that it is gone."""
+        with self._lock:
+            self._cost -= entry.cleanup_cost
+            entry.state = state if state is not None else entry.state
+            entry.gone = entry.gone or gone
+            self._cost += entry.cleanup_cost
 
     def observe(self, exchange: Exchange) -> None:
         """Follow what an answer says of one of the suite's calls: its status now, or that it is gone."""
         gone = deleted_call(exchange)
         if gone is not None and gone in self.entries:
-            self.entries[gone].gone = True
+            self.note(self.entries[gone], gone=True)
             return
         call_id, state = _reported_state(exchange)
         if call_id in self.entries and state is not None:
-            self.entries[call_id].state = state
+            self.note(self.entries[call_id], state=state)
 
 
 def _reported_state(exchange: Exchange) -> tuple[str | None, str | None]:
@@ -167,7 +182,7 @@ def _read_back(env: Environment, tenant: Tenant, entry: Entry) -> str:
         return "gone"
     call_id, state = _reported_state(exchange)
     if call_id == entry.call_id and state is not None:
-        entry.state = state
+        env.ledger.note(entry, state=state)
         return state
     return f"GET answered {exchange.outcome()}"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -154,12 +155,18 @@ def _strings(value: Any) -> Iterator[str]:
 
 def leaks(pii: dict[str, Any], body: bytes) -> list[str]:
     """The PII strings found in a response body, raw or once its JSON escapes are undone."""
+    text = _searchable(body)
+    return sorted(value for value in pii_strings(pii) if value in text)
+
+
+@lru_cache(maxsize=8)
+def _searchable(body: bytes) -> str:
+    """A body as `leaks` searches it. Cached: each response is searched for every deleted call's PII."""
     try:
         decoded = "\n".join(_strings(json.loads(body)))
     except ValueError:
         decoded = ""
-    text = body.decode("utf-8", "replace") + "\n" + decoded
-    return sorted(value for value in pii_strings(pii) if value in text)
+    return body.decode("utf-8", "replace") + "\n" + decoded
 
 
 def pii_of(data: Any) -> dict[str, Any]:

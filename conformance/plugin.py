@@ -43,6 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pool", dest="pool_file", help="file of pre-provisioned completed call ids (--seeder pool)")
     group.addoption("--wait-completed", type=float, help="seconds the api seeder polls a new call")
     group.addoption("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
+    # A parallel run's workers (`husky-conformance run --workers N`, conformance.parallel):
+    group.addoption("--slice", help="K/N: run only slice K of the suite's checks split N ways")
+    group.addoption("--max-requests", type=int, help="this process's share of the budget's request cap")
     group.addoption("--cassettes", metavar="DIR", help="record the targeted properties into VCR.py cassettes in DIR")
     group.addoption("--replay", action="store_true", help="with --cassettes: replay them offline and judge again")
 
@@ -69,12 +72,38 @@ def _register_recording(config: pytest.Config) -> None:
 LAYER_ORDER = {"properties": 0, "schema": 1, "lifecycle": 2}  # the long one last: its shrinking cannot starve the rest
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -k: the slices share out what was selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.option.slice:
+        _keep_slice(config, items)
+
     def layer(item: pytest.Item) -> int:
         marker = item.get_closest_marker(SUITE_MARKER)
         return LAYER_ORDER.get(marker.kwargs.get("layer", ""), -1) if marker else -1
 
     items.sort(key=layer)  # stable: within a layer, and for other tests, the collected order stays
+
+
+def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .errors import UsageError
+    from .parallel import assign, parse_slice
+
+    try:
+        k, n = parse_slice(config.option.slice)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    from .config import resolve_budget
+
+    suite = {_name(item): item for item in items if item.get_closest_marker(SUITE_MARKER)}
+    slices = assign(list(suite), n, resolve_budget(config.option.budget)[0])
+    others = [item for name, item in suite.items() if slices[name] != k]
+    items[:] = [item for item in items if item not in others]
+    config.hook.pytest_deselected(items=others)
+
+
+def _name(item: pytest.Item) -> str:
+    """A check's name, as the progress lines show it: `repeat_delete`, `POST /v1/calls`, `test_lifecycle`."""
+    return item.callspec.id if isinstance(item, pytest.Function) and hasattr(item, "callspec") else item.name
 
 
 def _suite_items(session: pytest.Session) -> list[pytest.Item]:
@@ -154,7 +183,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         suite.ctx.results.skip(_requirements(item), error.reason)
         item.stash[OUTCOME] = "not exercised"
         item.stash[REASON] = error.reason
-    elif not isinstance(error, pytest.skip.Exception):
+    elif isinstance(error, pytest.skip.Exception):
+        item.stash[OUTCOME] = "skipped"
+    else:
         suite.suite_errors.append(f"{item.name}: {type(error).__name__}: {error}")
         suite.ctx.results.skip(_requirements(item), f"suite error in {item.name}")
         item.stash[OUTCOME] = "SUITE ERROR"
@@ -176,7 +207,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if suite is None or marker is None:
         return (yield)
     before = suite.ctx.client.requests
-    name = item.callspec.id if isinstance(item, pytest.Function) and hasattr(item, "callspec") else item.name
+    name = _name(item)
     suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
     result = yield
     from . import progress

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from .requirements import REQUIREMENTS, Requirement
-from .results import EXIT_CODES, Results, Verdict
+from .requirements import REQUIREMENTS
+from .results import EXIT_CODES, Verdict
 
 if TYPE_CHECKING:
     from .session import SuiteSession
 
-__all__ = ["build", "final_table", "finish", "plan_table", "verdict_line"]
+__all__ = ["build", "final_table", "finish", "plan_table", "table", "verdict_line", "verdict_text", "write"]
 
 MARKS = {"pass": "✅ pass", "fail": "❌ FAIL", "warn": "⚠️ warn", "not_exercised": "➖ not exercised"}
 
@@ -27,23 +27,18 @@ def _verdict(suite: SuiteSession) -> Verdict:
     return "incomplete" if verdict == "pass" and suite.suite_errors else verdict
 
 
-def _mark(results: Results, requirement: Requirement, strict: bool) -> str:
-    status = results.status(requirement.id)
-    if status == "fail" and requirement.level == "SHOULD" and not strict:
-        return "warn"
-    return status
-
-
 def _leftovers(suite: SuiteSession) -> list[dict[str, Any]]:
     return suite.cleanup.leftovers if suite.cleanup is not None else []
 
 
 def verdict_line(suite: SuiteSession) -> str:
+    return verdict_text(_verdict(suite), len(_leftovers(suite)))
+
+
+def verdict_text(verdict: str, leftovers: int) -> str:
     """The verdict in words: `PASS`, or `PASS, 2 calls left on the target (see report.json)`."""
-    left = len(_leftovers(suite))
-    return _verdict(suite).upper() + (
-        f", {left} call{'s' * (left != 1)} left on the target (see report.json)" if left else ""
-    )
+    left = f", {leftovers} call{'s' * (leftovers != 1)} left on the target (see report.json)" if leftovers else ""
+    return verdict.upper() + left
 
 
 def build(suite: SuiteSession) -> dict[str, Any]:
@@ -156,27 +151,35 @@ def finish(suite: SuiteSession) -> int:
     if suite.planned is not None:
         (directory / "plan.json").write_text(json.dumps(plan(suite), indent=2) + "\n", encoding="utf-8")
         return 0
-    data = build(suite)
+    return write(build(suite), directory, strict=suite.config.strict)
+
+
+def write(data: dict[str, Any], directory: Path, *, strict: bool) -> int:
+    """report.json, junit.xml and summary.md of `data` (one run's, or merged workers'); its exit code."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _junit(data, suite.config.strict).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
-    (directory / "summary.md").write_text(_summary(data, suite.config.strict), encoding="utf-8")
+    _junit(data, strict).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
+    (directory / "summary.md").write_text(_summary(data, strict), encoding="utf-8")
     return EXIT_CODES[data["verdict"]]
 
 
 def final_table(suite: SuiteSession) -> str:
-    results, strict = suite.ctx.results, suite.config.strict
+    return table(build(suite), strict=suite.config.strict, report_dir=suite.config.report_dir)
+
+
+def table(data: dict[str, Any], *, strict: bool, report_dir: Path) -> str:
+    """The terminal's closing table of a report (`build`'s data, or merged workers')."""
     width = max(len(r.id) for r in REQUIREMENTS)
     lines = ["", f"{'requirement':<{width}}  level   status           checks"]
-    for r in REQUIREMENTS:
-        mark = _mark(results, r, strict)
-        lines.append(f"{r.id:<{width}}  {r.level:<6}  {MARKS[mark]:<16} {results.checks[r.id]:>6}")
-        for failure in results.failures.get(r.id, [])[:2]:
-            lines.append(f"{'':<{width}}    {failure.message}")
-    verdict, client = _verdict(suite), suite.ctx.client
-    budget = f" of {suite.config.max_requests}" if suite.config.max_requests else ""
+    for r in data["requirements"]:
+        mark = "warn" if r["status"] == "fail" and r["level"] == "SHOULD" and not strict else r["status"]
+        lines.append(f"{r['id']:<{width}}  {r['level']:<6}  {MARKS[mark]:<16} {r['checks']:>6}")
+        for failure in r["failures"][:2]:
+            lines.append(f"{'':<{width}}    {failure['message']}")
+    budget = f" of {data['max_requests']}" if data["max_requests"] else ""
     lines.append(
-        f"verdict: {verdict_line(suite)} (exit {EXIT_CODES[verdict]}) · {client.requests}{budget} requests"
-        f" ({client.throttled} throttled) · {suite.duration:.1f} s · reports in {suite.config.report_dir}/"
+        f"verdict: {data['verdict_text']} (exit {EXIT_CODES[data['verdict']]}) · {data['requests']}{budget} requests"
+        f" ({data['throttled']} throttled) · {data['duration_s']:.1f} s · reports in {report_dir}/"
     )
     return "\n".join(lines)
 

@@ -46,7 +46,8 @@ class SuiteSession:
         if config.embedded or config.dry_run:
             token = secrets.token_urlsafe(24)
             mock = MockServer(MockConfig(fixtures_token=token)).start()
-            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", rate_limit=None)
+            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures")
+            config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
         assert config.target_url is not None
         store = Secrets()
         client = Client(

@@ -12,6 +12,7 @@ from .calls import deleted_call
 from .checks import Context
 from .client import Exchange
 from .errors import Failure
+from .needles import found_in
 from .spec import error_codes
 
 __all__ = ["watch"]
@@ -39,7 +40,7 @@ def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str,
         content_type = exchange.response_headers.get("content-type", "")
         yield "ENV-JSON", content_type.startswith("application/json"), f"content-type {content_type!r}"
     if ctx.erased:
-        leaked = sorted(value for value in ctx.erased if value.encode() in exchange.response_body)
+        leaked = found_in(ctx.erased, exchange.response_body)
         yield "DEL-ERASURE", not leaked, f"a response still holds erased PII {leaked[:3]}"
     # Checked on every response: a throttled answer must say how long to wait.
     yield (

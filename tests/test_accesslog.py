@@ -6,6 +6,8 @@ has gone out: the helpers below wait for the lines they expect instead of readin
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import logging
 import time
@@ -16,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 from conftest import FIXTURES_TOKEN, Tenant
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockServer
-from conformance.mock.accesslog import redact_path
+from conformance.mock.accesslog import StreamAccessLog, access_line, redact_path
 
 ACCESS_LOGGER = "conformance.mock.access"
 LINE_KEYS = {"method", "path", "status", "ms"}
@@ -328,3 +332,32 @@ def test_redact_path(path: str, logged: str) -> None:
 def test_redact_path_never_keeps_what_follows_hooks(path: str) -> None:
     token = "whk_" + uuid.uuid4().hex
     assert token not in redact_path(path.format(t=token))
+
+
+@given(method=st.text(max_size=8), path=st.text(max_size=40), status=st.integers(100, 599), seconds=st.floats(0, 100))
+def test_a_line_is_json_dumps_of_its_members(method: str, path: str, status: int, seconds: float) -> None:
+    """The line is written out by hand for speed; it must be exactly what `json.dumps` writes."""
+    members = {"method": method, "path": redact_path(path), "status": status, "ms": round(seconds * 1000, 2)}
+    assert access_line(method, path, status, seconds) == json.dumps(members)
+
+
+def test_the_command_writes_each_turn_of_the_event_loop_at_once() -> None:
+    class Stream(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
+
+    async def two_turns(log: StreamAccessLog) -> list[str]:
+        log('{"n": 1}')
+        log('{"n": 2}')
+        seen = [stream.getvalue()]
+        await asyncio.sleep(0)
+        log('{"n": 3}')
+        await asyncio.sleep(0)
+        return [*seen, stream.getvalue()]
+
+    stream = Stream()
+    assert asyncio.run(two_turns(StreamAccessLog(stream))) == ["", '{"n": 1}\n{"n": 2}\n{"n": 3}\n']
+    assert stream.writes == 2

@@ -205,9 +205,8 @@ def test_the_pacer_spaces_requests_evenly() -> None:
     pacer = Pacer(60, slept.append)  # one a second
     for _ in range(4):
         pacer.wait()
-    assert slept[0] == pytest.approx(1.0, abs=0.05)
-    assert slept[-1] == pytest.approx(3.0, abs=0.05)  # nothing actually slept: each slot is one later
-    assert len(slept) == 3
+    assert len(slept) == 3  # the first goes at once, each later one a second after the one before
+    assert slept == pytest.approx([1.0, 1.0, 1.0], abs=0.05)
     Pacer(None, slept.append).wait()
     assert len(slept) == 3
 
@@ -281,7 +280,8 @@ def test_the_client_paces_itself(tmp_path: Path, recorder: Recorder, mock: MockS
     starts = [s.started for s in recorder.seen]
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) > 10
-    assert min(gaps) >= 0.1 - 0.01, gaps
+    assert sum(gaps) / len(gaps) >= 0.1 - 0.005, gaps  # 600 a minute, on average
+    assert min(gaps) >= 0.1 - 0.03, gaps  # and each from the one before (a loaded machine jitters)
 
 
 def test_a_delete_whose_answer_is_lost_is_read_back_not_resent(tmp_path: Path) -> None:

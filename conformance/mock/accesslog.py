@@ -7,19 +7,20 @@ segment, so whatever follows a `hooks` segment is replaced.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import time
+from typing import TextIO
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-__all__ = ["AccessLogMiddleware", "logger", "redact_path"]
+__all__ = ["StreamAccessLog", "access_line", "logger", "redact_path"]
 
 logger = logging.getLogger("conformance.mock.access")
 REDACTED = "[REDACTED]"
 
 
 def redact_path(path: str) -> str:
+    if "hooks" not in path.lower():
+        return path
     segments = path.split("/")
     for index, segment in enumerate(segments):
         if segment.lower() == "hooks":
@@ -28,30 +29,41 @@ def redact_path(path: str) -> str:
     return path
 
 
-class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def access_line(method: str, path: str, status: int, seconds: float) -> str:
+    """The JSON line of one request: `{"method", "path", "status", "ms"}`, the path redacted.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not logger.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
+    Written out rather than `json.dumps` of a dict (the same text, a third of the time): this runs
+    for every request. Only the method and the path come from the client, and both are encoded.
+    """
+    method, path, ms = _json_string(method), _json_string(redact_path(path)), round(seconds * 1000, 2)
+    return f'{{"method": {method}, "path": {path}, "status": {status}, "ms": {ms}}}'
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
 
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            line = {
-                "method": scope["method"],
-                "path": redact_path(scope["path"]),
-                "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            logger.info(json.dumps(line))
+def _json_string(text: str) -> str:
+    """`json.dumps(text)`, without its cost for the usual printable ASCII."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
+
+
+class StreamAccessLog:
+    """Access-log lines straight to a text stream (the `mock` command's stderr), in batches.
+
+    `logging` costs a LogRecord per line, more than the request the line is about; here a line is
+    queued, and the queue written (and flushed) once per turn of the event loop, right after the
+    answers of that turn. Embedded mocks (tests, the suite) log through `logger` instead.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.pending: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending.append(line)
+
+    def flush(self) -> None:
+        lines, self.pending = self.pending, []
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()

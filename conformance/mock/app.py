@@ -1,40 +1,119 @@
-"""The mock server's ASGI application, assembled from its routes, middleware and state."""
+"""The mock server's ASGI application, assembled from its routes, its front and its state.
+
+One front sees every request: it writes the access log, adds the configured latency, applies the
+rate limit and refuses encoded slashes, in that order (what three middleware layers did, in one
+call). Then the public routes' handlers run straight from the front, and everything else (the
+fixtures API, unknown routes, wrong methods, HEAD) goes to a Starlette app that holds every
+route, the public ones included. Both ways reach the same handlers and the same error answers:
+the fast lane only skips Starlette's routing and middleware stack, which cost more than a
+request's whole work.
+"""
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 
-from .accesslog import AccessLogMiddleware
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from .accesslog import access_line, logger
 from .config import MockConfig
+from .errors import ApiError
 from .fixtures_api import fixtures_routes
-from .http import EncodedSlashGuard, exception_handlers
-from .ratelimit import RateLimitMiddleware, SlidingWindow
-from .routes import public_routes
+from .http import api_error, exception_handlers, has_encoded_slash, internal_error, no_such_route
+from .ratelimit import SlidingWindow, throttled
+from .routes import Handler, fast_route, public_routes
 from .store import Store
 
-__all__ = ["create_app"]
+__all__ = ["MockApp", "create_app"]
+
+Route = tuple[Handler, dict[str, str]]
 
 
-def create_app(config: MockConfig | None = None, store: Store | None = None) -> Starlette:
+class MockApp:
+    """The mock as one ASGI app; `state.config` and `state.store` are its settings and its data."""
+
+    def __init__(self, config: MockConfig, store: Store) -> None:
+        routes = public_routes() + (fixtures_routes() if config.fixtures_token else [])
+        self.starlette = Starlette(routes=routes, exception_handlers=exception_handlers)
+        self.starlette.router.redirect_slashes = False  # ids match exactly: `/v1/calls/x/` is not `/v1/calls/x`
+        self.state: State = self.starlette.state
+        self.state.config, self.state.store = config, store
+        self.latency = config.latency_ms / 1000
+        # Where access-log lines go; None: to `accesslog.logger`, when it logs at INFO.
+        self.access_log: Callable[[str], None] | None = None
+        self.limiter = None
+        if config.rate_limit is not None:
+            self.limiter = SlidingWindow(config.rate_limit, config.rate_window_seconds, config.clock)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+            return
+        sink = self.access_log
+        if sink is None and logger.isEnabledFor(logging.INFO):
+            sink = logger.info
+        if sink is None:
+            await self._front(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+        try:
+            status = await self._front(scope, receive, send)
+        finally:
+            sink(access_line(scope["method"], scope["path"], status, time.perf_counter() - started))
+
+    async def _front(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer the request; the status it got."""
+        if self.latency:
+            await asyncio.sleep(self.latency)  # not time.sleep: other requests go on meanwhile
+        response = throttled(self.limiter, scope) if self.limiter is not None else None
+        if response is None and has_encoded_slash(scope):
+            response = no_such_route()
+        # Under a root path Starlette strips it before routing; the fast lane leaves that to it.
+        route = None if response is not None or scope.get("root_path") else fast_route(scope["method"], scope["path"])
+        if response is None and route is None:
+            return await self._starlette(scope, receive, send)
+        if route is not None:
+            response = await self._handle(route, scope, receive, send)
+        assert response is not None
+        await response(scope, receive, send)
+        return response.status_code
+
+    async def _handle(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
+        handler, scope["path_params"] = route
+        scope["app"] = self.starlette  # where `Request.app.state` finds the store, as under Starlette
+        request = Request(scope, receive, send)
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return await api_error(request, exc)
+        except Exception as exc:
+            await (await internal_error(request, exc))(scope, receive, send)
+            raise  # as Starlette's ServerErrorMiddleware does: the server logs it
+
+    async def _starlette(self, scope: Scope, receive: Receive, send: Send) -> int:
+        status = 500
+
+        async def noting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.starlette(scope, receive, noting)
+        return status
+
+
+def create_app(config: MockConfig | None = None, store: Store | None = None) -> MockApp:
     """A fresh mock: its own store unless one is given (the CLI seeds a demo into it first)."""
     config = config or MockConfig()
-    limiter = None
-    if config.rate_limit is not None:
-        limiter = SlidingWindow(config.rate_limit, config.rate_window_seconds, config.clock)
-    routes = public_routes() + (fixtures_routes() if config.fixtures_token else [])
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(AccessLogMiddleware),
-            Middleware(RateLimitMiddleware, limiter=limiter),
-            Middleware(EncodedSlashGuard),
-        ],
-        exception_handlers=exception_handlers,
-    )
-    app.router.redirect_slashes = False  # ids match exactly: `/v1/calls/x/` is not `/v1/calls/x`
-    app.state.config = config
-    app.state.store = store or Store()
-    app.state.store.faults = config.faults
-    app.state.store.auto_complete, app.state.store.clock = config.auto_complete, config.clock
-    return app
+    store = store or Store()
+    store.faults = config.faults
+    store.auto_complete, store.clock = config.auto_complete, config.clock
+    return MockApp(config, store)

@@ -27,11 +27,14 @@ def _unauthorized(message: str = KEY_MESSAGE) -> ApiError:
 def presented_keys(headers: Headers, *, bearer: bool = True, x_api_key: bool = True) -> tuple[set[str], bool]:
     """The keys the request presents in either header, and whether every header was well formed."""
     presented, well_formed = set(), True
-    for value in headers.getlist("authorization") if bearer else ():
-        match = _BEARER.fullmatch(value)
-        well_formed &= match is not None
-        presented.add(match.group(1) if match else value)
-    presented.update(value.strip() for value in (headers.getlist("x-api-key") if x_api_key else ()))
+    for name, raw in headers.raw:  # one pass (ASGI header names are lower case), on every request
+        if name == b"authorization" and bearer:
+            value = raw.decode("latin-1")
+            match = _BEARER.fullmatch(value)
+            well_formed &= match is not None
+            presented.add(match.group(1) if match else value)
+        elif name == b"x-api-key" and x_api_key:
+            presented.add(raw.decode("latin-1").strip())
     return presented, well_formed
 
 

@@ -20,3 +20,6 @@ class MockConfig:
     # Seconds after which a call created through the public API completes on its own, as with a
     # staging's auto-completing test agents (in progress from half-way); None: calls stay queued.
     auto_complete: float | None = None
+    # Milliseconds every request is held before the mock handles it (any route, the fixtures API
+    # too), without blocking the event loop: a latency-bound target, simulated. 0: no delay.
+    latency_ms: float = 0

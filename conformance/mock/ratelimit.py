@@ -13,13 +13,13 @@ from collections import deque
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 from .auth import presented_keys
 from .errors import Code, error_body
 
-__all__ = ["RateLimitMiddleware", "SlidingWindow"]
+__all__ = ["SlidingWindow", "throttled"]
 
 
 class SlidingWindow:
@@ -54,17 +54,12 @@ def _identity(scope: Scope) -> str:
     return "anonymous:" + (client[0] if client else "")
 
 
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: SlidingWindow | None) -> None:
-        self.app = app
-        self.limiter = limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is not None and scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            wait = self.limiter.retry_after(_identity(scope))
-            if wait is not None:
-                body = error_body(Code.RATE_LIMIT_EXCEEDED, "Rate limit exceeded; retry after the Retry-After delay.")
-                response = JSONResponse(body, 429, headers={"Retry-After": str(wait)})
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def throttled(limiter: SlidingWindow, scope: Scope) -> Response | None:
+    """The 429 for a public API request over its credential's limit, else None (the hit counted)."""
+    if not scope["path"].startswith("/v1/"):
+        return None
+    wait = limiter.retry_after(_identity(scope))
+    if wait is None:
+        return None
+    body = error_body(Code.RATE_LIMIT_EXCEEDED, "Rate limit exceeded; retry after the Retry-After delay.")
+    return JSONResponse(body, 429, headers={"Retry-After": str(wait)})

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
 
-from .accesslog import logger as access_logger
+from .accesslog import StreamAccessLog
 from .app import create_app
 from .config import MockConfig
 from .demo import banner, seed_demo
+from .protocol import HttpProtocol
 from .store import Store
 
-__all__ = ["MockServer", "bind", "serve"]
+__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "serve"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -40,10 +41,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# uvicorn's own access log would print webhook tokens; ours redacts them. The protocol is httptools
+# with h11 behind it (see `protocol`), and uvloop is uvicorn's choice under "auto" where it is
+# installed (everywhere but Windows). No proxy headers: the mock sees its clients as they connect
+# (the rate limit keys anonymous requests on them).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "access_log": False,
+    "lifespan": "off",
+    "http": HttpProtocol,
+    "loop": "auto",
+    "proxy_headers": False,
+}
+
+
 def _uvicorn(app: ASGIApp) -> uvicorn.Server:
-    # uvicorn's own access log would print webhook tokens; ours redacts them.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    return uvicorn.Server(config)
+    return uvicorn.Server(uvicorn.Config(app, **UVICORN_OPTIONS))
 
 
 class MockServer:
@@ -108,8 +121,5 @@ def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_toke
     print(banner(url, seed_demo(store) if demo else None, config.fixtures_token, generated_token), flush=True)
     if config.faults:
         print(f"faults on (deliberate contract violations): {', '.join(sorted(config.faults))}", flush=True)
-    handler = logging.StreamHandler(sys.stderr)
-    access_logger.addHandler(handler)
-    access_logger.setLevel(logging.INFO)
-    access_logger.propagate = False
+    app.access_log = StreamAccessLog(sys.stderr)
     _uvicorn(app).run(sockets=[sock])

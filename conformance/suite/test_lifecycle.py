@@ -10,7 +10,7 @@ exchanges (with the seeding and moves of the calls involved) are the reproductio
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,10 +23,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from conformance import calls, model, strategies
 from conformance.checks import Context
-from conformance.client import Client, Exchange
+from conformance.client import BudgetSpent, Client, Exchange
 from conformance.environment import Tenant
 from conformance.errors import Failure, NotExercised
 from conformance.model import Auth, ModelCall, Prediction, TargetId
+from conformance.parallel import LIFECYCLE_PARTS, lifecycle_share
 
 VALID_KEY_KINDS = ("bearer", "x-api-key", "both")
 ACTING_OP: dict[str, model.Op] = {"queued": "cancel", "cancelled": "cancel", "completed": "delete"}
@@ -237,8 +238,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         every = [c.call_id for c in self.world]
         return st.one_of(st.sampled_from(own), st.sampled_from(every)) if own else st.sampled_from(every)
 
-    def _taken(self) -> frozenset[str]:
-        return frozenset(self.ctx.env.created)
+    def _taken(self) -> Collection[str]:
+        return self.ctx.env.ledger.entries.keys()  # the ids of `env.created`, without a copy at every draw
 
     # -- sending and comparing ------------------------------------------------------------------
 
@@ -378,8 +379,6 @@ def _distinct() -> Iterator[None]:
     try:
         yield
     except Failure as failure:
-        if _Overdraft.current is not None:
-            _Overdraft.current.failed = True
         name = "Failure_" + failure.requirement.replace("-", "_")
         kind = _FAILURE_KINDS.setdefault(failure.requirement, type(name, (Failure,), {}))
         raise kind(failure.requirement, failure.title, failure.exchanges) from None
@@ -397,14 +396,24 @@ def _statuses(statuses: frozenset[int]) -> str:
     return "/".join(map(str, sorted(statuses)))
 
 
+STEP_COST = 3  # requests a step sends at most (the operation, a read back, a seeding): for the budget
+
+
 @pytest.mark.husky(layer="lifecycle", requirements=model.CHECKED)
-def test_lifecycle(husky: Context) -> None:
+@pytest.mark.parametrize("part", range(1, LIFECYCLE_PARTS + 1), ids=lambda part: f"lifecycle-{part}")
+def test_lifecycle(husky: Context, part: int) -> None:
     """Random sequences of seed, advance, get, cancel, delete and repeat match the model."""
     if not any(t.key for t in (husky.env.a, husky.env.b)):
         raise NotExercised("the lifecycle needs an API key to seed and read calls")
     budget = husky.config.budget
+    examples = lifecycle_share(budget.lifecycle_examples, part)  # a parallel run spreads the parts
+    if examples == 0:
+        pytest.skip(f"the budget's {budget.lifecycle_examples} lifecycle run(s) are in the other parts")
+    examples = min(examples, _runs_that_fit(husky.client, budget.lifecycle_steps))
+    if examples == 0:
+        raise BudgetSpent(f"the run's budget of {husky.client.max_requests} requests has no room for a lifecycle run")
     config = settings(
-        max_examples=budget.lifecycle_examples,
+        max_examples=examples,
         stateful_step_count=budget.lifecycle_steps,
         deadline=None,
         database=None,
@@ -420,34 +429,28 @@ def test_lifecycle(husky: Context) -> None:
 
     # Hypothesis' exploration of new prefixes ends many runs after a step or two; a failure still
     # ends its run at once, so forcing full runs costs the shrunk reproduction no steps.
-    factory = hypothesis.seed(husky.config.seed)(machine)
-    with _shrinking_for_at_most(budget.shrink_seconds), _Overdraft(husky.client):
+    factory = hypothesis.seed(husky.config.seed * LIFECYCLE_PARTS + part)(machine)
+    with _shrinking_for_at_most(budget.shrink_seconds), _overdraft(husky.client):
         run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
 
 
-class _Overdraft:
-    """Once a run has failed, shrinking it (bounded by time) and its final replay, which is the
-    reproduction, may go past the request budget. Refusing them half-way would change what a
-    replayed run does, which hypothesis reports as a flaky test instead of the failure. Until a
-    run fails, a spent budget ends the layer as usual ("not exercised")."""
+def _runs_that_fit(client: Client, steps: int) -> int:
+    """How many runs of `steps` steps the budget has room for, at the most each could send."""
+    if not client.max_requests:
+        return 1 << 30
+    return max(0, client.max_requests - client.requests - client.reserved()) // (steps * STEP_COST + 10)
 
-    current: _Overdraft | None = None
 
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.failed = False
-
-    def __enter__(self) -> _Overdraft:
-        self.saved, self.client.when_spent = self.client.when_spent, self.when_spent
-        _Overdraft.current = self
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.when_spent, _Overdraft.current = self.saved, None
-
-    def when_spent(self) -> None:
-        if not self.failed:
-            self.saved()
+@contextmanager
+def _overdraft(client: Client) -> Iterator[None]:
+    """Once started, a part is never refused a request: its runs were counted to fit beforehand, and
+    refusing one half-way would change what a replayed run does, which hypothesis reports as a flaky
+    test instead of the answer. Shrinking a failure (bounded by time) may go past the budget."""
+    saved, client.when_spent = client.when_spent, lambda: None
+    try:
+        yield
+    finally:
+        client.when_spent = saved
 
 
 @contextmanager

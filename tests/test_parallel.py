@@ -1,0 +1,106 @@
+"""Parallel runs (`--workers N`): the split, the shares of pace and budget, and that a parallel run
+judges exactly as a sequential one of the same seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from suite_runs import SuiteRun, run_suite, run_suites
+
+from conformance import properties  # noqa: F401  (registers the checks)
+from conformance.checks import CHECKS
+from conformance.config import BUDGETS
+from conformance.errors import UsageError
+from conformance.parallel import LIFECYCLE_PARTS, _worker_words, assign, cost, lifecycle_share, parse_slice
+from conformance.schema_layer import operation_labels
+
+LIFECYCLE = [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
+ALL_CHECKS = [*CHECKS, *operation_labels(), "test_schema_stateful", *LIFECYCLE]
+
+
+@pytest.mark.parametrize("budget", ["quick", "default", "thorough"])
+def test_the_split_gives_every_check_one_slice_and_balances_them(budget: str) -> None:
+    profile = BUDGETS[budget]
+    slices = assign(ALL_CHECKS, 3, profile)
+    assert set(slices) == set(ALL_CHECKS)
+    assert set(slices.values()) == {1, 2, 3}
+    loads = [sum(cost(n, profile) for n, k in slices.items() if k == s) for s in (1, 2, 3)]
+    assert max(loads) - min(loads) <= max(cost(n, profile) for n in ALL_CHECKS), loads
+    assert assign(list(reversed(ALL_CHECKS)), 3, profile) == slices  # the order of collection does not matter
+
+
+def test_the_lifecycle_parts_share_its_runs() -> None:
+    for total in (1, 5, 20, 60):
+        shares = [lifecycle_share(total, part) for part in range(1, LIFECYCLE_PARTS + 1)]
+        assert sum(shares) == total
+        assert max(shares) - min(shares) <= 1
+
+
+def test_one_worker_is_the_whole_run() -> None:
+    assert set(assign(ALL_CHECKS, 1, BUDGETS["default"]).values()) == {1}
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "a/b", "2"])
+def test_a_bad_slice_is_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="K/N"):
+        parse_slice(text)
+
+
+def test_each_worker_gets_its_share_of_the_pace_and_the_budget() -> None:
+    config = SimpleNamespace(rate_limit=60.0, max_requests=3000, budget=BUDGETS["default"])
+    words = [_worker_words(["-x"], k, 3, config, Path(f"r/{k}")) for k in (1, 2, 3)]
+    assert [w[:5] for w in words] == [["-x", "--slice", f"{k}/3", "--rate-limit", "20/min"] for k in (1, 2, 3)]
+    shares = [int(w[5].removeprefix("--max-requests=")) for w in words]
+    assert 3000 - 3 <= sum(shares) <= 3000  # the budget, shared by the slices' weights
+    assert min(shares) > 800
+    unpaced = _worker_words([], 1, 2, SimpleNamespace(rate_limit=None, max_requests=0, budget=config.budget), Path("d"))
+    assert unpaced == ["--slice", "1/2", "--rate-limit", "off", "--report-dir", "d"]
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, SuiteRun]:
+    base = tmp_path_factory.mktemp("parallel")
+    args = ["--budget", "quick", "--rate-limit", "6000/min"]
+    sequential, parallel = run_suites(
+        [
+            (args, base / "sequential" / "reports", None),
+            ([*args, "--workers", "3"], base / "parallel" / "reports", None),
+        ]
+    )
+    return sequential, parallel
+
+
+def test_parallel_and_sequential_runs_judge_alike(both: tuple[SuiteRun, SuiteRun]) -> None:
+    sequential, parallel = both
+    assert parallel.returncode == sequential.returncode == 0, parallel.describe()
+    assert parallel.report["verdict"] == sequential.report["verdict"] == "pass"
+    statuses = [{r["id"]: r["status"] for r in run.report["requirements"]} for run in both]
+    assert statuses[0] == statuses[1]
+    assert parallel.report["workers"] == 3
+    assert parallel.report["suite_errors"] == []
+
+
+def test_the_merged_report_adds_up_the_workers(both: tuple[SuiteRun, SuiteRun]) -> None:
+    parallel = both[1]
+    workers = [json.loads((parallel.report_dir / "workers" / str(k) / "report.json").read_text()) for k in (1, 2, 3)]
+    assert parallel.report["requests"] == sum(w["requests"] for w in workers)
+    for index, merged in enumerate(parallel.report["requirements"]):
+        assert merged["checks"] == sum(w["requirements"][index]["checks"] for w in workers), merged["id"]
+    assert {w["rate_limit_per_minute"] for w in workers} == {2000}  # 6000/min shared three ways
+    assert sum(w["max_requests"] for w in workers) <= 2000
+    ledger = (parallel.report_dir / "ledger.jsonl").read_text().splitlines()
+    assert len([line for line in ledger if '"created"' in line]) == parallel.report["ledger"]["created"]
+    assert (parallel.report_dir / "junit.xml").exists()
+    assert (parallel.report_dir / "summary.md").exists()
+    lines = [line for line in parallel.stdout.splitlines() if line.startswith("  [")]
+    assert len(lines) == 31  # every check once, from whichever worker ran it
+    assert parallel.stdout.rstrip().splitlines()[-1].startswith("verdict: PASS (exit 0)")
+
+
+def test_a_dry_run_plans_one_process(tmp_path: Path) -> None:
+    run = run_suite(["--workers", "2", "--dry-run"], tmp_path / "reports")
+    assert run.returncode == 4
+    assert "drop --workers" in run.stderr
