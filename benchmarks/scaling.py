@@ -1,7 +1,8 @@
 """Scaling: how the suite's time grows with its budget and with the calls around it, side by side.
 
 Every row is one `husky-conformance run` in a fresh process against a fresh bundled mock
-(`MockServer` on a free loopback port, fixtures token), `--repeat` times (the median). Varied:
+(`MockServer` on a free loopback port, fixtures token), `--repeat` times in turns (the median).
+Varied:
 
 - **the budget** (quick, default, thorough): more requests, and more calls the suite makes;
 - **calls the suite holds** (default budget): the run starts out with N extra calls of its own in
@@ -15,8 +16,10 @@ Milliseconds per request should stay flat down each group: time linear in reques
 given for the run itself (report.json's `duration_s`) and for each layer (pytest's `--durations`
 of its tests over the requests its checks report), since the layers cost very differently a
 request and a budget changes their mix. A row where any of them exceeds its group's first row by
-more than `--tolerance` is flagged SUPERLINEAR.
-Run: `nox -s bench` or `python benchmarks/scaling.py [--held 0,1000,10000] [--stored 0,1000,10000] [--repeat 3]`.
+more than `--tolerance`, and that costs the row more than `--noise` seconds (a short layer is
+at the mercy of the machine's other load), is flagged SUPERLINEAR.
+Run: `nox -s bench` or `python benchmarks/scaling.py [--budgets quick,default,thorough] [--held 0,1000,10000]
+[--stored 0,1000,10000] [--repeat 3]`.
 """
 
 from __future__ import annotations
@@ -82,10 +85,11 @@ def main() -> None:
     parser.add_argument("--budgets", default="quick,default,thorough")
     parser.add_argument("--held", default="0,1000,10000", help="extra calls the suite holds (comma-separated)")
     parser.add_argument("--stored", default="0,1000,10000", help="extra calls in the mock's store (comma-separated)")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each row, taken in turns (the median)")
     parser.add_argument(
         "--tolerance", type=float, default=0.25, help="flag ms/request this much over the group's first"
     )
+    parser.add_argument("--noise", type=float, default=0.5, help="seconds of a row's growth that are never flagged")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; median of {args.repeat}")
     print(f"{'':<58}{'ms per request':^38}")
@@ -93,23 +97,31 @@ def main() -> None:
         f"{'run':<22} {'requests':>8} {'calls':>6} {'run s':>6} {'wall s':>6}  {'run':>6} {'props':>6} {'schema':>6}"
         f" {'lifecy.':>7} {'vs first':>8}  verdict"
     )
+    rows = _rows(args)
+    done: dict[Row, list[SuiteRun]] = {row: [] for row in rows}
+    for _ in range(args.repeat):  # in turns: a spell of load elsewhere on the machine hits every row alike
+        for row in rows:
+            done[row].append(_once(row))
     first: dict[str, dict[str, float]] = {}
-    for row in _rows(args):
-        runs = [_once(row) for _ in range(args.repeat)]
+    for row, runs in done.items():
         last, per = runs[-1], _per_request(runs)
         base = first.setdefault(row.group, per)
         # A change of mix moves the run's figure (the schema layer costs most a request): each layer's own
         # figure is what must stay flat.
-        growth = max(per[k] / base[k] for k in per if base[k] and per[k])
-        flag = "  SUPERLINEAR" if growth > 1 + args.tolerance else ""
+        counts = {"run": last.requests} | {layer: count for layer, (count, _) in last.layers.items()}
+        grown = {k: per[k] / base[k] for k in per if base[k] and per[k]}
+        growth = max(grown.values())
+        costly = [
+            k for k, g in grown.items() if g > 1 + args.tolerance and (per[k] - base[k]) * counts[k] > 1000 * args.noise
+        ]
+        flag = f"  SUPERLINEAR ({', '.join(costly)})" if costly else ""
         calls = (last.report.get("ledger") or {}).get("created", 0) - row.held
         wall_s = statistics.median(r.wall_seconds for r in runs)
         run_s = statistics.median(r.run_seconds for r in runs)
         print(
             f"{row.label:<22} {last.requests:>8} {calls:>6} {run_s:>6.1f} {wall_s:>6.1f}  {per['run']:>6.2f}"
             f" {per['properties']:>6.2f} {per['schema']:>6.2f} {per['lifecycle']:>7.2f} {growth:>8.2f}"
-            f"  {last.verdict}{flag}",
-            flush=True,
+            f"  {last.verdict}{flag}"
         )
 
 

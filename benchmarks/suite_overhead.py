@@ -18,8 +18,8 @@ For each budget, `--repeat` times:
 The ratio suite/raw is what the suite costs on top of HTTP: generation, checks, model, reports.
 A second table splits the run by layer (pytest's `--durations` of each layer's tests, and the
 requests each check reports): what each layer costs per request, against the same raw rate.
-Both clients run in a process of their own; the mocks run here, one at a time, each on one core.
-Run: `nox -s bench` or `python benchmarks/suite_overhead.py [--budgets quick,default] [--repeat 3]`.
+Both clients run in a process of their own; the mocks run in this one (a thread each), one at a time.
+Run: `nox -s bench` or `python benchmarks/suite_overhead.py [--budgets quick,default] [--repeat 3]` (the defaults).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def _median(runs: list[Measure], pick: Callable[[Measure], float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", default="quick,default")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each budget (the median)")
     parser.add_argument("--replay", help=argparse.SUPPRESS)  # the raw client's own process
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
