@@ -5,16 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import yaml
-
-from ._resources import spec_path
+from ._resources import load_spec
 
 __all__ = ["error_codes", "openapi"]
 
 
 @cache
 def openapi() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load(spec_path("openapi.yaml").read_text(encoding="utf-8"))
+    document: dict[str, Any] = load_spec("openapi.yaml")
     return document
 
 

@@ -18,13 +18,12 @@ from functools import cache
 from typing import Any
 
 import jsonschema_rs
-import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .._resources import spec_path
+from .._resources import load_spec
 from .errors import ApiError, Code
 
 __all__ = ["SPEC_BASE", "parse_json", "validate"]
@@ -101,7 +100,7 @@ SPEC_NAMES = ("openapi.yaml", "fixtures.yaml")
 
 @cache
 def _documents() -> dict[str, Any]:
-    return {name: yaml.safe_load(spec_path(name).read_text(encoding="utf-8")) for name in SPEC_NAMES}
+    return {name: load_spec(name) for name in SPEC_NAMES}
 
 
 @cache
