@@ -15,9 +15,10 @@ nox.options.error_on_missing_interpreters = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The project's own tests (unit, mock over real uvicorn, stock schemathesis)."""
+    """The project's own tests (unit, mock over real uvicorn, stock schemathesis), one process per core
+    (`-- -n 0` for one)."""
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session
@@ -93,6 +94,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "benchmarks/suite_duration.py", *session.posargs)
     session.run("python", "benchmarks/suite_overhead.py")  # the suite's request rate versus a plain httpx loop
+    session.run("python", "benchmarks/generation_floor.py")  # schemathesis' generation alone versus a round trip
     session.run("python", "benchmarks/scaling.py")  # seconds per request by budget, calls held and calls stored
     session.run("python", "benchmarks/parallel_latency.py")  # sequential versus --workers at 50 ms a request
     prism = _prism(session)  # None, with a note, where npm is missing

@@ -1,0 +1,146 @@
+"""The schema layer's floor: what schemathesis and hypothesis take to generate its cases, with
+nothing sent, against one plain request to the bundled mock, side by side in one run.
+
+For each budget, every operation's two per-operation phases are built and run exactly as the
+schema layer builds them (`SchemaLayer._config`'s settings: the seed, `mode: all`, the budget's
+max examples, the dictionaries of real ids, with placeholder ids of the same number), but the test
+function only counts the case it is given. The stateful phase is left out (its steps depend on
+the answers), so the figures are a lower bound of the layer's generation. In the same run a plain
+httpx loop sends GETs to a bundled mock (real uvicorn on a free loopback port), one after the
+other: the raw round trip. Printed: cases, milliseconds of generation per case, and how many raw
+round trips one case's generation costs.
+Run: `nox -s bench` or `python benchmarks/generation_floor.py [--budgets quick,default] [--repeat 3]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Any
+
+import httpx
+import schemathesis
+from schemathesis.generation import derive_operation_seed, overrides
+from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+
+from conformance._resources import spec_path
+from conformance.config import BUDGETS, DEFAULT_SEED
+from conformance.mock import MockConfig, MockServer
+from conformance.schema_layer import (
+    BINDINGS,
+    DICTIONARY_PROBABILITY,
+    SAMPLED_SEEDED_STATES,
+    SEEDED_STATES,
+    operation_labels,
+)
+
+PHASES = {
+    "explicit": [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE],
+    "fuzzing": [HypothesisTestMode.FUZZING],
+}
+RAW_REQUESTS = 2000
+
+
+def layer_config(budget: str) -> schemathesis.Config:
+    """The schema layer's schemathesis config for `budget`, with placeholder ids and credentials."""
+    chosen = BUDGETS[budget]
+    sampled = chosen.breadth == "sample"
+    states = SAMPLED_SEEDED_STATES if sampled else SEEDED_STATES
+    values = {"call_id": [f"call_{i:032x}" for i in range(len(states))], "token": ["whk_" + "0" * 40]}
+    data: dict[str, Any] = {
+        "seed": DEFAULT_SEED,
+        "base-url": "http://127.0.0.1:9",  # never contacted
+        "suppress-health-check": ["all"],
+        "generation": {
+            "mode": "all",
+            "max-examples": (1 if sampled else 2) * chosen.schema_examples,
+            "database": "none",
+            "no-shrink": True,
+        },
+        "auth": {"openapi": {"bearerAuth": {"bearer": "sk_test_" + "0" * 40}}},
+        "dictionaries": {name: {"values": found} for name, found in values.items()},
+        "parameters": {
+            where: {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
+            for name, places in BINDINGS.items()
+            for where in places
+        },
+    }
+    return schemathesis.Config.from_dict(data)
+
+
+def _collector(cases: list[Any]) -> Any:
+    def collect(case: Any) -> None:  # a function of its own: hypothesis wraps it with `given`
+        cases.append(case)
+
+    return collect
+
+
+def generate(budget: str) -> dict[str, tuple[int, float]]:
+    """Phase -> (cases, seconds) of generating every operation's cases of `budget`, nothing sent."""
+    schema = schemathesis.openapi.from_path(spec_path(), config=layer_config(budget))
+    config = schema.config
+    totals = dict.fromkeys(PHASES, (0, 0.0))
+    for label in operation_labels():
+        operation = schema.find_operation_by_label(label)
+        assert operation is not None
+        for phase, modes in PHASES.items():
+            cases: list[Any] = []
+            started = time.perf_counter()
+            test = create_test(
+                operation=operation,
+                test_func=_collector(cases),
+                config=HypothesisTestConfig(
+                    project=config,
+                    modes=modes,
+                    settings=config.get_hypothesis_settings(
+                        operation=operation, phase="fuzzing", apply_ci_profile=False
+                    ),
+                    apply_ci_profile=False,
+                    seed=derive_operation_seed(config.seed, operation.label),
+                    override=overrides.with_config_headers(config, operation=operation),
+                ),
+            )
+            test()
+            seconds = time.perf_counter() - started
+            done, spent = totals[phase]
+            totals[phase] = (done + len(cases), spent + seconds)
+    return totals
+
+
+def raw_round_trip() -> float:
+    """Seconds per request of a plain httpx loop of GETs to a fresh bundled mock."""
+    with MockServer(MockConfig(fixtures_token="generation-floor")) as server, httpx.Client() as client:
+        url = f"{server.url}/v1/calls/call_{'0' * 32}"
+        client.get(url)  # the connection
+        started = time.perf_counter()
+        for _ in range(RAW_REQUESTS):
+            client.get(url)
+        return (time.perf_counter() - started) / RAW_REQUESTS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", default="quick,default")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (the median)")
+    args = parser.parse_args()
+    raw = statistics.median(raw_round_trip() for _ in range(args.repeat))
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; median of {args.repeat}")
+    print(f"raw round trip (plain httpx GET to the bundled mock): {raw * 1000:.2f} ms")
+    print(f"{'budget':<9} {'phase':<9} {'cases':>6} {'seconds':>7} {'ms/case':>7} {'round trips/case':>16}")
+    for budget in args.budgets.split(","):
+        runs = [generate(budget) for _ in range(args.repeat)]
+        for phase in PHASES:
+            cases = runs[-1][phase][0]
+            seconds = statistics.median(run[phase][1] for run in runs)
+            per_case = seconds / cases if cases else 0.0
+            print(
+                f"{budget:<9} {phase:<9} {cases:>6} {seconds:>7.2f} {per_case * 1000:>7.2f} {per_case / raw:>16.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
