@@ -1,10 +1,11 @@
 """The schema layer's floor: what schemathesis and hypothesis take to generate its cases, with
 nothing sent, against one plain request to the bundled mock, side by side in one run.
 
-For each budget, every operation's two per-operation phases are built and run exactly as the
-schema layer builds them (`SchemaLayer._config`'s settings: the seed, `mode: all`, the budget's
-max examples, the dictionaries of real ids, with placeholder ids of the same number), but the test
-function only counts the case it is given. The stateful phase is left out (its steps depend on
+For each budget, every operation's two per-operation phases are built and run as the schema layer
+builds them (`layer_config` and `operation_test` of `conformance.schema_layer`: the seed, `mode:
+all`, the budget's max examples, the dictionaries of real ids, here placeholder ids of the same
+number; the explicit phase without the real webhook token the layer puts in its path), but the
+test function only collects the cases it is given. The stateful phase is left out (its steps depend on
 the answers), so the figures are a lower bound of the layer's generation. In the same run a plain
 httpx loop sends GETs to a bundled mock (real uvicorn on a free loopback port), one after the
 other: the raw round trip. Printed: cases, milliseconds of generation per case, and how many raw
@@ -23,18 +24,18 @@ from typing import Any
 
 import httpx
 import schemathesis
-from schemathesis.generation import derive_operation_seed, overrides
-from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+from schemathesis.generation import overrides
+from schemathesis.generation.hypothesis.builder import HypothesisTestMode
 
 from conformance._resources import spec_path
 from conformance.config import BUDGETS, DEFAULT_SEED
 from conformance.mock import MockConfig, MockServer
 from conformance.schema_layer import (
-    BINDINGS,
-    DICTIONARY_PROBABILITY,
     SAMPLED_SEEDED_STATES,
     SEEDED_STATES,
+    layer_config,
     operation_labels,
+    operation_test,
 )
 
 PHASES = {
@@ -44,31 +45,19 @@ PHASES = {
 RAW_REQUESTS = 2000
 
 
-def layer_config(budget: str) -> schemathesis.Config:
+def placeholder_config(budget: str) -> schemathesis.Config:
     """The schema layer's schemathesis config for `budget`, with placeholder ids and credentials."""
     chosen = BUDGETS[budget]
-    sampled = chosen.breadth == "sample"
-    states = SAMPLED_SEEDED_STATES if sampled else SEEDED_STATES
-    values = {"call_id": [f"call_{i:032x}" for i in range(len(states))], "token": ["whk_" + "0" * 40]}
-    data: dict[str, Any] = {
-        "seed": DEFAULT_SEED,
-        "base-url": "http://127.0.0.1:9",  # never contacted
-        "suppress-health-check": ["all"],
-        "generation": {
-            "mode": "all",
-            "max-examples": (1 if sampled else 2) * chosen.schema_examples,
-            "database": "none",
-            "no-shrink": True,
-        },
-        "auth": {"openapi": {"bearerAuth": {"bearer": "sk_test_" + "0" * 40}}},
-        "dictionaries": {name: {"values": found} for name, found in values.items()},
-        "parameters": {
-            where: {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
-            for name, places in BINDINGS.items()
-            for where in places
-        },
-    }
-    return schemathesis.Config.from_dict(data)
+    states = SAMPLED_SEEDED_STATES if chosen.breadth == "sample" else SEEDED_STATES
+    return layer_config(
+        seed=DEFAULT_SEED,
+        base_url="http://127.0.0.1:9",  # never contacted
+        timeout=10.0,
+        budget=chosen,
+        key="sk_test_" + "0" * 40,
+        webhook_token="whk_" + "0" * 40,
+        call_ids=[f"call_{i:032x}" for i in range(len(states))],
+    )
 
 
 def _collector(cases: list[Any]) -> Any:
@@ -80,7 +69,7 @@ def _collector(cases: list[Any]) -> Any:
 
 def generate(budget: str) -> dict[str, tuple[int, float]]:
     """Phase -> (cases, seconds) of generating every operation's cases of `budget`, nothing sent."""
-    schema = schemathesis.openapi.from_path(spec_path(), config=layer_config(budget))
+    schema = schemathesis.openapi.from_path(spec_path(), config=placeholder_config(budget))
     config = schema.config
     totals = dict.fromkeys(PHASES, (0, 0.0))
     for label in operation_labels():
@@ -89,19 +78,8 @@ def generate(budget: str) -> dict[str, tuple[int, float]]:
         for phase, modes in PHASES.items():
             cases: list[Any] = []
             started = time.perf_counter()
-            test = create_test(
-                operation=operation,
-                test_func=_collector(cases),
-                config=HypothesisTestConfig(
-                    project=config,
-                    modes=modes,
-                    settings=config.get_hypothesis_settings(
-                        operation=operation, phase="fuzzing", apply_ci_profile=False
-                    ),
-                    apply_ci_profile=False,
-                    seed=derive_operation_seed(config.seed, operation.label),
-                    override=overrides.with_config_headers(config, operation=operation),
-                ),
+            test = operation_test(
+                operation, modes, overrides.with_config_headers(config, operation=operation), _collector(cases)
             )
             test()
             seconds = time.perf_counter() - started

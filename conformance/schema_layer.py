@@ -57,6 +57,7 @@ from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 
 from ._resources import spec_path
 from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
+from .config import Budget
 from .errors import NotExercised
 from .redaction import Secrets
 from .requirements import by_id
@@ -68,7 +69,16 @@ if TYPE_CHECKING:
 Case = schemathesis.Case[Any]
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 
-__all__ = ["CHECK_REQUIREMENTS", "Finding", "SchemaLayer", "operation_labels", "render_curl", "requirement_for"]
+__all__ = [
+    "CHECK_REQUIREMENTS",
+    "Finding",
+    "SchemaLayer",
+    "layer_config",
+    "operation_labels",
+    "operation_test",
+    "render_curl",
+    "requirement_for",
+]
 
 # Every built-in check of schemathesis 4.32.5 (`max_response_time` is off: the contract sets no limit).
 CHECK_REQUIREMENTS: dict[str, str] = {
@@ -203,33 +213,16 @@ class SchemaLayer:
         self.schema.hook("after_validate")(after_validate)
 
     def _config(self) -> schemathesis.Config:
-        config = self.ctx.config
-        data: dict[str, Any] = {
-            "seed": config.seed,
-            "base-url": config.target_url,  # with the target's base path, as the client has it
-            "request-timeout": config.timeout,
-            "suppress-health-check": ["all"],  # a slow or filtered generation is no fault of the target
-            "generation": {
-                # Fuzzing draws from both: twice the budget is about `schema_examples` of each (sampled:
-                # `schema_examples` in all, the explicit representatives having one of each already).
-                "mode": "all",
-                "max-examples": (1 if self.sampled else 2) * config.budget.schema_examples,
-                "database": "none",  # no replay of earlier failures: the same seed sends the same requests
-                "no-shrink": True,  # nothing raises into Hypothesis anyway (see the module docstring)
-            },
-            "output": {"sanitization": {"enabled": False}},  # `render_curl` writes secrets as ${NAME}
-            "dictionaries": {},
-            "parameters": {},
-        }
-        if self.tenant.key:
-            data["auth"] = {"openapi": {"bearerAuth": {"bearer": self.tenant.key}}}
-        token = self.tenant.webhook_token
-        for name, values in {"call_id": self.call_ids, "token": [token] if token else []}.items():
-            if values:  # half the generated ids (most tokens) are real ones: fuzzing reaches real calls
-                data["dictionaries"][name] = {"values": values}
-                for where in BINDINGS[name]:
-                    data["parameters"][where] = {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
-        return schemathesis.Config.from_dict(data)
+        config, tenant = self.ctx.config, self.tenant
+        return layer_config(
+            seed=config.seed,
+            base_url=config.target_url,  # with the target's base path, as the client has it
+            timeout=config.timeout,
+            budget=config.budget,
+            key=tenant.key,
+            webhook_token=tenant.webhook_token,
+            call_ids=self.call_ids,
+        )
 
     # -- per operation: examples, coverage, fuzzing ---------------------------------------------
 
@@ -247,19 +240,8 @@ class SchemaLayer:
         for modes, override in self._phases(operation):
             # Sampled, the explicit cases are gathered first and only representatives are sent.
             gathered: list[Case] | None = [] if self.sampled and HypothesisTestMode.EXAMPLES in modes else None
-            test = create_test(
-                operation=operation,
-                test_func=self._run_case if gathered is None else _gatherer(gathered),
-                config=HypothesisTestConfig(
-                    project=config,
-                    modes=modes,
-                    settings=config.get_hypothesis_settings(
-                        operation=operation, phase="fuzzing", apply_ci_profile=False
-                    ),
-                    apply_ci_profile=False,
-                    seed=derive_operation_seed(config.seed, label),
-                    override=override,
-                ),
+            test = operation_test(
+                operation, modes, override, self._run_case if gathered is None else _gatherer(gathered)
             )
             test()
             for case in _representatives(gathered or [], random.Random(f"{config.seed}:schema:{label}")):
@@ -504,6 +486,65 @@ class SchemaLayer:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def layer_config(
+    *,
+    seed: int,
+    base_url: str | None,
+    timeout: float,
+    budget: Budget,
+    key: str | None,
+    webhook_token: str | None,
+    call_ids: list[str],
+) -> schemathesis.Config:
+    """The layer's schemathesis config: the run's seed, target and budget, organisation A's key, and
+    the real ids (seeded calls, the webhook token) generation draws from."""
+    sampled = budget.breadth == "sample"
+    data: dict[str, Any] = {
+        "seed": seed,
+        "base-url": base_url,
+        "request-timeout": timeout,
+        "suppress-health-check": ["all"],  # a slow or filtered generation is no fault of the target
+        "generation": {
+            # Fuzzing draws from both: twice the budget is about `schema_examples` of each (sampled:
+            # `schema_examples` in all, the explicit representatives having one of each already).
+            "mode": "all",
+            "max-examples": (1 if sampled else 2) * budget.schema_examples,
+            "database": "none",  # no replay of earlier failures: the same seed sends the same requests
+            "no-shrink": True,  # nothing raises into Hypothesis anyway (see the module docstring)
+        },
+        "output": {"sanitization": {"enabled": False}},  # `render_curl` writes secrets as ${NAME}
+        "dictionaries": {},
+        "parameters": {},
+    }
+    if key:
+        data["auth"] = {"openapi": {"bearerAuth": {"bearer": key}}}
+    for name, values in {"call_id": call_ids, "token": [webhook_token] if webhook_token else []}.items():
+        if values:  # half the generated ids (most tokens) are real ones: fuzzing reaches real calls
+            data["dictionaries"][name] = {"values": values}
+            for where in BINDINGS[name]:
+                data["parameters"][where] = {"dictionary": name, "probability": DICTIONARY_PROBABILITY[name]}
+    return schemathesis.Config.from_dict(data)
+
+
+def operation_test(
+    operation: Operation, modes: list[HypothesisTestMode], override: overrides.Override, test_func: Any
+) -> Any:
+    """The hypothesis test of one operation's phases (`modes`), calling `test_func` with each case."""
+    config = operation.schema.config
+    return create_test(
+        operation=operation,
+        test_func=test_func,
+        config=HypothesisTestConfig(
+            project=config,
+            modes=modes,
+            settings=config.get_hypothesis_settings(operation=operation, phase="fuzzing", apply_ci_profile=False),
+            apply_ci_profile=False,
+            seed=derive_operation_seed(config.seed, operation.label),
+            override=override,
+        ),
+    )
 
 
 def _details(message: str) -> list[str]:
