@@ -55,7 +55,8 @@ class Needles(MutableSet[str]):
         shared = [len(self._filed.get(raw[i : i + PIECE], ())) for i in range(len(raw) - PIECE + 1)]
         # The run whose most shared piece is the least shared; on a tie the last (ids and marks end strings).
         start = min(range(len(raw) - SHORTEST + 1), key=lambda i: (max(shared[i : i + STRIDE]), -i))
-        pieces = [raw[start + j : start + j + PIECE] for j in range(STRIDE)]
+        # Distinct: in a string that repeats itself ("ééééé") two of the run's pieces can be the same.
+        pieces = list(dict.fromkeys(raw[start + j : start + j + PIECE] for j in range(STRIDE)))
         for piece in pieces:
             self._filed.setdefault(piece, set()).add(raw)
         self._pieces[raw] = pieces

@@ -37,6 +37,15 @@ def test_a_string_taken_out_is_no_longer_found(values: set[str], data: st.DataOb
     assert len(needles) == len(values) - 1
 
 
+def test_a_string_that_repeats_itself_is_taken_out_cleanly() -> None:
+    """Its pieces repeat too ('é' is two bytes): it is filed once under each, and taken out of each."""
+    value = "a" + "\u00e9" * 5  # 11 bytes: filed under pieces, two of them alike
+    needles = Needles({value})
+    needles.discard(value)
+    assert not needles
+    assert needles.found_in(value.encode()) == []
+
+
 def test_it_is_a_set_that_grows() -> None:
     needles = Needles()
     assert not needles
