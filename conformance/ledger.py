@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .calls import deleted_call
+from .calls import Op, deleted_call, path_for
 from .client import BudgetSpent, Exchange
 
 if TYPE_CHECKING:
@@ -87,9 +87,10 @@ class Ledger:
                 return
             self.entries[call_id] = entry
             self._cost += entry.cleanup_cost
-        self._write({"event": "created", **asdict(entry)})
+        self.write({"event": "created", **asdict(entry)})
 
-    def _write(self, line: dict[str, Any]) -> None:
+    def write(self, line: dict[str, Any]) -> None:
+        """One line of `ledger.jsonl` (none without a report directory)."""
         if self.path is None:
             return
         with self._lock:
@@ -154,7 +155,7 @@ def clean_up(env: Environment) -> CleanUp:
             result.leftovers.append(
                 {"call_id": entry.call_id, "org": entry.org, "state": entry.state, "reason": outcome}
             )
-        env.ledger._write({"event": "cleanup", "call_id": entry.call_id, "outcome": outcome})
+        env.ledger.write({"event": "cleanup", "call_id": entry.call_id, "outcome": outcome})
     return result
 
 
@@ -177,7 +178,7 @@ def _clean(env: Environment, entry: Entry) -> str:
 
 
 def _read_back(env: Environment, tenant: Tenant, entry: Entry) -> str:
-    exchange = env.client.request("GET", f"/v1/calls/{_segment(entry.call_id)}", headers=tenant.auth(), cleanup=True)
+    exchange = env.client.request("GET", path_for("get", entry.call_id), headers=tenant.auth(), cleanup=True)
     if exchange.status == 404:
         return "gone"
     call_id, state = _reported_state(exchange)
@@ -187,10 +188,9 @@ def _read_back(env: Environment, tenant: Tenant, entry: Entry) -> str:
     return f"GET answered {exchange.outcome()}"
 
 
-def _act(env: Environment, tenant: Tenant, entry: Entry, op: str, done: str) -> str:
-    path = f"/v1/calls/{_segment(entry.call_id)}" + ("/cancel" if op == "cancel" else "")
+def _act(env: Environment, tenant: Tenant, entry: Entry, op: Op, done: str) -> str:
     method = "POST" if op == "cancel" else "DELETE"
-    exchange = env.client.request(method, path, headers=tenant.auth(), cleanup=True)
+    exchange = env.client.request(method, path_for(op, entry.call_id), headers=tenant.auth(), cleanup=True)
     if exchange.status == 200:
         return done
     try:
@@ -200,9 +200,3 @@ def _act(env: Environment, tenant: Tenant, entry: Entry, op: str, done: str) -> 
     if after == "gone" or (after == "cancelled" and op == "cancel"):
         return "deleted" if after == "gone" else done
     return f"{op} answered {exchange.outcome()}; the call is {after}"
-
-
-def _segment(call_id: str) -> str:
-    from urllib.parse import quote
-
-    return quote(call_id, safe="")

@@ -85,6 +85,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .config import resolve_budget
     from .errors import UsageError
     from .parallel import assign, parse_slice
 
@@ -92,8 +93,6 @@ def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
         k, n = parse_slice(config.option.slice)
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
-    from .config import resolve_budget
-
     suite = {_name(item): item for item in items if item.get_closest_marker(SUITE_MARKER)}
     slices = assign(list(suite), n, resolve_budget(config.option.budget)[0])
     others = [item for name, item in suite.items() if slices[name] != k]

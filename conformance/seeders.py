@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from .calls import get, rest
 from .client import Exchange
 from .errors import NotExercised, UsageError
 
@@ -51,7 +51,7 @@ class Seeder:
             raise NotExercised(self.why_not(state))
         call_id, exchange = self._create(tenant, pii)
         if state == "cancelled":
-            self.env.client.request("POST", f"/v1/calls/{quote(call_id, safe='')}/cancel", headers=tenant.auth())
+            rest(self.env.client, "cancel", call_id, tenant.auth())
         return call_id, exchange
 
     def advance(self, call_id: str, state: str) -> None:
@@ -99,7 +99,7 @@ class ApiSeeder(Seeder):
         while time.monotonic() < deadline:
             self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(2 * pause, MAX_POLL)
-            exchange = self.env.client.request("GET", f"/v1/calls/{quote(call_id, safe='')}", headers=tenant.auth())
+            exchange = get(self.env.client, call_id, tenant.auth())
             data = _call_data(exchange)
             status = str(data.get("status", status))
             if status == "completed":
@@ -127,7 +127,7 @@ class PoolSeeder(Seeder):
         while ids:
             call_id = ids.pop(0)
             self.env.created_now(call_id, tenant, None)  # the suite may use it (once), and cleans it up
-            exchange = self.env.client.request("GET", f"/v1/calls/{quote(call_id, safe='')}", headers=tenant.auth())
+            exchange = get(self.env.client, call_id, tenant.auth())
             data = _call_data(exchange)
             if data.get("status") == "completed":
                 # Pre-provisioned calls may share a contact: only the recording tells one from another,
