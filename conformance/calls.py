@@ -6,13 +6,27 @@ encoded path segment: that is how adversarial ids reach the server byte for byte
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 from .client import Client, Exchange
 from .safety import destructive_target
 
-__all__ = ["Op", "call_op", "create", "deleted_call", "destructive_id", "get", "hook", "path_for", "rest", "snapshot"]
+__all__ = [
+    "Op",
+    "answered_call",
+    "call_op",
+    "create",
+    "created_id",
+    "deleted_call",
+    "destructive_id",
+    "get",
+    "hook",
+    "path_for",
+    "rest",
+    "snapshot",
+]
 
 Op = Literal["get", "cancel", "delete"]
 _METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
@@ -69,3 +83,33 @@ def deleted_call(exchange: Exchange) -> str | None:
         return None
     is_delete = exchange.method == "DELETE" or b'"call.delete"' in (exchange.body or b"")
     return destructive_id(exchange) if is_delete else None
+
+
+def answered_call(exchange: Exchange) -> dict[str, Any] | None:
+    """The call a 200 or 201 answer shows: its `data` object, or the body itself (the flat answers of
+    cancel and the webhook); None for any other answer."""
+    body = exchange.json() if exchange.status in (200, 201) else None
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    return data if isinstance(data, dict) else body
+
+
+def created_id(exchange: Exchange) -> str | None:
+    """The call id a successful create answered: `POST /v1/calls`, the webhook's `call.create`, or the
+    fixtures API's `POST /_fixtures/calls`; else None."""
+    if exchange.method != "POST":
+        return None
+    path = urlsplit(exchange.url).path
+    creates = path.endswith(("/v1/calls", "/_fixtures/calls")) or ("/v1/hooks/" in path and _hook_creates(exchange))
+    found = answered_call(exchange) if creates else None
+    call_id = found.get("call_id") if found else None
+    return call_id if isinstance(call_id, str) else None
+
+
+def _hook_creates(exchange: Exchange) -> bool:
+    try:
+        sent = json.loads(exchange.body or b"")
+    except ValueError:
+        return False
+    return isinstance(sent, dict) and sent.get("action") == "call.create"

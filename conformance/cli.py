@@ -110,6 +110,11 @@ def _parser() -> _Parser:
     staging.add_argument(
         "--allow-destructive", action="store_true", help="cancel and delete the suite's calls on a non-loopback target"
     )
+    staging.add_argument(
+        "--isolated-target",
+        action="store_true",
+        help="the target holds no call but the suite's: cancel and delete may try near-miss ids (README, safety)",
+    )
     staging.add_argument("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
     staging.add_argument(
         "--seeder",
@@ -198,6 +203,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             words += [flag, str(value)]
     switches = {"--conformance-strict": args.conformance_strict, "--allow-destructive": args.allow_destructive}
     switches["--dry-run"] = args.dry_run
+    switches["--isolated-target"] = args.isolated_target
     return words + [flag for flag, on in switches.items() if on]
 
 
@@ -248,6 +254,7 @@ def _cassette_commands(commands: Any) -> None:
     record.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
     record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     record.add_argument("--allow-destructive", action="store_true", help="as for run")
+    record.add_argument("--isolated-target", action="store_true", help="as for run")
     record.add_argument("--seeder", choices=("fixtures", "api", "pool"), help="as for run")
     record.add_argument("--agent-id", help="as for run")
     replay = commands.add_parser("replay", help="replay a cassette set offline and judge every requirement again")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import calls
+from .claims import Claims
 from .client import Client, Exchange
 from .config import SuiteConfig
 from .errors import NotExercised, UsageError
@@ -67,7 +68,8 @@ class Environment:
         self.created: list[str] = []  # every call id the suite made
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
         self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
-        self.guard = Guard(destructive_allowed=config.destructive_allowed)
+        self.guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
         self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
         self.seeder = self._seeder(config)
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
@@ -179,8 +181,14 @@ class Environment:
         """A fresh random UUID (or `call_<32 hex>`, for the `call_...` form): no call has it."""
         fresh = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         call_id = f"call_{fresh.hex}" if form == "call" else str(fresh)
-        self.guard.vouch([call_id])
+        self.guard.craft(call_id)
         return call_id
+
+    def random_extension(self, call_id: str) -> str:
+        """`call_id` with 16 random hex digits added: an extension of an own id that is no one's call."""
+        extended = f"{call_id}{self.rng.getrandbits(64):016x}"
+        self.guard.craft(extended)
+        return extended
 
     def seed_call(self, tenant: Tenant, state: str, pii: dict[str, Any] | None = None) -> str:
         """A new call of `tenant` in `state`, carrying `pii`; NotExercised when impossible here."""
@@ -195,23 +203,20 @@ class Environment:
         if call_id in self.ledger.entries:
             return
         self.created.append(call_id)
-        self.guard.vouch([call_id])
+        self.guard.own(call_id)
         self.ledger.add(call_id, tenant.name, tenant.org_id, state)
 
     def observe(self, exchange: Exchange) -> None:
         """Every create that succeeded, whoever sent it (schemathesis too), makes a call of the suite's."""
-        path = exchange.url.split("?", 1)[0]
-        if exchange.method == "POST" and (path.endswith("/v1/calls") or "/v1/hooks/" in path):
+        if "/_fixtures/" not in exchange.url:  # the fixtures seeder notes its calls itself, with their state
             self.note_created(exchange)
 
     def note_created(self, exchange: Exchange) -> Exchange:
         """Add the call a create answer names (REST or webhook) to the calls the suite made."""
-        body = exchange.json()
-        if isinstance(body, dict):
-            found = body.get("data", body) if isinstance(body.get("data"), dict) else body
-            creates = exchange.status == 201 or b'"call.create"' in (exchange.body or b"")
-            if creates and exchange.status in (200, 201) and isinstance(found.get("call_id"), str):
-                self.created_now(found["call_id"], self._owner(exchange), found.get("status"))
+        call_id = calls.created_id(exchange)
+        if call_id is not None:
+            found = calls.answered_call(exchange)
+            self.created_now(call_id, self._owner(exchange), found.get("status") if found else None)
         return exchange
 
     def _owner(self, exchange: Exchange) -> Tenant:

@@ -29,6 +29,9 @@ __all__ = ["CleanUp", "Entry", "Ledger", "clean_up"]
 
 RETAINED = frozenset({"cancelled", "failed"})  # terminal, and the public API cannot delete them
 RUNNING = frozenset({"initiated", "ringing", "in_progress"})
+LEFT_ALONE = (
+    "left alone: the target answered this id for another call too (ID-NEVER-REUSED), so it may not be the suite's"
+)
 
 
 @dataclass
@@ -164,7 +167,11 @@ def _clean(env: Environment, entry: Entry) -> str:
     tenant = env.a if entry.org == "A" else env.b
     if tenant.key is None:
         return f"no API key of organisation {entry.org} to clean it up with"
+    if env.guard.reused(entry.call_id):
+        return LEFT_ALONE
     state = _read_back(env, tenant, entry)
+    if env.guard.reused(entry.call_id):  # the read-back showed another call than the suite created
+        return LEFT_ALONE
     if state in RUNNING and env.can_seed_any_state:
         env.advance(entry.call_id, "completed")  # as telephony would finish it
         state = "completed"

@@ -376,9 +376,9 @@ class SchemaLayer:
             holder = body["data"]
         if holder is None or not isinstance(holder.get("call_id"), str):
             return
-        if not env.guard.vouched(holder["call_id"]):
+        if not env.guard.vouched(holder["call_id"]):  # behind 128 random bits: no one's call, even a reused id
             holder["call_id"] = env.never_existing_id() + holder["call_id"]
-            env.guard.vouch([holder["call_id"]])
+            env.guard.craft(holder["call_id"])
         path = f"/v1/calls/{quote(holder['call_id'], safe='')}" + ("/cancel" if method == "POST" else "")
         sent = json.dumps(body).encode() if holder is not params else None
         env.guard.check(method, "/v1/hooks/x" if sent else path, sent)

@@ -46,7 +46,7 @@ class SuiteSession:
         if config.embedded or config.dry_run:
             token = secrets.token_urlsafe(24)
             mock = MockServer(MockConfig(fixtures_token=token)).start()
-            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures")
+            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
             config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
         assert config.target_url is not None
         store = Secrets()
@@ -67,6 +67,7 @@ class SuiteSession:
             raise
         if planned is not None:
             env.guard.destructive_allowed = planned.destructive_allowed
+            env.guard.isolated = planned.isolated
         _watch(client, env)
         ctx = Context(client, env, Results(), config)
         universal.watch(ctx)
