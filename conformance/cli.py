@@ -132,6 +132,7 @@ def _parser() -> _Parser:
     )
     staging.add_argument("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
     commands.add_parser("requirements", help="print the requirement catalogue")
+    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
     _cassette_commands(commands)
     return parser
 
@@ -237,6 +238,13 @@ def _requirements(args: argparse.Namespace) -> int:
     return 0
 
 
+def _contract(args: argparse.Namespace) -> int:
+    from ._resources import CONTRACT, spec_path
+
+    print(spec_path(CONTRACT).read_text(encoding="utf-8"), end="")
+    return 0
+
+
 # --- cassettes: record, replay, drift --------------------------------------------------------
 
 
@@ -333,7 +341,7 @@ def _drift(args: argparse.Namespace) -> int:
     return drift.run(Path(args.cassettes), index, config)
 
 
-COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements}
+COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements, "contract": _contract}
 COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 
