@@ -86,24 +86,27 @@ class Destructive:
     method: str
     path: str  # as received (percent-encoded; the webhook's token is in it)
     via: str  # "rest" or "webhook"
+    action: str  # "cancel" or "delete"
     call_id: str
     foreign: bool  # it named a call the target held that the suite did not create
     unowned: bool  # sequential: of the target's id form (or a truncation of it) and not the suite's
     answered: int  # how many creates had answered this id to the suite before this request
 
     def __str__(self) -> str:
-        return f"{self.method} {self.path[:60]} ({self.via}) -> {self.call_id!r}"
+        if self.via == "webhook":  # no secret in a test's output
+            return f"POST /v1/hooks/<token> call.{self.action} -> {self.call_id!r}"
+        return f"{self.method} {self.path[:60]} -> {self.call_id!r}"
 
 
-def destructive_id(method: str, raw_path: str, body: bytes) -> tuple[str, str] | None:
-    """("rest" or "webhook", the decoded call id) of a cancel or a delete, else None.
+def destructive_id(method: str, raw_path: str, body: bytes) -> tuple[str, str, str] | None:
+    """(via "rest" or "webhook", "cancel" or "delete", the decoded call id) of a cancel or a delete, else None.
 
     The tests' own reading, independent of the suite's: a REST cancel or delete by path (a
     trailing slash too), a webhook `call.cancel` or `call.delete` by its JSON body.
     """
     rest = _REST_DESTRUCTIVE.match(raw_path)
     if rest is not None and ((method == "DELETE" and not rest[2]) or (method == "POST" and rest[2])):
-        return "rest", unquote(rest[1], errors="surrogateescape")
+        return "rest", "cancel" if rest[2] else "delete", unquote(rest[1], errors="surrogateescape")
     if method != "POST" or not _HOOK.match(raw_path):
         return None
     try:
@@ -114,7 +117,7 @@ def destructive_id(method: str, raw_path: str, body: bytes) -> tuple[str, str] |
         return None
     inner = data.get("data")
     call_id = inner.get("call_id") if isinstance(inner, dict) else None
-    return ("webhook", call_id) if isinstance(call_id, str) else None
+    return ("webhook", data["action"][5:], call_id) if isinstance(call_id, str) else None
 
 
 @functools.cache
@@ -156,12 +159,8 @@ class HostileTarget:
         ):
             raise ValueError(f"no such hostile target: {mode}, {hostile_on}, {repeat}, {malformed}")
         self.mode, self.hostile_on, self.limit = mode, hostile_on, limit
-        self.repeat, self.redirect_status, self.drip_seconds, self.malformed = (
-            repeat,
-            redirect_status,
-            drip_seconds,
-            malformed,
-        )
+        self.repeat, self.malformed = repeat, malformed
+        self.redirect_status, self.drip_seconds = redirect_status, drip_seconds
         self.fixtures_token = "fixtures-hostile-" + secrets.token_urlsafe(16)
         self.store = Store()
         self.mock = create_app(MockConfig(fixtures_token=self.fixtures_token), self.store)
@@ -180,7 +179,7 @@ class HostileTarget:
         self._foreign_of_org: dict[str, str] = {}  # duplicate_create "foreign": an old call per organisation
         if mode == "gzip_bomb":
             gzip_bomb()
-        self.env = self._organisations(foreign if mode == "sequential" else 2)
+        self.env = self._organisations(foreign if mode == "sequential" else 2)  # others need only a few
 
     # -- the handle ------------------------------------------------------------------------------
 
@@ -290,10 +289,10 @@ class HostileTarget:
         found = destructive_id(method, raw, body)
         if found is None:
             return
-        via, call_id = found
+        via, action, call_id = found
         unowned = self.mode == "sequential" and call_id not in self.suite_ids and _sequential_form(call_id)
         self.destructive.append(
-            Destructive(method, raw, via, call_id, call_id in self.foreign_ids, unowned, self.answered[call_id])
+            Destructive(method, raw, via, action, call_id, call_id in self.foreign_ids, unowned, self.answered[call_id])
         )
 
     # -- rewriting (sequential, duplicate_create) --------------------------------------------------
