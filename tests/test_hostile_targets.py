@@ -207,6 +207,10 @@ def test_no_cancel_or_delete_reaches_a_call_the_suite_did_not_create(
     assert unowned == [], f"cancel or delete of truncations or extensions of its ids: {unowned}"
     assert target.foreign_now() == target.foreign_before, "a call the suite did not create changed"
     assert_no_secrets(run, target.secrets)
+    # The target is conformant (the mock, its ids renamed): a truncation that is another visible
+    # call's exact id rightly answers that call (contract section 3), and is no failure.
+    failed = {r["id"]: r["failures"][0]["message"][:160] for r in run.report["requirements"] if r["failures"]}
+    assert failed == {}, f"false failures against a conformant sequential-id target: {failed}"
 
 
 # --- a target whose creates answer an id again ----------------------------------------------------------
