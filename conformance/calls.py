@@ -23,6 +23,7 @@ __all__ = [
     "destructive_id",
     "get",
     "hook",
+    "names_exactly",
     "path_for",
     "rest",
     "snapshot",
@@ -93,6 +94,13 @@ def answered_call(exchange: Exchange) -> dict[str, Any] | None:
         return None
     data = body.get("data")
     return data if isinstance(data, dict) else body
+
+
+def names_exactly(exchange: Exchange, call_id: str) -> bool:
+    """Whether a 200 or 201 answer is of the call whose id is exactly `call_id` (decoded): on a target
+    that holds other calls (ids `call_1`, `call_2`, ...), a near miss of one id can be exactly another's."""
+    shown = answered_call(exchange)
+    return shown is not None and shown.get("call_id") == call_id
 
 
 def created_id(exchange: Exchange) -> str | None:
