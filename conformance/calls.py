@@ -12,7 +12,20 @@ from urllib.parse import quote, urlsplit
 from .client import Client, Exchange
 from .safety import destructive_target
 
-__all__ = ["Op", "call_op", "create", "deleted_call", "destructive_id", "get", "hook", "path_for", "rest", "snapshot"]
+__all__ = [
+    "Op",
+    "call_op",
+    "create",
+    "deleted_call",
+    "destructive_id",
+    "get",
+    "hook",
+    "may_create",
+    "path_for",
+    "public_create",
+    "rest",
+    "snapshot",
+]
 
 Op = Literal["get", "cancel", "delete"]
 _METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
@@ -55,6 +68,19 @@ def snapshot(client: Client, call_id: str, headers: dict[str, str]) -> Any:
     if exchange.status == 200 and isinstance(body, dict):
         return body.get("data")
     return None
+
+
+def public_create(method: str, url: str) -> bool:
+    """Whether `method url` may make a call through the public API: a REST create, or any webhook
+    request (what its body asks for is the target's to read)."""
+    path = url.split("?", 1)[0]
+    return method.upper() == "POST" and (path.endswith("/v1/calls") or "/v1/hooks/" in path)
+
+
+def may_create(method: str, path: str) -> bool:
+    """Whether `method path` may make a call, or move one to a state its clean-up costs more in:
+    a public create (`public_create`), a fixtures seed or a fixtures move."""
+    return public_create(method, path) or (method.upper() == "POST" and path.startswith("/_fixtures/calls"))
 
 
 def destructive_id(exchange: Exchange) -> str | None:
