@@ -23,8 +23,10 @@ __all__ = [
     "destructive_id",
     "get",
     "hook",
+    "may_create",
     "names_exactly",
     "path_for",
+    "public_create",
     "rest",
     "snapshot",
 ]
@@ -72,6 +74,19 @@ def snapshot(client: Client, call_id: str, headers: dict[str, str]) -> Any:
     return None
 
 
+def public_create(method: str, url: str) -> bool:
+    """Whether `method url` may make a call through the public API: a REST create, or any webhook
+    request (what its body asks for is the target's to read)."""
+    path = url.split("?", 1)[0]
+    return method.upper() == "POST" and (path.endswith("/v1/calls") or "/v1/hooks/" in path)
+
+
+def may_create(method: str, path: str) -> bool:
+    """Whether `method path` may make a call, or move one to a state its clean-up costs more in:
+    a public create (`public_create`), a fixtures seed or a fixtures move."""
+    return public_create(method, path) or (method.upper() == "POST" and path.startswith("/_fixtures/calls"))
+
+
 def destructive_id(exchange: Exchange) -> str | None:
     """The call id a cancel or delete (REST or webhook) named, else None."""
     path = urlsplit(exchange.url).path
@@ -106,10 +121,11 @@ def names_exactly(exchange: Exchange, call_id: str) -> bool:
 def created_id(exchange: Exchange) -> str | None:
     """The call id a successful create answered: `POST /v1/calls`, the webhook's `call.create`, or the
     fixtures API's `POST /_fixtures/calls`; else None."""
-    if exchange.method != "POST":
-        return None
     path = urlsplit(exchange.url).path
-    creates = path.endswith(("/v1/calls", "/_fixtures/calls")) or ("/v1/hooks/" in path and _hook_creates(exchange))
+    if public_create(exchange.method, path):
+        creates = "/v1/hooks/" not in path or _hook_creates(exchange)
+    else:
+        creates = exchange.method == "POST" and path.endswith("/_fixtures/calls")
     found = answered_call(exchange) if creates else None
     call_id = found.get("call_id") if found else None
     return call_id if isinstance(call_id, str) else None

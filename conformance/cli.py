@@ -213,8 +213,10 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .config import config_from
+    from .session import check_budget
 
     config = config_from(args, os.environ)
+    check_budget(config)
     if config.target_url is not None and not config.dry_run:
         from .client import check_reachable
 
@@ -222,8 +224,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         if config.dry_run:
             raise UsageError("--dry-run plans a run of one process; drop --workers")
-        from .parallel import run
+        from .parallel import check_shares, run
+        from .session import smallest_budget
 
+        check_shares(config, args.workers, smallest_budget(config)[0])
         return run(pytest_args(args), config, args.workers)
     code = int(pytest.main(pytest_args(args)))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED and args.keyword:  # 5 is none of the run's exit codes

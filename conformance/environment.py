@@ -26,7 +26,7 @@ from .redaction import Secrets
 from .safety import Guard
 from .seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
 
-__all__ = ["ALL_SCOPES", "Environment", "Tenant"]
+__all__ = ["ALL_SCOPES", "Environment", "Tenant", "provisioning_requests"]
 
 
 @dataclass
@@ -54,6 +54,26 @@ class Tenant:
         if self.webhook_token is None:
             raise NotExercised(f"no webhook token for organisation {self.name}")
         return self.webhook_token
+
+
+def _keys_to_make(org: str, breadth: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """The keys the provisioning makes for organisation `org` ("A" or "B"), in the order it makes
+    them: role ("key", "limited", "revoked", or the scope a key lacks) -> (scopes, revoked)."""
+    keys: dict[str, tuple[tuple[str, ...], bool]] = {"key": (ALL_SCOPES, False)}
+    if breadth == "every":
+        keys["limited"] = (("calls:create", "calls:read"), False)
+    if breadth == "every" or org == "A":
+        keys["revoked"] = (ALL_SCOPES, True)
+        keys |= {s: (tuple(x for x in ALL_SCOPES if x != s), False) for s in ALL_SCOPES}
+    return keys
+
+
+def provisioning_requests(config: SuiteConfig) -> int:
+    """The requests the provisioning sends (none without a fixtures API): per organisation, one to
+    make it and one a key."""
+    if not (config.fixtures_token or config.embedded or config.dry_run):
+        return 0
+    return sum(1 + len(_keys_to_make(org, config.budget.breadth)) for org in ("A", "B"))
 
 
 class Environment:
@@ -118,16 +138,12 @@ class Environment:
         for tenant in (self.a, self.b):
             _, org = self.fixtures("/_fixtures/orgs")
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
-            tenant.key = self._key(tenant, ALL_SCOPES)
-            if breadth == "every":
-                tenant.limited_key = self._key(tenant, ("calls:create", "calls:read"))
-            if breadth == "every" or tenant is self.a:
-                tenant.revoked_key = self._key(tenant, ALL_SCOPES, revoked=True)
-                scopes = {s: tuple(x for x in ALL_SCOPES if x != s) for s in ALL_SCOPES}
-                tenant.keys_without = {s: self._key(tenant, without) for s, without in scopes.items()}
+            made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
+            tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
+            tenant.keys_without = {s: made[s] for s in ALL_SCOPES if s in made}
             self._name_secrets(tenant)
 
-    def _key(self, tenant: Tenant, scopes: tuple[str, ...], *, revoked: bool = False) -> str:
+    def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
         body = {"scopes": list(scopes), "revoked": revoked}
         _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
         return str(answer["api_key"])
@@ -208,7 +224,7 @@ class Environment:
 
     def observe(self, exchange: Exchange) -> None:
         """Every create that succeeded, whoever sent it (schemathesis too), makes a call of the suite's."""
-        if "/_fixtures/" not in exchange.url:  # the fixtures seeder notes its calls itself, with their state
+        if calls.public_create(exchange.method, exchange.url):  # the fixtures seeder notes its own calls
             self.note_created(exchange)
 
     def note_created(self, exchange: Exchange) -> Exchange:
