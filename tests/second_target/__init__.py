@@ -18,7 +18,8 @@ Its choices, each one the contract leaves open (section in brackets), and how th
    (different on every response, so two answers to the same request differ in it); the fixtures'
    organisation has `"object": "organization"`.
 3. `Content-Type: application/json; charset=utf-8`, non-ASCII characters sent as UTF-8 [1, 1.1].
-4. gzip whenever the request's `Accept-Encoding` accepts it (httpx always does) [1, 1.1].
+4. gzip whenever the request's `Accept-Encoding` accepts it (httpx always does), and an answer
+   over 2 KiB in `Transfer-Encoding: chunked` [1, 1.1].
 5. Extra headers: `X-Request-Id`, `Cache-Control: no-store`, `Vary`, `WWW-Authenticate` on 401,
    `Idempotent-Replayed: true` on a replay, `Allow` on 405 and OPTIONS [1, 1.1].
 6. A valid key without the operation's scope gets **401** `UNAUTHORIZED`, not 403 [2, 9: SHOULD 403].

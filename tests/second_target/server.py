@@ -1,9 +1,10 @@
 """HTTP for the second target: the standard library's `ThreadingHTTPServer`, one thread a connection.
 
-Every answer is JSON with `; charset=utf-8`, gzip-compressed when the client accepts gzip, with
-an `X-Request-Id` header (the same id is in every error body). Any method is routed (none gets
-the standard library's HTML 501), and the standard library's own errors (a bad request line,
-headers too long) are answered with the JSON envelope too.
+Every answer is JSON with `; charset=utf-8`, gzip-compressed when the client accepts gzip, sent
+with `Transfer-Encoding: chunked` when it is over 2 KiB, and carries an `X-Request-Id` header
+(the same id is in every error body). Any method is routed (none gets the standard library's
+HTML 501), and the standard library's own errors (a bad request line, headers too long) are
+answered with the JSON envelope too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .app import App, Request, Response, TargetConfig
 from .errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ApiError
 
 MAX_BODY = 1 << 20
+CHUNKED_ABOVE, CHUNK = 2048, 1024  # a long answer streams in chunks, as many servers' do
 LOOPBACK = "127.0.0.1"
 _CODES = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE}
 
@@ -124,14 +126,18 @@ class Handler(BaseHTTPRequestHandler):
             headers["Vary"] = "Accept-Encoding"
             if accepts_gzip(self.headers.get("Accept-Encoding")):
                 payload, headers["Content-Encoding"] = gzip.compress(payload, mtime=0), "gzip"
+        chunked = len(payload) > CHUNKED_ABOVE and self.request_version == "HTTP/1.1" and self.command != "HEAD"
+        headers |= {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(len(payload))}
+        if self.close_connection:
+            headers["Connection"] = "close"
         self.send_response(response.status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD":
+        if chunked:
+            pieces = [payload[i : i + CHUNK] for i in range(0, len(payload), CHUNK)]
+            self.wfile.write(b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n")
+        elif self.command != "HEAD":
             self.wfile.write(payload)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
