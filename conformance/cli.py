@@ -1,6 +1,7 @@
 """The `husky-conformance` command line: one subcommand per job.
 
-A usage mistake ends with one line on stderr saying what to do, and exit code 4.
+A usage mistake ends with one line on stderr saying what to do, and exit code 4; a failure of the
+suite itself, with one line and exit code 3 (`conformance.crash`).
 """
 
 from __future__ import annotations
@@ -331,6 +332,7 @@ COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = None
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -339,6 +341,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the suite's own bug: one line and exit 3, never a traceback
+        from . import crash
+
+        secrets = crash.known_secrets(os.environ, getattr(args, "fixtures_token", None))
+        report_dir = getattr(args, "report_dir", None)
+        return crash.fail(exc, secrets, Path(report_dir) if report_dir else None)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,10 @@ class Exchange:
     error: str | None = None
     read_back: Exchange | None = None  # no answer: what a GET of the same call said right after
 
+    def __repr__(self) -> str:
+        # Tracebacks and hypothesis print it: no headers or bodies (keys, tokens), no webhook token.
+        return f"Exchange({self.method} {Secrets().redact(self.url)} -> {self.outcome()})"
+
     def json(self) -> Any:
         """The response's JSON value, or None when the body is not JSON (parsed once: do not mutate it)."""
         return self._json
