@@ -303,6 +303,8 @@ class _Adapter(HTTPAdapter):
             response = super().send(request, True, total, verify, cert, proxies)
             try:
                 response._content = read_capped(_read1(response.raw), response.status_code, request=request)
+                if cut.fired:  # a body that ends with its connection looks whole when cut short
+                    raise requests.exceptions.ReadTimeout(f"no answer within {total:g} s", request=request)
             except BaseException:
                 response.close()  # unread data: the connection is not reused
                 raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import traceback
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,9 @@ OTHER_FAILED: pytest.StashKey[bool] = pytest.StashKey()
 REASON: pytest.StashKey[str] = pytest.StashKey()
 IN_PLAY: pytest.StashKey[bool] = pytest.StashKey()  # the suite's own tests were collected: crashes are ours
 CRASHED: pytest.StashKey[BaseException] = pytest.StashKey()  # the suite itself failed (exit 3)
+MISUSED: pytest.StashKey[str] = pytest.StashKey()  # a usage error met in a check: the run stops (exit 4)
 SUITE_MARKER = "husky"
+USAGE_ERROR = 4
 RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.recording`), when --cassettes
 
 
@@ -207,7 +210,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     suite = item.config.stash.get(SESSION, None)
     if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
         return report
-    from .errors import Failure, NotExercised
+    from .errors import Failure, NotExercised, UsageError
 
     error = call.excinfo.value
     failures = _failures_in(error, Failure)
@@ -224,6 +227,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[REASON] = error.reason
     elif isinstance(error, pytest.skip.Exception):
         item.stash[OUTCOME] = "skipped"
+    elif isinstance(error, UsageError):  # met only now (a fixtures API answering nonsense): stop the run
+        message = suite.ctx.client.secrets.redact(str(error))
+        item.config.stash[MISUSED] = message
+        item.session.shouldstop = f"usage error: {message}"
+        item.stash[OUTCOME] = "usage error"
+        report.longrepr = message
     else:
         suite.suite_errors.append(f"{item.name}: {type(error).__name__}: {error}")
         suite.ctx.results.skip(_requirements(item), f"suite error in {item.name}")
@@ -279,7 +288,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     crashed = session.config.stash.get(CRASHED, None)
     try:
         _clean_up(suite, session.config)
-        if crashed is None:
+        if crashed is None and MISUSED in session.config.stash:
+            print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)
+            session.exitstatus = USAGE_ERROR
+        elif crashed is None:
             code = report.finish(suite)
             # A run that mixes other tests with the suite keeps their failure visible.
             session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code
@@ -303,7 +315,7 @@ def _clean_up(suite: SuiteSession, config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     suite = config.stash.get(SESSION, None)
-    if suite is not None and CRASHED not in config.stash:
+    if suite is not None and CRASHED not in config.stash and MISUSED not in config.stash:
         from . import report
 
         terminalreporter.write_line(report.plan_table(suite) if suite.planned else report.final_table(suite))

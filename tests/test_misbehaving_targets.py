@@ -222,3 +222,117 @@ def test_a_refused_connection_is_a_usage_error(tmp_path: Path) -> None:
     with refused_url() as url:
         run = run_suite(_args(url), tmp_path / "reports", ENV_CREDENTIALS)
     assert_cannot_reach(run, url, "ConnectError")
+
+
+# --- a fixtures API that answers nonsense: a usage error naming the route and what is wrong --------
+
+ORG = b'{"org_id": "org_1", "webhook_token": "whk_fake_token_1"}'
+GOOD = {"orgs": ORG, "keys": b'{"api_key": "sk_fake_key_1"}', "calls": b'{"data": {"call_id": "call_1"}}'}
+ROUTES = {"orgs": "/_fixtures/orgs", "keys": "/_fixtures/orgs/org_1/keys", "calls": "/_fixtures/calls"}
+
+
+def fixtures_api(broken: str, body: bytes) -> Starlette:
+    """A target whose fixtures API answers 201 with `body` on the `broken` route, and sense elsewhere."""
+
+    async def answer(request: Request) -> Response:
+        route = request.path_params.get("route", "")
+        if request.url.path.startswith("/v1/"):
+            return JSONResponse(NOT_FOUND, 404)
+        return Response(body if route == broken else GOOD[route], 201, media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/_fixtures/{route:path}", _named(answer), methods=["POST"]),
+            Route("/{path:path}", answer, methods=METHODS),
+        ]
+    )
+
+
+def _named(answer: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def named(request: Request) -> Response:
+        path = request.path_params["route"]
+        request.path_params["route"] = "keys" if path.endswith("/keys") else path
+        return await answer(request)
+
+    return named
+
+
+@pytest.mark.parametrize(
+    ("broken", "body", "problem"),
+    [
+        ("orgs", b"[]", "a JSON list where an object holding 'org_id' belongs"),
+        ("orgs", b"null", "null"),
+        ("orgs", b"", "an empty body"),
+        ("orgs", b"<html>oops</html>", "a body that is not JSON"),
+        ("orgs", b'{"webhook_token": "w"}', "no 'org_id'"),
+        ("orgs", b'{"org_id": 7, "webhook_token": "w"}', "'org_id' a JSON number, not a string"),
+        ("orgs", b'{"org_id": "o", "webhook_token": ""}', "an empty 'webhook_token'"),
+        ("keys", b'{"api_key": null}', "'api_key' a JSON null, not a string"),
+        ("keys", b'"sk_bare"', "a JSON string where an object holding 'api_key' belongs"),
+        ("calls", b'{"data": []}', "a JSON list where an object holding 'call_id' belongs"),
+        ("calls", b'{"call_id": "call_1"}', "no 'data.call_id'"),
+    ],
+    ids=[
+        "org: a list",
+        "org: null",
+        "org: empty",
+        "org: not JSON",
+        "org: no org_id",
+        "org: org_id a number",
+        "org: empty token",
+        "key: null",
+        "key: a bare string",
+        "call: data a list",
+        "call: no data",
+    ],
+)
+def test_a_malformed_fixtures_answer_is_a_usage_error(tmp_path: Path, broken: str, body: bytes, problem: str) -> None:
+    from conformance.client import Client
+    from conformance.config import build_config
+    from conformance.environment import Environment
+    from conformance.errors import UsageError
+    from conformance.redaction import Secrets
+
+    with AppServer(fixtures_api(broken, body)) as server:
+        config = build_config(
+            target_url=server.url,
+            fixtures_token="fixtures-token-value",
+            report_dir=str(tmp_path),
+            seed=None,
+            budget="quick",
+            strict=False,
+            timeout=TIMEOUT * 4,
+            env={},
+        )
+        client = Client(server.url, timeout=config.timeout, secrets=Secrets())
+
+        def provision_and_seed() -> None:
+            env = Environment(client, config, client.secrets)
+            env.seed_call(env.a, "completed")
+
+        with pytest.raises(UsageError) as raised:
+            provision_and_seed()
+        client.close()
+    message = str(raised.value)
+    assert message.startswith(f"the fixtures API answered POST {ROUTES[broken]} (201) with {problem};"), message
+    assert "\n" not in message
+
+
+def test_a_malformed_fixtures_answer_ends_the_run_in_one_line(tmp_path: Path) -> None:
+    with AppServer(fixtures_api("orgs", b"[]")) as server:
+        run = run_suite([*_args(server.url), "--fixtures-token", "t0k3n-of-the-fixtures"], tmp_path / "reports")
+    assert run.returncode == 4, run.describe()
+    assert "Traceback" not in run.output
+    (line,) = [line for line in run.stderr.splitlines() if line]  # pytest's "ERROR: ..." and a blank line
+    assert "the fixtures API answered POST /_fixtures/orgs (201) with a JSON list" in line
+
+
+def test_a_malformed_seeding_answer_mid_run_stops_it_in_one_line(tmp_path: Path) -> None:
+    with AppServer(fixtures_api("calls", b"null")) as server:
+        run = run_suite([*_args(server.url), "--fixtures-token", "t0k3n-of-the-fixtures"], tmp_path / "reports")
+    assert run.returncode == 4, run.describe()
+    assert "Traceback" not in run.output
+    assert run.stderr.splitlines() == [
+        "husky-conformance: the fixtures API answered POST /_fixtures/calls (201) with null; it must answer a JSON"
+        " object holding 'data.call_id' (contract section 8): is --target-url the API's base URL?"
+    ]
