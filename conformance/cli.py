@@ -94,7 +94,11 @@ def _parser() -> _Parser:
         "--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail the verdict too"
     )
     run.add_argument(
-        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request (default 10)"
+        "--timeout",
+        dest="request_timeout",
+        type=float,
+        default=10.0,
+        help="seconds each request may take in all, its whole answer included (default 10)",
     )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
     run.add_argument(
@@ -246,7 +250,9 @@ def _cassette_commands(commands: Any) -> None:
     record.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
     record.add_argument("--budget", default="quick", metavar="NAME|N", help="as for run (default: quick)")
     record.add_argument("--strict", dest="conformance_strict", action="store_true", help="as for run")
-    record.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    record.add_argument(
+        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
+    )
     record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     record.add_argument("--allow-destructive", action="store_true", help="as for run")
     record.add_argument("--seeder", choices=("fixtures", "api", "pool"), help="as for run")
@@ -261,7 +267,9 @@ def _cassette_commands(commands: Any) -> None:
     drift.add_argument("--target-url", required=True, help="the live target, base path included")
     drift.add_argument("--fixtures-token", help="its fixtures API's token (or HUSKY_FIXTURES_TOKEN)")
     drift.add_argument("--report-dir", default="reports", help="where drift.json and drift.md go (default reports/)")
-    drift.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    drift.add_argument(
+        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
+    )
     drift.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     drift.add_argument("--allow-destructive", action="store_true", help="needed for a non-loopback target")
 

@@ -41,7 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--budget", default="default", help="smoke, quick, default, thorough, or a number of requests")
     # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.
     group.addoption("--conformance-strict", action="store_true", help="SHOULD failures fail the verdict too")
-    group.addoption("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    group.addoption(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        help="seconds each request may take in all, its whole answer included (default 10)",
+    )
     group.addoption("--rate-limit", help="at most N requests a minute: N/min or off (default 60/min; loopback: off)")
     group.addoption("--allow-destructive", action="store_true", help="cancel and delete on a non-loopback target")
     group.addoption("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
