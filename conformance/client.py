@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from .errors import NotExercised
-from .limits import AnswerTooLarge, http_client, read_answer
+from .limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from .redaction import Secrets
 
 __all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "probe"]
@@ -285,5 +285,5 @@ def check_reachable(url: str, timeout: float) -> None:
 def probe(client: Client) -> None:
     """The same through `client`: paced and counted like every request of the run."""
     exchange = client.request("GET", PROBE)
-    if exchange.status is None:
+    if exchange.status is None and not is_over_cap(exchange.error):
         raise _unreachable(str(client.url("")), exchange.error or "no answer")

@@ -34,7 +34,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-__all__ = ["MAX_ANSWER_BYTES", "AnswerTooLarge", "capped_session", "http_client", "read_answer"]
+__all__ = ["MAX_ANSWER_BYTES", "AnswerTooLarge", "capped_session", "http_client", "is_over_cap", "read_answer"]
 
 MAX_ANSWER_BYTES = 4 * 1024 * 1024  # the contract's largest answer is a few KiB: a thousand times that
 CHUNK = 64 * 1024  # bytes inflated at a time
@@ -45,7 +45,15 @@ class AnswerTooLarge(requests.exceptions.RequestException):
     """An answer past `MAX_ANSWER_BYTES` (decompressed): no answer the suite will judge."""
 
     def __init__(self, status: int, *, request: Any = None) -> None:
-        super().__init__(f"answer over {MAX_ANSWER_BYTES} bytes (status {status})", request=request)
+        super().__init__(f"{OVER_CAP} {MAX_ANSWER_BYTES} bytes (status {status})", request=request)
+
+
+OVER_CAP = "answer over"
+
+
+def is_over_cap(error: str | None) -> bool:
+    """Whether an exchange's `error` is an answer past the cap (an answer all the same, if not one to judge)."""
+    return error is not None and error.startswith(OVER_CAP)
 
 
 # --- size ----------------------------------------------------------------------------------------

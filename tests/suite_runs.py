@@ -16,10 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,13 @@ class _RawHandler(socketserver.BaseRequestHandler):
         self.server.heads.append(head)
         with contextlib.suppress(OSError):  # the client hung up: what the test wanted, often
             self.server.answer(self.request, head)
+
+
+@cache
+def gzip_bomb(mebibytes: int = 1024) -> bytes:
+    """`mebibytes` MiB of zeros, gzipped (about a thousand times smaller): 1 GiB by default."""
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), bytes(1 << 20)
+    return b"".join([*(packer.compress(zeros) for _ in range(mebibytes)), packer.flush()])
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import requests
-from suite_runs import RawServer
+from suite_runs import RawServer, gzip_bomb
 
 from conformance.client import Client, Exchange, check_reachable
 from conformance.errors import UsageError
@@ -37,13 +37,7 @@ def _head(*fields: str) -> bytes:
     ).encode()
 
 
-def _gzip(mebibytes: int) -> bytes:
-    """`mebibytes` MiB of zeros, gzipped (about a thousand times smaller)."""
-    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), bytes(1 << 20)
-    return b"".join([*(packer.compress(zeros) for _ in range(mebibytes)), packer.flush()])
-
-
-BOMB = _gzip(1024)  # 1 GiB inflated
+BOMB = gzip_bomb()
 
 
 def bomb(sock: socket.socket, head: bytes) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
+import socket
 import socketserver
 import threading
 import time
@@ -29,11 +31,23 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from suite_runs import LOOPBACK, QUICK_PROPERTIES, AppServer, SuiteRun, refused_url, run_suite, run_suites
+from suite_runs import (
+    LOOPBACK,
+    QUICK_PROPERTIES,
+    AppServer,
+    RawServer,
+    SuiteRun,
+    gzip_bomb,
+    refused_url,
+    run_suite,
+    run_suites,
+)
 
 ENV_CREDENTIALS = {"HUSKY_API_KEY": "k", "HUSKY_WEBHOOK_TOKEN": "t"}
 TIMEOUT = 0.5
 SLEEP = 5.0  # well past TIMEOUT
+DRIP = 0.1  # seconds between the bytes of a dripped answer: each read gets one well within TIMEOUT
+MAX_RSS_KIB = 300 * 1024  # what a run may take, hostile answers or not
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 NOT_FOUND = {"error": {"code": "NOT_FOUND", "message": "No such thing."}}
 
@@ -125,11 +139,43 @@ class Target(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+def _not_found(sock: socket.socket) -> None:
+    payload = json.dumps(NOT_FOUND).encode()
+    sock.sendall(
+        b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+
+
+def gzip_bombs(sock: socket.socket, head: bytes) -> None:
+    """Every answer 200 and 1 GiB of JSON-ish zeros, gzipped to 1 MB."""
+    sock.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nConnection: close\r\n"
+        + f"Content-Length: {len(gzip_bomb())}\r\n\r\n".encode()
+        + gzip_bomb()
+    )
+
+
+def drips_on_delete(sock: socket.socket, head: bytes) -> None:
+    """A DELETE's answer comes a byte every DRIP seconds, for ever; the rest is 404 at once."""
+    if not head.startswith(b"DELETE "):
+        _not_found(sock)
+        return
+    sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n")
+    deadline = time.monotonic() + SLEEP  # no longer than the test: the client has given up by then
+    while time.monotonic() < deadline:
+        sock.sendall(b" ")
+        time.sleep(DRIP)
+
+
 UNDER_TEST: dict[str, Callable[[], Target]] = {
     "500 to everything": lambda: AppServer(_app(always_500)),
     "200 with a body that is not JSON": lambda: AppServer(_app(garbage_200)),
     "DELETE outlives the timeout": lambda: AppServer(_app(sleeper({"DELETE"}))),
     "DELETE gets no answer": lambda: HangUpServer({"DELETE"}),
+    "a gzip bomb to everything": lambda: RawServer(gzip_bombs),
+    "DELETE drips its answer": lambda: RawServer(drips_on_delete),
 }
 UNREACHABLE: dict[str, Callable[[], Target]] = {
     "every request outlives the timeout": lambda: AppServer(_app(sleeper(set(METHODS)))),
@@ -181,8 +227,10 @@ def test_no_traceback_reaches_the_output(runs: dict[str, SuiteRun], target: str)
         ("200 with a body that is not JSON", "TENANT-404", "# -> 200"),
         ("DELETE outlives the timeout", "DEL-NOT-FOUND-404", "# -> no answer: timed out"),
         ("DELETE gets no answer", "DEL-NOT-FOUND-404", "# -> no answer: RemoteProtocolError"),
+        ("a gzip bomb to everything", "TENANT-404", "# -> no answer: answer over 4194304 bytes (status 200)"),
+        ("DELETE drips its answer", "DEL-NOT-FOUND-404", "# -> no answer: timed out"),
     ],
-    ids=["500: no 5xx", "500: envelope", "garbage: 404 expected", "timeout", "hang-up"],
+    ids=["500: no 5xx", "500: envelope", "garbage: 404 expected", "timeout", "hang-up", "gzip bomb", "drip"],
 )
 def test_the_failure_names_what_came_back(
     runs: dict[str, SuiteRun], target: str, requirement: str, outcome: str
@@ -193,10 +241,17 @@ def test_the_failure_names_what_came_back(
     assert any(outcome in step for step in last_steps), last_steps
 
 
-def test_a_timeout_costs_the_timeout_not_the_servers_sleep(runs: dict[str, SuiteRun]) -> None:
-    run = runs["DELETE outlives the timeout"]
+@pytest.mark.parametrize("target", ["DELETE outlives the timeout", "DELETE drips its answer"])
+def test_a_timeout_costs_the_timeout_not_the_servers_sleep(runs: dict[str, SuiteRun], target: str) -> None:
+    run = runs[target]
     assert any("no answer: timed out" in f["reproduction"] for f in run.failures)
     assert run.report["duration_s"] < SLEEP, "the suite waited for an answer past --timeout"
+
+
+def test_hostile_answers_cost_bounded_memory(runs: dict[str, SuiteRun]) -> None:
+    assert "a gzip bomb to everything" in runs  # each run's peak is at most that of the largest child
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert peak_kib < MAX_RSS_KIB, f"a run of the suite took {peak_kib // 1024} MiB"
 
 
 def assert_cannot_reach(run: SuiteRun, url: str, error: str) -> None:
