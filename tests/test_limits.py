@@ -218,3 +218,16 @@ def test_requests_read_a_gzipped_answer_whole() -> None:
         outcome = _requests_get(f"{server.url}/v1/calls/x")
     assert isinstance(outcome, requests.Response)
     assert outcome.content == BODY
+
+
+def test_proxies_from_the_environment_keep_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx mounts a transport per proxy (none for NO_PROXY hosts): each gets the deadline."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with RawServer(drip_head) as server:
+        client = Client(server.url, timeout=TIMEOUT, secrets=Secrets())
+        exchange, elapsed, _ = _measured(lambda: client.request("GET", "/v1/calls/x"))
+        client.close()
+    assert isinstance(exchange, Exchange)
+    assert exchange.error == "timed out"
+    assert elapsed < TIMEOUT + SLACK

@@ -2,8 +2,10 @@
 
 Each target here is a small server of our own on a free loopback port: one that answers 500 to
 everything, one that answers 200 with a body that is not JSON, one that outlives the request
-timeout, one that hangs up without answering. The suite runs against each through the real CLI
-with credentials from the environment (there is no fixtures API to seed anything).
+timeout, one that hangs up without answering, one that answers a gzip bomb to everything, one
+that drips its answers to DELETE a byte at a time. The suite runs against each through the real
+CLI with credentials from the environment (there is no fixtures API to seed anything). A fixtures
+API that answers nonsense is a usage error instead, naming the route and what was wrong.
 
 Exit codes: a target that answers the suite's reachability probe at all is under test, and what
 it gets wrong is a failure (exit 1). A target that never gives an HTTP answer, not even to the
