@@ -361,6 +361,9 @@ COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
+        from .determinism import hypothesis_home
+
+        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_home()))  # workers inherit it
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
