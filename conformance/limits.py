@@ -173,7 +173,7 @@ class _Backend(httpcore.NetworkBackend):
 def http_client(timeout: float) -> httpx.Client:
     """An httpx client that follows no redirect and keeps every exchange within its deadline (`read_answer`)."""
     http = httpx.Client(timeout=timeout, follow_redirects=False)
-    for transport in [http._transport, *http._mounts.values()]:
+    for transport in [http._transport, *(t for t in http._mounts.values() if t is not None)]:  # None: NO_PROXY
         pool: Any = getattr(transport, "_pool", None)
         # httpx takes no network backend; its pool does. An httpx without one fails the tests loudly.
         assert hasattr(pool, "_network_backend"), "httpx's transport changed"

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpcore  # noqa: F401  (see below)
 import pytest
@@ -85,29 +85,36 @@ class AppServer:
         self._socket.close()
 
 
-class RawServer(socketserver.ThreadingTCPServer):
-    """Raw TCP on a free loopback port: each connection's request is read, then `answer(socket, head)`
-    writes whatever it likes (slowly, endlessly, malformed); `requests` lists the request heads seen."""
+class LoopbackTCPServer(socketserver.ThreadingTCPServer):
+    """A threaded TCP server on a free loopback port, served from `with` to its end."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, answer: Callable[[socket.socket, bytes], None]) -> None:
-        super().__init__((LOOPBACK, 0), _RawHandler)
-        self.answer = answer
-        self.heads: list[bytes] = []
+    def __init__(self, handler: type[socketserver.BaseRequestHandler]) -> None:
+        super().__init__((LOOPBACK, 0), handler)
 
     @property
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.server_address[1]}"
 
-    def __enter__(self) -> RawServer:
-        threading.Thread(target=self.serve_forever, name="raw-server", daemon=True).start()
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.serve_forever, name=type(self).__name__, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
         self.server_close()
+
+
+class RawServer(LoopbackTCPServer):
+    """Raw TCP: each connection's request is read, then `answer(socket, head)` writes whatever it
+    likes (slowly, endlessly, malformed); `heads` lists the request heads seen."""
+
+    def __init__(self, answer: Callable[[socket.socket, bytes], None]) -> None:
+        super().__init__(_RawHandler)
+        self.answer = answer
+        self.heads: list[bytes] = []
 
 
 class _RawHandler(socketserver.BaseRequestHandler):

@@ -21,7 +21,6 @@ import json
 import resource
 import socket
 import socketserver
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
@@ -34,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from suite_runs import (
-    LOOPBACK,
     QUICK_PROPERTIES,
     AppServer,
+    LoopbackTCPServer,
     RawServer,
     SuiteRun,
     gzip_bomb,
@@ -105,26 +104,12 @@ class _HangUp(socketserver.BaseRequestHandler):
         )
 
 
-class HangUpServer(socketserver.ThreadingTCPServer):
+class HangUpServer(LoopbackTCPServer):
     """Raw TCP: an ASGI server always answers (a crashed app still gets a 500), this one need not."""
 
-    daemon_threads = True
-
     def __init__(self, hang_up_on: set[str]) -> None:
-        super().__init__((LOOPBACK, 0), _HangUp)
+        super().__init__(_HangUp)
         self.hang_up_on = hang_up_on
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.server_address[1]}"
-
-    def __enter__(self) -> HangUpServer:
-        threading.Thread(target=self.serve_forever, name="hang-up-server", daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 # --- runs ----------------------------------------------------------------------------------------
