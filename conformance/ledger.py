@@ -165,11 +165,16 @@ def _clean(env: Environment, entry: Entry) -> str:
     if tenant.key is None:
         return f"no API key of organisation {entry.org} to clean it up with"
     state = _read_back(env, tenant, entry)
+    if state == "queued":
+        outcome = _act(env, tenant, entry, "cancel", "cancelled")
+        if outcome == "cancelled" or entry.state not in RUNNING | {"completed"}:
+            return outcome
+        state = entry.state  # it started by itself before the cancel reached it: finish and delete it
     if state in RUNNING and env.can_seed_any_state:
         env.advance(entry.call_id, "completed")  # as telephony would finish it
         state = "completed"
-    if state == "queued":
-        return _act(env, tenant, entry, "cancel", "cancelled")
+    elif state in RUNNING:  # a target whose calls end by themselves (`--seeder api`): wait for it
+        state = env.seeder.wait_ended(tenant, entry.call_id) or state
     if state == "completed":
         return _act(env, tenant, entry, "delete", "deleted")
     if state in RETAINED or state == "gone":

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["ApiSeeder", "FixturesSeeder", "PoolSeeder", "Seeder", "read_pool"]
 
 CREATE_FIELDS = ("contact_number", "contact_name", "contact_email", "additional_info")
+ENDED = frozenset({"completed", "failed", "cancelled"})
 FIRST_POLL, MAX_POLL = 0.25, 8.0  # seconds between polls: doubling, so a slow completion costs few requests
 
 
@@ -57,6 +58,10 @@ class Seeder:
     def advance(self, call_id: str, state: str) -> None:
         raise NotExercised(f"the {self.name} seeder cannot move a call forward (that needs the fixtures API)")
 
+    def wait_ended(self, tenant: Tenant, call_id: str) -> str | None:
+        """For the clean-up: the status of a running call once the target has ended it (None: no waiting)."""
+        return None
+
     def _create(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
         body = {k: pii[k] for k in CREATE_FIELDS if k in pii} | {"agent_id": self.env.agent_id}
         key = f"husky-conformance-{self.env.rng.getrandbits(64):016x}"
@@ -80,7 +85,7 @@ class ApiSeeder(Seeder):
         self.unavailable = None if wait_completed else "the api seeder waits for none (--wait-completed SECONDS)"
 
     def can_seed(self, state: str) -> bool:
-        return state != "completed" or self.unavailable is None
+        return state in self.states and (state != "completed" or self.unavailable is None)
 
     def why_not(self, state: str) -> str:
         return f"no completed call: {self.unavailable}" if state == "completed" else super().why_not(state)
@@ -95,20 +100,35 @@ class ApiSeeder(Seeder):
         return call_id, created
 
     def _wait_completed(self, tenant: Tenant, call_id: str, pii: dict[str, Any]) -> None:
-        deadline, pause, status = time.monotonic() + self.wait_completed, FIRST_POLL, "queued"
+        status, data = self._poll(tenant, call_id)
+        if status == "completed":
+            pii.update({k: data[k] for k in ("transcript", "recording_url") if k in data})  # the server's PII
+            return
+        self.unavailable = f"a call created with POST /v1/calls was {status} after {self.wait_completed:g} s"
+        raise NotExercised(f"no completed call: {self.unavailable} (--wait-completed)")
+
+    def wait_ended(self, tenant: Tenant, call_id: str) -> str | None:
+        """For the clean-up: the status of a running call once the target has ended it by itself
+        (None: this seeder does not wait, or it did not end in time)."""
+        if self.unavailable is not None:
+            return None
+        status, _ = self._poll(tenant, call_id)
+        if status in ENDED:
+            return status
+        self.unavailable = f"a call was {status} after {self.wait_completed:g} s"  # and the next is not waited for
+        return None
+
+    def _poll(self, tenant: Tenant, call_id: str) -> tuple[str, dict[str, Any]]:
+        """GET the call until it has ended (or `--wait-completed` is over): its last status and data."""
+        deadline, pause, status, data = time.monotonic() + self.wait_completed, FIRST_POLL, "queued", {}
         while time.monotonic() < deadline:
             self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(2 * pause, MAX_POLL)
-            exchange = get(self.env.client, call_id, tenant.auth())
-            data = _call_data(exchange)
+            data = _call_data(get(self.env.client, call_id, tenant.auth()))
             status = str(data.get("status", status))
-            if status == "completed":
-                pii.update({k: data[k] for k in ("transcript", "recording_url") if k in data})  # the server's PII
-                return
-            if status in ("failed", "cancelled"):
+            if status in ENDED:
                 break
-        self.unavailable = f"a call created with POST /v1/calls was {status} after {self.wait_completed:g} s"
-        raise NotExercised(f"no completed call: {self.unavailable} (--wait-completed)")
+        return status, data
 
 
 class PoolSeeder(Seeder):

@@ -8,12 +8,18 @@ a reason, and the verdict is incomplete rather than pass or fail.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
-from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suites
+from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, run_suites
 
+from conformance.cassettes import CREDENTIAL_NAMES
 from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer
 from conformance.requirements import REQUIREMENTS
@@ -112,3 +118,49 @@ def test_no_credentials_at_all_is_a_usage_error(runs: dict[str, SuiteRun]) -> No
     for what_to_set in ("--fixtures-token", "HUSKY_API_KEY", "HUSKY_WEBHOOK_TOKEN"):
         assert what_to_set in lines[0]
     assert not (run.report_dir / "report.json").exists()
+
+
+# --- the README's walk-through: the mock's own banner, pasted, reaches PASS ----------------------------
+
+WALK_THROUGH = ("--budget", "smoke", "--allow-destructive", "--seeder", "api", "--agent-id", "agent_autocomplete")
+WALK_THROUGH_SECONDS = 180.0  # about 60 s measured (the api seeder waits ~4 s for each completed call)
+
+
+@contextmanager
+def banner_variables(*args: str) -> Iterator[dict[str, str]]:
+    """`husky-conformance mock --port 0 ARGS` in a subprocess, and the `export` lines its banner prints."""
+    command = [sys.executable, "-m", "conformance.cli", "mock", "--port", "0", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "try:":
+            line = process.stdout.readline()
+            assert line, f"the mock exited before its banner was complete: {lines}"
+            lines.append(line.rstrip("\n"))
+        exports = (line.removeprefix("export ").partition("=") for line in lines if line.startswith("export "))
+        yield {name: value for name, _, value in exports}
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)  # and closes its stdout
+
+
+def test_the_walk_through_with_the_banner_variables_passes(tmp_path: Path) -> None:
+    with banner_variables("--auto-complete", "1") as variables:
+        assert set(variables) == {"HUSKY_TARGET_URL", *CREDENTIAL_NAMES.values()}
+        started = time.monotonic()
+        run = run_suite(
+            ["--target-url", variables["HUSKY_TARGET_URL"], *WALK_THROUGH],
+            tmp_path / "reports",
+            variables,
+            seconds=WALK_THROUGH_SECONDS,
+        )
+        took = time.monotonic() - started
+    assert run.returncode == 0, run.describe()
+    assert run.report["verdict_text"] == "PASS", run.report["verdict_text"]
+    assert run.report["leftovers"] == 0
+    assert run.report["ledger"]["leftovers"] == []
+    assert run.report["requests"] <= 300
+    for rid in ("AUTH-REVOKED-401", "CANCEL-PAST-QUEUED-REFUSED", "CANCEL-PAST-QUEUED-409", "TENANT-404"):
+        assert run.requirements[rid]["checks"] > 0, rid
+    assert took < WALK_THROUGH_SECONDS
