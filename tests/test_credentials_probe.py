@@ -104,19 +104,25 @@ WRONG: dict[str, tuple[str, Callable[[Orgs], str], str]] = {
 }
 
 
+@dataclass
+class WrongRun:
+    env: dict[str, str]  # the variables it was given, one of them wrong
+    run: SuiteRun
+
+
 @pytest.fixture(scope="module")
-def wrong_runs(mock: MockServer, orgs: Orgs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SuiteRun]:
+def wrong_runs(mock: MockServer, orgs: Orgs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, WrongRun]:
     base = tmp_path_factory.mktemp("wrong")
     cases = {name: orgs.env | {variable: make(orgs)} for name, (variable, make, _) in WRONG.items()}
     args = ["--target-url", mock.url, *ONE_CHECK]
     runs = run_suites([(args, base / f"r{n}" / "reports", env) for n, env in enumerate(cases.values())])
-    return dict(zip(cases, runs, strict=True))
+    return {name: WrongRun(cases[name], run) for name, run in zip(cases, runs, strict=True)}
 
 
 @pytest.mark.parametrize("case", list(WRONG))
-def test_a_wrong_credential_is_a_usage_error_naming_its_variable(wrong_runs: dict[str, SuiteRun], case: str) -> None:
+def test_a_wrong_credential_is_a_usage_error_naming_its_variable(wrong_runs: dict[str, WrongRun], case: str) -> None:
     variable, _, says = WRONG[case]
-    run = wrong_runs[case]
+    run = wrong_runs[case].run
     assert run.returncode == 4, run.describe()
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
@@ -126,14 +132,14 @@ def test_a_wrong_credential_is_a_usage_error_naming_its_variable(wrong_runs: dic
     assert not (run.report_dir / "report.json").exists(), "a check ran on a wrong credential"
 
 
-def test_no_secret_in_a_credential_error(wrong_runs: dict[str, SuiteRun], orgs: Orgs) -> None:
-    for case, run in wrong_runs.items():
-        for secret in orgs.env.values():
-            assert secret not in run.output, case
+def test_no_secret_in_a_credential_error(wrong_runs: dict[str, WrongRun]) -> None:
+    for case, wrong in wrong_runs.items():
+        for secret in wrong.env.values():  # the wrong one too: it may be a real key of something else
+            assert secret not in wrong.run.output, case
 
 
 def test_what_the_credential_check_created_is_cleaned_up(
-    wrong_runs: dict[str, SuiteRun], mock: MockServer, orgs: Orgs
+    wrong_runs: dict[str, WrongRun], mock: MockServer, orgs: Orgs
 ) -> None:
     ours = {orgs.a.org_id, orgs.b.org_id}
     made = [c for c in mock.store.calls.values() if c.org_id in ours]
