@@ -347,6 +347,41 @@ def test_what_the_clean_up_cannot_remove_is_reported_as_leftovers(tmp_path: Path
     assert "left on the target" in run.output
 
 
+class RequestClock:
+    """A mock clock that moves one second a request: when a call starts and ends depends on the
+    requests the mock answers, not on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wrap(self, app: Any) -> Any:
+        async def ticking(scope: Any, receive: Any, send: Any) -> None:
+            self.now += scope["type"] == "http"
+            await app(scope, receive, send)
+
+        return ticking
+
+
+def test_the_clean_up_waits_for_a_call_the_target_ends_by_itself(tmp_path: Path) -> None:
+    """No fixtures API, calls that complete on their own: one still in progress at the clean-up is
+    waited for (the api seeder's polling) and deleted, not left over. create_call's call is 11
+    requests old at the clean-up's first GET: with 14, it is in progress from 7 and ends at 14."""
+    clock = RequestClock()
+    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=14, clock=clock), wrap=clock.wrap) as server:
+        with httpx.Client(base_url=server.url) as http:
+            fixtures = FixturesClient(http, TOKEN)
+            env = {"HUSKY_API_KEY": fixtures.key(fixtures.org())}
+        args = ["--target-url", server.url, "-k", "create_call", "--seeder", "api", "--wait-completed", "10"]
+        run = run_suite(args, tmp_path, env)
+    lines = [json.loads(line) for line in (run.report_dir / "ledger.jsonl").read_text().splitlines()]
+    assert [line["outcome"] for line in lines if line["event"] == "cleanup"] == ["deleted"], run.describe()
+    assert run.report["ledger"]["leftovers"] == []
+    assert server.store.calls == {}
+
+
 # --- safety: the suite never touches a call it did not make -----------------------------------------------
 
 
