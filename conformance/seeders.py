@@ -14,6 +14,7 @@ reported "not exercised".
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ class Seeder:
 
     def __init__(self, env: Environment) -> None:
         self.env = env
+        # Idempotency keys unique to this run: the same seed against the same target again must not
+        # replay (or conflict with) the creates of an earlier run, whose calls are not this run's.
+        self.run_key = secrets.token_hex(8)
 
     def can_seed(self, state: str) -> bool:
         return state in self.states
@@ -64,7 +68,7 @@ class Seeder:
 
     def _create(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
         body = {k: pii[k] for k in CREATE_FIELDS if k in pii} | {"agent_id": self.env.agent_id}
-        key = f"husky-conformance-{self.env.rng.getrandbits(64):016x}"
+        key = f"husky-conformance-{self.run_key}-{self.env.rng.getrandbits(64):016x}"
         headers = tenant.auth() | {"Idempotency-Key": key}
         exchange = self.env.client.request("POST", "/v1/calls", headers=headers, json_body=body)
         answer = exchange.json()

@@ -1,9 +1,13 @@
 """A target without the fixtures API: the suite runs on `HUSKY_*` credentials from the environment.
 
 The credentials are real ones of a live mock, made through its fixtures API by the test; the
-suite itself never sees the fixtures token. It can then only make queued calls (create) and
-cancelled ones (create, cancel), so whatever needs a call in another state is not exercised, with
-a reason, and the verdict is incomplete rather than pass or fail.
+suite itself never sees the fixtures token. With the implicit api seeder (which waits for no call
+to complete) it can then only make queued calls (create) and cancelled ones (create, cancel), so
+whatever needs a call in another state is not exercised, with a reason, and the verdict is
+incomplete rather than pass or fail.
+
+The README's walk-through, at the end, is the other way: the mock's own banner variables, every
+one of them, and `--seeder api` against a mock whose calls complete by themselves: PASS.
 """
 
 from __future__ import annotations

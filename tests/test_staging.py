@@ -514,3 +514,20 @@ def test_the_pool_seeder_uses_each_pool_call_at_most_once(
     for call_id in set(pool_ids) - set(used):
         assert not any(s.names(call_id) for s in recorder.seen), "an unused pool call was touched"
     assert not any(s.names(call_id) for s in recorder.seen for call_id in before)
+
+
+def test_the_api_seeder_never_replays_an_earlier_runs_create(tmp_path: Path, mock: MockServer) -> None:
+    """The same seed twice against one target: the second run's Idempotency-Keys are its own, so
+    its creates make new calls instead of handing back (or conflicting with) the first run's."""
+    with httpx.Client(base_url=mock.url) as http:
+        env = _existing(http).env
+    args = ["--target-url", mock.url, "-k", "cancel_table or create_call", "--budget", "quick"]
+    first, second = (run_suite(args, tmp_path / name / "reports", env) for name in ("first", "second"))
+    made = []
+    for run in (first, second):
+        assert run.failures == [], run.describe()
+        lines = (run.report_dir / "ledger.jsonl").read_text().splitlines()
+        made.append({json.loads(line)["call_id"] for line in lines if json.loads(line)["event"] == "created"})
+    assert made[0]
+    assert made[1]
+    assert made[0].isdisjoint(made[1]), "the second run took calls of the first for its own"
