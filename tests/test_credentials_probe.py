@@ -16,8 +16,12 @@ import httpx
 import pytest
 from suite_runs import SuiteRun, run_suites
 
+from conformance.client import Client
+from conformance.config import build_config
+from conformance.environment import Environment
 from conformance.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer
+from conformance.redaction import Secrets
 
 TOKEN = "credentials-probe-fixtures-token"
 LIMITED = ("calls:create", "calls:read")
@@ -178,3 +182,26 @@ def test_a_broken_target_is_judged_not_blamed_on_the_credential(
     assert "ERROR" not in run.stderr, run.stderr
     assert run.report["suite_errors"] == []
     assert run.statuses("fail") == judged, run.describe()
+
+
+def test_each_given_credential_is_redacted_as_its_variable(mock: MockServer, orgs: Orgs, tmp_path: Path) -> None:
+    """The environment names every secret after the variable that holds it, HUSKY_API_KEY_REVOKED too,
+    so that a reproduction runs as it is once the variables are set."""
+    config = build_config(
+        target_url=mock.url,
+        fixtures_token=None,
+        report_dir=str(tmp_path),
+        seed=None,
+        budget="smoke",
+        strict=False,
+        timeout=10,
+        env=orgs.env,
+    )
+    secrets = Secrets()
+    client = Client(mock.url, timeout=10, secrets=secrets)
+    try:
+        Environment(client, config, secrets)
+    finally:
+        client.close()
+    for variable, value in orgs.env.items():
+        assert secrets.redact(f"key {value} here") == f"key ${{{variable}}} here", variable
