@@ -20,7 +20,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from . import calls
@@ -37,7 +37,13 @@ __all__ = ["LIMITED_SCOPES", "probe_credentials"]
 
 LIMITED_SCOPES = ("calls:create", "calls:read")  # exactly what HUSKY_API_KEY_LIMITED has
 REFUSED = (401, 403)  # what a key lacking a scope gets (contract section 2)
-FORMS = ("bearer", "x-api-key")
+ProbeOp = Literal["get", "create", "cancel", "delete"]
+OPS: dict[str, ProbeOp] = {
+    "calls:read": "get",
+    "calls:create": "create",
+    "calls:cancel": "cancel",
+    "calls:delete": "delete",
+}
 INVALID_CREATE: dict[str, Any] = {}  # no agent_id, no contact_number: 400 for a key that may create
 UNKNOWN_ACTION = {"action": "call.husky_conformance_probe", "data": {}}
 
@@ -55,13 +61,13 @@ class _Probe:
         self.env.guard.vouch([call_id])
         return call_id
 
-    def send(self, op: str, key: str, form: str, call_id: str = "") -> Exchange:
+    def send(self, op: ProbeOp, key: str, form: str, call_id: str = "") -> Exchange:
         headers = {"Authorization": f"Bearer {key}"} if form == "bearer" else {"x-api-key": key}
         if op == "create":
             return self.env.client.request("POST", "/v1/calls", headers=headers, json_body=INVALID_CREATE)
-        return calls.rest(self.env.client, op, call_id, headers)  # type: ignore[arg-type]
+        return calls.rest(self.env.client, op, call_id, headers)
 
-    def answer(self, op: str, key: str, call_id: str = "") -> Exchange:
+    def answer(self, op: ProbeOp, key: str, call_id: str = "") -> Exchange:
         """`op` with `key`; a 401 in one header form is asked again in the other (a target that
         refuses one form is judged by the checks, not blamed on the key)."""
         exchange = self.send(op, key, "bearer", call_id)
@@ -91,7 +97,7 @@ class _Probe:
         they may be sent), with a random id, except the read, of the call `read` where given (A's own call,
         whose answer tells the organisation). The answers, by scope."""
         random_id = self.fresh_id()
-        ops = {"calls:read": "get", "calls:create": "create", "calls:cancel": "cancel", "calls:delete": "delete"}
+        ops = dict(OPS)
         if not self.env.guard.destructive_allowed:  # cancel and delete are not sent at all: their scopes judge nothing
             ops = {s: op for s, op in ops.items() if op not in ("cancel", "delete")}
         answers = {
@@ -121,7 +127,7 @@ class _Probe:
         """A key that must lack `scope` got 404 for a random id: it has the scope, or the target looks
         the call up before the scope (a contract break the checks find). Asked again on a call of A's
         that exists: a refusal there clears the key."""
-        op = "cancel" if scope == "calls:cancel" else "delete"
+        op = OPS[scope]
         if self.own_call is None:
             return  # no call of A to ask about (no HUSKY_API_KEY): the checks judge
         again = self.answer(op, key, self.own_call)
@@ -138,9 +144,9 @@ class _Probe:
         exchange = self.send("get", key, "bearer", self.fresh_id())
         if exchange.status in (200, 403, 404):
             raise UsageError(
-                f"{variable} is accepted: GET {_path(exchange)} answered {exchange.outcome()}, not 401. It must"
-                " be a revoked key of organisation A. Either the key is not revoked, or the target accepts"
-                " revoked keys (contract section 2): the suite cannot tell which"
+                f"{variable} is accepted: GET {_path(exchange, short=True)} answered {exchange.outcome()},"
+                " not 401. It must be a revoked key of organisation A. Either the key is not revoked, or the"
+                " target accepts revoked keys (contract section 2): the suite cannot tell which"
             )
 
     # -- webhook tokens ---------------------------------------------------------------------
