@@ -14,11 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from suite_runs import SuiteRun, run_suites
+from suite_runs import run_suites
 
 from conformance.client import Client
 from conformance.config import build_config
 from conformance.environment import Environment
+from conformance.errors import UsageError
 from conformance.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer
 from conformance.redaction import Secrets
@@ -108,47 +109,82 @@ WRONG: dict[str, tuple[str, Callable[[Orgs], str], str]] = {
 }
 
 
-@dataclass
-class WrongRun:
-    env: dict[str, str]  # the variables it was given, one of them wrong
-    run: SuiteRun
+def open_environment(mock: MockServer, env: dict[str, str], report_dir: Path) -> Environment:
+    """What a run does before its first check, in process: the environment, credential check included."""
+    config = build_config(
+        target_url=mock.url,
+        fixtures_token=None,
+        report_dir=str(report_dir),
+        seed=None,
+        budget="smoke",
+        strict=False,
+        timeout=10,
+        env=env,
+    )
+    secrets = Secrets()
+    client = Client(mock.url, timeout=10, secrets=secrets)
+    try:
+        return Environment(client, config, secrets)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
-def wrong_runs(mock: MockServer, orgs: Orgs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, WrongRun]:
-    base = tmp_path_factory.mktemp("wrong")
-    cases = {name: orgs.env | {variable: make(orgs)} for name, (variable, make, _) in WRONG.items()}
-    args = ["--target-url", mock.url, *ONE_CHECK]
-    runs = run_suites([(args, base / f"r{n}" / "reports", env) for n, env in enumerate(cases.values())])
-    return {name: WrongRun(cases[name], run) for name, run in zip(cases, runs, strict=True)}
+def refusals(mock: MockServer, orgs: Orgs, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Each wrong case, in process: the usage error's message (or what happened instead)."""
+    found = {}
+    for name, (variable, make, _) in WRONG.items():
+        try:
+            open_environment(mock, orgs.env | {variable: make(orgs)}, tmp_path_factory.mktemp("wrong"))
+            found[name] = "no usage error"
+        except UsageError as error:
+            found[name] = str(error)
+    return found
 
 
 @pytest.mark.parametrize("case", list(WRONG))
-def test_a_wrong_credential_is_a_usage_error_naming_its_variable(wrong_runs: dict[str, WrongRun], case: str) -> None:
+def test_a_wrong_credential_is_a_usage_error_naming_its_variable(refusals: dict[str, str], case: str) -> None:
     variable, _, says = WRONG[case]
-    run = wrong_runs[case].run
-    assert run.returncode == 4, run.describe()
-    lines = [line for line in run.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("ERROR: HUSKY_"), lines[0]
-    assert variable in lines[0], lines[0]
-    assert says in lines[0], lines[0]
-    assert not (run.report_dir / "report.json").exists(), "a check ran on a wrong credential"
+    assert refusals[case].startswith("HUSKY_"), refusals[case]
+    assert variable in refusals[case]
+    assert says in refusals[case]
 
 
-def test_no_secret_in_a_credential_error(wrong_runs: dict[str, WrongRun]) -> None:
-    for case, wrong in wrong_runs.items():
-        for secret in wrong.env.values():  # the wrong one too: it may be a real key of something else
-            assert secret not in wrong.run.output, case
+def test_no_secret_in_a_credential_error(refusals: dict[str, str], orgs: Orgs) -> None:
+    for case, message in refusals.items():
+        for secret in orgs.env.values():
+            assert secret not in message, case
+        for word in message.split():  # nor the wrong value (the made ones start like every key and token)
+            assert not word.strip("(),;:").startswith(("sk_test_", "whk_")), (case, message)
 
 
 def test_what_the_credential_check_created_is_cleaned_up(
-    wrong_runs: dict[str, WrongRun], mock: MockServer, orgs: Orgs
+    refusals: dict[str, str], mock: MockServer, orgs: Orgs
 ) -> None:
     ours = {orgs.a.org_id, orgs.b.org_id}
     made = [c for c in mock.store.calls.values() if c.org_id in ours]
     assert made, "the credential check made no call (it needs one of A's for B and the limited key)"
     assert {c.status for c in made} <= {"cancelled"}, {c.call_id: c.status for c in made}
+
+
+# Through the command line: a usage error is exit 4 and one line, before any check, with no secret.
+CLI_CASES = ("unknown key", "limited can cancel", "B of organisation A", "revoked not revoked")
+
+
+def test_a_wrong_credential_ends_the_run_with_exit_4(mock: MockServer, orgs: Orgs, tmp_path: Path) -> None:
+    cases = {name: orgs.env | {WRONG[name][0]: WRONG[name][1](orgs)} for name in CLI_CASES}
+    args = ["--target-url", mock.url, *ONE_CHECK]
+    runs = run_suites([(args, tmp_path / f"r{n}" / "reports", env) for n, env in enumerate(cases.values())])
+    for (name, env), run in zip(cases.items(), runs, strict=True):
+        variable, _, says = WRONG[name]
+        assert run.returncode == 4, run.describe()
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"ERROR: {variable}"), lines[0]
+        assert says in lines[0]
+        assert not (run.report_dir / "report.json").exists(), "a check ran on a wrong credential"
+        for secret in env.values():  # the wrong one too: it may be a real key of something else
+            assert secret not in run.output, name
 
 
 def test_the_right_credentials_pass_the_check(mock: MockServer, orgs: Orgs, tmp_path: Path) -> None:
@@ -187,21 +223,6 @@ def test_a_broken_target_is_judged_not_blamed_on_the_credential(
 def test_each_given_credential_is_redacted_as_its_variable(mock: MockServer, orgs: Orgs, tmp_path: Path) -> None:
     """The environment names every secret after the variable that holds it, HUSKY_API_KEY_REVOKED too,
     so that a reproduction runs as it is once the variables are set."""
-    config = build_config(
-        target_url=mock.url,
-        fixtures_token=None,
-        report_dir=str(tmp_path),
-        seed=None,
-        budget="smoke",
-        strict=False,
-        timeout=10,
-        env=orgs.env,
-    )
-    secrets = Secrets()
-    client = Client(mock.url, timeout=10, secrets=secrets)
-    try:
-        Environment(client, config, secrets)
-    finally:
-        client.close()
+    secrets = open_environment(mock, orgs.env, tmp_path).secrets
     for variable, value in orgs.env.items():
         assert secrets.redact(f"key {value} here") == f"key ${{{variable}}} here", variable
