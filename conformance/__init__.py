@@ -13,18 +13,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .mock import MockConfig, MockServer, create_app
 
+    CONTRACT_VERSION: str
+
 try:
     __version__ = version("huskyvoice-conformance")
 except PackageNotFoundError:  # a checkout that was never installed
     __version__ = "0.0.0"
-
-CONTRACT_VERSION = "1.0.0"
 
 __all__ = ["CONTRACT_VERSION", "MockConfig", "MockServer", "__version__", "create_app"]
 _LAZY = {"MockConfig": ".mock", "MockServer": ".mock", "create_app": ".mock"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "CONTRACT_VERSION":  # from specs/contract.md, read when first asked for
+        from ._resources import contract_version
+
+        return contract_version()
     if name in _LAZY:
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

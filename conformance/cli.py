@@ -110,6 +110,11 @@ def _parser() -> _Parser:
     staging.add_argument(
         "--allow-destructive", action="store_true", help="cancel and delete the suite's calls on a non-loopback target"
     )
+    staging.add_argument(
+        "--isolated-target",
+        action="store_true",
+        help="the target holds no call but the suite's: cancel and delete may try near-miss ids (README, safety)",
+    )
     staging.add_argument("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
     staging.add_argument(
         "--seeder",
@@ -127,6 +132,7 @@ def _parser() -> _Parser:
     )
     staging.add_argument("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
     commands.add_parser("requirements", help="print the requirement catalogue")
+    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
     _cassette_commands(commands)
     return parser
 
@@ -198,6 +204,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
             words += [flag, str(value)]
     switches = {"--conformance-strict": args.conformance_strict, "--allow-destructive": args.allow_destructive}
     switches["--dry-run"] = args.dry_run
+    switches["--isolated-target"] = args.isolated_target
     return words + [flag for flag, on in switches.items() if on]
 
 
@@ -206,8 +213,10 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .config import config_from
+    from .session import check_budget
 
     config = config_from(args, os.environ)
+    check_budget(config)
     if config.target_url is not None and not config.dry_run:
         from .client import check_reachable
 
@@ -215,8 +224,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers > 1:
         if config.dry_run:
             raise UsageError("--dry-run plans a run of one process; drop --workers")
-        from .parallel import run
+        from .parallel import check_shares, run
+        from .session import smallest_budget
 
+        check_shares(config, args.workers, smallest_budget(config)[0])
         return run(pytest_args(args), config, args.workers)
     code = int(pytest.main(pytest_args(args)))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED and args.keyword:  # 5 is none of the run's exit codes
@@ -228,6 +239,13 @@ def _requirements(args: argparse.Namespace) -> int:
     from .requirements import render_table
 
     print(render_table())
+    return 0
+
+
+def _contract(args: argparse.Namespace) -> int:
+    from ._resources import CONTRACT, spec_path
+
+    print(spec_path(CONTRACT).read_text(encoding="utf-8"), end="")
     return 0
 
 
@@ -248,6 +266,7 @@ def _cassette_commands(commands: Any) -> None:
     record.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
     record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     record.add_argument("--allow-destructive", action="store_true", help="as for run")
+    record.add_argument("--isolated-target", action="store_true", help="as for run")
     record.add_argument("--seeder", choices=("fixtures", "api", "pool"), help="as for run")
     record.add_argument("--agent-id", help="as for run")
     replay = commands.add_parser("replay", help="replay a cassette set offline and judge every requirement again")
@@ -326,7 +345,7 @@ def _drift(args: argparse.Namespace) -> int:
     return drift.run(Path(args.cassettes), index, config)
 
 
-COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements}
+COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements, "contract": _contract}
 COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 

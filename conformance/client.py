@@ -8,6 +8,12 @@ counted. Observers see every exchange: that is how response-wide rules are check
 Before anything is sent, the client asks its gate (`conformance.safety`) whether the request may
 go at all, keeps the run within its request budget, and paces (`--rate-limit`). A request whose
 answer was lost is never sent again: the `on_lost` hook reads its outcome back with a GET.
+
+The budget keeps the clean-up's share: a request is admitted only if, after it, the budget still
+holds what the clean-up needs for every call so far (`reserved`), and what this request and those
+still in flight may leave to do (`reserve_for`: the clean-up of a call a create may make, the
+read-back of a cancel whose answer is lost). So the clean-up, which may use that share (`cleanup`),
+never finds the budget spent.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -150,7 +157,11 @@ class Client:
         self.pacer = Pacer(rate_limit, sleep)
         self.sleep = sleep
         self.max_requests = max_requests  # 0: no budget
-        self.reserved: Callable[[], int] = lambda: 0  # requests kept back for the clean-up
+        self.reserved: Callable[[], int] = lambda: 0  # requests kept back for the clean-up of the calls so far
+        # Requests kept back for what one request (method, path, body) may leave to do (see `request`).
+        self.reserve_for: Callable[[str, str, bytes | None], int] = lambda method, path, body: 0
+        self.overdrawn = 0  # requests sent past the budget where `when_spent` allowed it: the budget grew by them
+        self._in_flight = 0  # kept back for the requests sent and not yet answered (`reserve_for`)
         self.gate: Gate = lambda method, path, body, cleanup: None  # raises to refuse a request
         self.on_lost: Callable[[Exchange], Exchange | None] = lambda exchange: None
         self.requests = 0
@@ -194,11 +205,17 @@ class Client:
             headers.setdefault("Content-Type", "application/json")
         cleanup = cleanup or self.cleaning
         self.gate(method, path, content, cleanup)
+        keep = 0 if cleanup else self.reserve_for(method, path, content)
         for _ in range(MAX_THROTTLE_RETRIES + 1):  # a 429 was not acted on: sending it again is safe
-            exchange = self._send(method, path, headers, content, cleanup)
-            if exchange.status is None:  # never sent again: what happened is read back instead
-                exchange = replace(exchange, read_back=self.on_lost(exchange))
-            self._notify(exchange)
+            self._admit(1, cleanup, keep, hold=True)
+            try:
+                exchange = self._send(method, path, headers, content)
+                if exchange.status is None:  # never sent again: what happened is read back instead
+                    exchange = replace(exchange, read_back=self.on_lost(exchange))
+                self._notify(exchange)  # the ledger holds what it created from here on
+            finally:
+                with self._lock:
+                    self._in_flight -= keep
             if exchange.status != 429:
                 break
             with self._lock:
@@ -206,21 +223,39 @@ class Client:
             self.sleep(_retry_after(exchange))
         return exchange
 
-    def admit(self, count: int = 1, *, cleanup: bool = False) -> None:
-        """Count `count` requests about to go into the budget (`BudgetSpent` if they do not fit), then pace."""
-        kept = 0 if cleanup else self.reserved()
-        if self.max_requests and self.requests + count + kept > self.max_requests:
-            self.when_spent()
-        with self._lock:
+    def admit(self, count: int = 1, *, cleanup: bool = False, keep: int = 0) -> None:
+        """Count `count` requests about to go into the budget, then pace.
+
+        Unless they are the clean-up's, the budget must still hold after them the clean-up's share
+        and `keep` more (what they may leave to do, see `reserve_for`); else `when_spent` (`BudgetSpent`).
+        """
+        self._admit(count, cleanup, keep, hold=False)
+
+    def _admit(self, count: int, cleanup: bool, keep: int, *, hold: bool) -> None:
+        with self._lock:  # checked and counted at once: concurrent creates cannot share one reservation
+            need = self.requests + count + (0 if cleanup else self.reserved() + self._in_flight + keep)
+            if self.max_requests and need > self.max_requests + self.overdrawn:
+                self.when_spent()
+                self.overdrawn = need - self.max_requests  # allowed past the budget: the clean-up's share stays
             self.requests += count
+            self._in_flight += keep if hold else 0
         self.pacer.wait()
+
+    @contextmanager
+    def overdraft(self) -> Iterator[None]:
+        """Requests inside are never refused for the budget: past it, the budget grows by them (see
+        `overdrawn`), so what it keeps back for the clean-up stays kept."""
+        saved, self.when_spent = self.when_spent, lambda: None
+        try:
+            yield
+        finally:
+            self.when_spent = saved
 
     def _spent(self) -> None:
         raise BudgetSpent(f"the run's budget of {self.max_requests} requests is spent")
 
-    def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None, cleanup: bool) -> Exchange:
+    def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None) -> Exchange:
         url = self.url(path)
-        self.admit(cleanup=cleanup)
         try:
             response = self._http.request(method, url, headers=headers, content=content)
         except httpx.LocalProtocolError:
@@ -235,7 +270,9 @@ class Client:
     def observe_external(self, exchange: Exchange, *, throttled: bool = False, admitted: bool = True) -> None:
         """Show a request another HTTP stack sent for the run (schemathesis) around.
 
-        Not `admitted` (schemathesis' own auth probes): it is counted, and paced, after the fact.
+        Not `admitted` (schemathesis' own auth probes): it is counted, and paced, after the fact. Its
+        sender kept room for it when it admitted the request it follows (see `SchemaLayer`); if it
+        still went past the budget, the budget grows by it, so the clean-up's share stays whole.
         """
         with self._lock:
             self.throttled += throttled
@@ -243,6 +280,10 @@ class Client:
         if not admitted:
             self.pacer.wait()
         self._notify(exchange)
+        if not admitted and self.max_requests:
+            with self._lock:
+                need = self.requests + self.reserved() + self._in_flight
+                self.overdrawn = max(self.overdrawn, need - self.max_requests)
 
     def _notify(self, exchange: Exchange) -> None:
         for observe in self.observers:

@@ -107,6 +107,7 @@ class SuiteConfig:
     max_requests: int = 0  # the request budget of the run: 0 is none (see `REQUEST_CAPS`)
     rate_limit: float | None = None  # requests a minute the client sends at most; None: unpaced
     allow_destructive: bool = False
+    isolated_target: bool = False  # the user says the target holds no call but the suite's
     dry_run: bool = False
     seeder: str = "fixtures"
     pool_file: Path | None = None
@@ -127,6 +128,13 @@ class SuiteConfig:
     def destructive_allowed(self) -> bool:
         """Cancels and deletes of calls that exist: always on loopback, elsewhere only when allowed."""
         return self.loopback or self.allow_destructive
+
+    @property
+    def isolated(self) -> bool:
+        """Every call the suite can reach is its own: organisations it made through the fixtures API,
+        on a target that holds nothing else (the bundled mock, or `--isolated-target`). Only then
+        may a cancel or delete name a truncation or an in-alphabet extension of an own id."""
+        return self.fixtures_token is not None and (self.embedded or self.isolated_target)
 
 
 def _target(url: str | None) -> str | None:
@@ -158,6 +166,7 @@ def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
         env=env,
         rate_limit=options.rate_limit,
         allow_destructive=options.allow_destructive,
+        isolated_target=options.isolated_target,
         dry_run=options.dry_run,
         seeder=options.seeder,
         pool_file=options.pool_file,
@@ -181,6 +190,7 @@ def build_config(
     env: Mapping[str, str],
     rate_limit: str | None = None,
     allow_destructive: bool = False,
+    isolated_target: bool = False,
     dry_run: bool = False,
     seeder: str | None = None,
     pool_file: str | None = None,
@@ -213,6 +223,7 @@ def build_config(
         max_requests=cap if max_requests is None else max_requests,
         rate_limit=parse_rate(rate_limit, target),
         allow_destructive=allow_destructive,
+        isolated_target=isolated_target,
         dry_run=dry_run,
         seeder=_seeder(seeder, token, target, pool_file),
         pool_file=Path(pool_file) if pool_file else None,

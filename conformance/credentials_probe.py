@@ -58,7 +58,7 @@ class _Probe:
 
     def fresh_id(self) -> str:
         call_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        self.env.guard.vouch([call_id])
+        self.env.guard.craft(call_id)
         return call_id
 
     def send(self, op: ProbeOp, key: str, form: str, call_id: str = "") -> Exchange:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import calls
+from .claims import Claims
 from .client import Client, Exchange
 from .config import SuiteConfig
 from .credentials_probe import probe_credentials
@@ -26,7 +27,7 @@ from .redaction import Secrets
 from .safety import Guard
 from .seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
 
-__all__ = ["ALL_SCOPES", "Environment", "Tenant"]
+__all__ = ["ALL_SCOPES", "Environment", "Tenant", "provisioning_requests"]
 
 
 @dataclass
@@ -56,6 +57,26 @@ class Tenant:
         return self.webhook_token
 
 
+def _keys_to_make(org: str, breadth: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """The keys the provisioning makes for organisation `org` ("A" or "B"), in the order it makes
+    them: role ("key", "limited", "revoked", or the scope a key lacks) -> (scopes, revoked)."""
+    keys: dict[str, tuple[tuple[str, ...], bool]] = {"key": (ALL_SCOPES, False)}
+    if breadth == "every":
+        keys["limited"] = (("calls:create", "calls:read"), False)
+    if breadth == "every" or org == "A":
+        keys["revoked"] = (ALL_SCOPES, True)
+        keys |= {s: (tuple(x for x in ALL_SCOPES if x != s), False) for s in ALL_SCOPES}
+    return keys
+
+
+def provisioning_requests(config: SuiteConfig) -> int:
+    """The requests the provisioning sends (none without a fixtures API): per organisation, one to
+    make it and one a key."""
+    if not (config.fixtures_token or config.embedded or config.dry_run):
+        return 0
+    return sum(1 + len(_keys_to_make(org, config.budget.breadth)) for org in ("A", "B"))
+
+
 class Environment:
     def __init__(self, client: Client, config: SuiteConfig, secrets: Secrets) -> None:
         self.client = client
@@ -68,7 +89,8 @@ class Environment:
         self.created: list[str] = []  # every call id the suite made
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
         self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
-        self.guard = Guard(destructive_allowed=config.destructive_allowed)
+        self.guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
         self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
         self.seeder = self._seeder(config)
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
@@ -114,16 +136,12 @@ class Environment:
         for tenant in (self.a, self.b):
             _, org = self.fixtures("/_fixtures/orgs")
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
-            tenant.key = self._key(tenant, ALL_SCOPES)
-            if breadth == "every":
-                tenant.limited_key = self._key(tenant, ("calls:create", "calls:read"))
-            if breadth == "every" or tenant is self.a:
-                tenant.revoked_key = self._key(tenant, ALL_SCOPES, revoked=True)
-                scopes = {s: tuple(x for x in ALL_SCOPES if x != s) for s in ALL_SCOPES}
-                tenant.keys_without = {s: self._key(tenant, without) for s, without in scopes.items()}
+            made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
+            tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
+            tenant.keys_without = {s: made[s] for s in ALL_SCOPES if s in made}
             self._name_secrets(tenant)
 
-    def _key(self, tenant: Tenant, scopes: tuple[str, ...], *, revoked: bool = False) -> str:
+    def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
         body = {"scopes": list(scopes), "revoked": revoked}
         _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
         return str(answer["api_key"])
@@ -180,8 +198,14 @@ class Environment:
         """A fresh random UUID (or `call_<32 hex>`, for the `call_...` form): no call has it."""
         fresh = uuid.UUID(int=self.rng.getrandbits(128), version=4)
         call_id = f"call_{fresh.hex}" if form == "call" else str(fresh)
-        self.guard.vouch([call_id])
+        self.guard.craft(call_id)
         return call_id
+
+    def random_extension(self, call_id: str) -> str:
+        """`call_id` with 16 random hex digits added: an extension of an own id that is no one's call."""
+        extended = f"{call_id}{self.rng.getrandbits(64):016x}"
+        self.guard.craft(extended)
+        return extended
 
     def seed_call(self, tenant: Tenant, state: str, pii: dict[str, Any] | None = None) -> str:
         """A new call of `tenant` in `state`, carrying `pii`; NotExercised when impossible here."""
@@ -196,23 +220,20 @@ class Environment:
         if call_id in self.ledger.entries:
             return
         self.created.append(call_id)
-        self.guard.vouch([call_id])
+        self.guard.own(call_id)
         self.ledger.add(call_id, tenant.name, tenant.org_id, state)
 
     def observe(self, exchange: Exchange) -> None:
         """Every create that succeeded, whoever sent it (schemathesis too), makes a call of the suite's."""
-        path = exchange.url.split("?", 1)[0]
-        if exchange.method == "POST" and (path.endswith("/v1/calls") or "/v1/hooks/" in path):
+        if calls.public_create(exchange.method, exchange.url):  # the fixtures seeder notes its own calls
             self.note_created(exchange)
 
     def note_created(self, exchange: Exchange) -> Exchange:
         """Add the call a create answer names (REST or webhook) to the calls the suite made."""
-        body = exchange.json()
-        if isinstance(body, dict):
-            found = body.get("data", body) if isinstance(body.get("data"), dict) else body
-            creates = exchange.status == 201 or b'"call.create"' in (exchange.body or b"")
-            if creates and exchange.status in (200, 201) and isinstance(found.get("call_id"), str):
-                self.created_now(found["call_id"], self._owner(exchange), found.get("status"))
+        call_id = calls.created_id(exchange)
+        if call_id is not None:
+            found = calls.answered_call(exchange)
+            self.created_now(call_id, self._owner(exchange), found.get("status") if found else None)
         return exchange
 
     def _owner(self, exchange: Exchange) -> Tenant:

@@ -24,7 +24,17 @@ from .config import Budget
 from .errors import UsageError
 from .results import MAX_FAILURES_PER_REQUIREMENT, Results
 
-__all__ = ["LIFECYCLE_PARTS", "assign", "cost", "lifecycle_share", "merge", "parse_slice", "run"]
+__all__ = [
+    "LIFECYCLE_PARTS",
+    "assign",
+    "check_shares",
+    "cost",
+    "lifecycle_share",
+    "merge",
+    "parse_slice",
+    "run",
+    "shares",
+]
 
 # Requests of each check against the bundled mock at each budget (smoke, quick, default, thorough),
 # from `husky-conformance run`'s progress lines; only their proportions matter. The lifecycle's
@@ -105,13 +115,30 @@ def _names() -> list[str]:
 
 
 def _worker_words(words: list[str], k: int, workers: int, config: Any, directory: Path) -> list[str]:
+    rate = f"{config.rate_limit / workers:g}/min" if config.rate_limit else "off"
+    share = [f"--max-requests={shares(config, workers)[k - 1]}"] if config.max_requests else []
+    return [*words, "--slice", f"{k}/{workers}", "--rate-limit", rate, *share, "--report-dir", str(directory)]
+
+
+def shares(config: Any, workers: int, max_requests: int | None = None) -> list[int]:
+    """Each worker's share of the budget's request cap (`max_requests`, else the config's): its slice's weight."""
     slices = assign(_names(), workers, config.budget)
     weights = [sum(cost(n, config.budget) for n, s in slices.items() if s == w) for w in range(1, workers + 1)]
-    rate = f"{config.rate_limit / workers:g}/min" if config.rate_limit else "off"
-    share = (
-        [f"--max-requests={int(config.max_requests * weights[k - 1] / sum(weights))}"] if config.max_requests else []
+    cap = config.max_requests if max_requests is None else max_requests
+    return [int(cap * weight / sum(weights)) for weight in weights]
+
+
+def check_shares(config: Any, workers: int, smallest: int) -> None:
+    """UsageError unless every worker's share holds `smallest` requests (each probes and provisions on its own)."""
+    if not config.max_requests or min(shares(config, workers)) >= smallest:
+        return
+    enough = config.max_requests
+    while min(shares(config, workers, enough)) < smallest:
+        enough += 1
+    raise UsageError(
+        f"a budget of {config.max_requests} requests split among {workers} workers is too small for one check"
+        f" in each (each needs {smallest}): the smallest that works is --budget {enough}, or fewer --workers"
     )
-    return [*words, "--slice", f"{k}/{workers}", "--rate-limit", rate, *share, "--report-dir", str(directory)]
 
 
 def run(words: list[str], config: Any, workers: int) -> int:

@@ -38,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
     group.addoption("--rate-limit", help="at most N requests a minute: N/min or off (default 60/min; loopback: off)")
     group.addoption("--allow-destructive", action="store_true", help="cancel and delete on a non-loopback target")
+    group.addoption("--isolated-target", action="store_true", help="the target holds no call but the suite's")
     group.addoption("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
     group.addoption("--seeder", help="fixtures, api or pool (default: fixtures with a token, else api)")
     group.addoption("--pool", dest="pool_file", help="file of pre-provisioned completed call ids (--seeder pool)")

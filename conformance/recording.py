@@ -38,7 +38,7 @@ __all__ = ["OUT_OF_SCOPE", "RESPONSE_WIDE", "Recording"]
 OUT_OF_SCOPE = "outside the recorded scenario set (targeted properties)"
 RECORD_AGAIN = "the suite or the seed changed since recording; record again"
 # Judged on every response of every check (`conformance.universal`): every cassette holds them.
-RESPONSE_WIDE = ("ENV-NO-5XX", "ENV-ERROR-ENVELOPE", "ENV-JSON", "DEL-ERASURE", "RATE-LIMIT-429")
+RESPONSE_WIDE = ("ENV-NO-5XX", "ENV-ERROR-ENVELOPE", "ENV-JSON", "DEL-ERASURE", "RATE-LIMIT-429", "ID-NEVER-REUSED")
 MISMATCH = (CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError)
 
 
@@ -271,6 +271,7 @@ def _options(config: SuiteConfig) -> dict[str, Any]:
         "seeder": config.seeder,
         "agent_id": config.agent_id,
         "allow_destructive": config.allow_destructive,
+        "isolated_target": config.isolated_target,
         "pool_file": str(config.pool_file) if config.pool_file else None,
         "wait_completed": config.wait_completed,
     }

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
+from ._resources import CONTRACT, contract_anchor, spec_path
 from .requirements import REQUIREMENTS
 from .results import EXIT_CODES, Verdict
 
@@ -54,6 +55,7 @@ def build(suite: SuiteSession) -> dict[str, Any]:
         "seed": config.seed,
         "suite_version": __version__,
         "contract_version": CONTRACT_VERSION,
+        "contract": spec_path(CONTRACT).as_uri(),  # the section column links into it
         "budget": config.budget.name,
         "max_requests": config.max_requests,
         "strict": config.strict,
@@ -110,6 +112,11 @@ def _junit(data: dict[str, Any], strict: bool) -> ET.ElementTree[ET.Element]:
     return ET.ElementTree(suite)
 
 
+def _section_links(sections: str, contract: str) -> str:
+    """`5` as a link to section 5 of the contract the run checked, `1,5,6` as three."""
+    return ",".join(f"[{s}]({contract}{contract_anchor(s)})" for s in sections.split(","))
+
+
 def _summary(data: dict[str, Any], strict: bool) -> str:
     lines = [
         f"# HuskyVoice conformance: **{data['verdict_text']}**",
@@ -124,7 +131,8 @@ def _summary(data: dict[str, Any], strict: bool) -> str:
     for r in data["requirements"]:
         mark = "warn" if r["status"] == "fail" and r["level"] == "SHOULD" and not strict else r["status"]
         statement = r["statement"].replace("|", "\\|")
-        lines.append(f"| `{r['id']}` | {r['level']} | {r['section']} | {MARKS[mark]} | {r['checks']} | {statement} |")
+        where = _section_links(r["section"], data["contract"])
+        lines.append(f"| `{r['id']}` | {r['level']} | {where} | {MARKS[mark]} | {r['checks']} | {statement} |")
     failed = [r for r in data["requirements"] if r["failures"]]
     if failed:
         lines += ["", "## Failures", ""]

@@ -91,6 +91,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         "3",
         "Prefix, suffix, case, whitespace, encoding and path tricks never reach another call.",
     ),
+    _r(
+        "ID-NEVER-REUSED",
+        "MUST",
+        "3",
+        "A create answers an id no other call has or ever had (deleted ones included); idempotent replays aside.",
+    ),
     # 5. Operations: create and get
     _r(
         "CREATE-201-QUEUED",

@@ -55,10 +55,12 @@ from schemathesis.specs.openapi.adapter.security import declares_security
 from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 
+from . import calls
 from ._resources import spec_path
 from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
 from .config import Budget
 from .errors import NotExercised
+from .ledger import MAX_CLEANUP_COST
 from .redaction import Secrets
 from .requirements import by_id
 from .safety import DESTRUCTIVE_ACTIONS, NOT_ALLOWED
@@ -116,6 +118,7 @@ NO_ANSWER = (
     requests.exceptions.ContentDecodingError,
     requests.TooManyRedirects,
 )
+AUTH_PROBES = 3  # `ignored_auth` after a 2xx: without auth, then an invalid key in each of the two schemes
 MAX_NETWORK_ERRORS = 3  # in a row: the target is down, skip what is left of the operation
 MAX_DETAIL_LINES = 4
 DUMPS = ("Schema at", "Schema:", "Value:", "Instance:")  # where a failure message turns into JSON dumps
@@ -343,8 +346,9 @@ class SchemaLayer:
             self._aim_safely(case)
         except NotExercised:  # a cancel or delete this target does not allow (--allow-destructive)
             return None
+        keep = self._keep(case)
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
-            self.ctx.client.admit()  # the run's budget and pace
+            self.ctx.client.admit(keep=keep)  # the run's budget and pace
             try:
                 response = case.call(**kwargs)
             except NO_ANSWER as exc:
@@ -358,6 +362,15 @@ class SchemaLayer:
         recorder.record_response(case_id=case.id, response=response)
         self._observe(recorder.interactions[case.id])
         return response
+
+    def _keep(self, case: Case) -> int:
+        """What the budget must hold after `case` besides the clean-up's share: the auth probes
+        `ignored_auth` may send after it (counted after the fact), and the clean-up of the calls they
+        and the case may create (a probe that wrongly creates one fails the check: one at most)."""
+        probes = 0 if self.sampled else AUTH_PROBES
+        if not calls.may_create(case.method, case.operation.path):
+            return probes
+        return probes + MAX_CLEANUP_COST * (1 + (probes > 0))
 
     def _need_destructive(self) -> None:
         if not self.ctx.env.guard.destructive_allowed:
@@ -376,9 +389,9 @@ class SchemaLayer:
             holder = body["data"]
         if holder is None or not isinstance(holder.get("call_id"), str):
             return
-        if not env.guard.vouched(holder["call_id"]):
+        if not env.guard.vouched(holder["call_id"]):  # behind 128 random bits: no one's call, even a reused id
             holder["call_id"] = env.never_existing_id() + holder["call_id"]
-            env.guard.vouch([holder["call_id"]])
+            env.guard.craft(holder["call_id"])
         path = f"/v1/calls/{quote(holder['call_id'], safe='')}" + ("/cancel" if method == "POST" else "")
         sent = json.dumps(body).encode() if holder is not params else None
         env.guard.check(method, "/v1/hooks/x" if sent else path, sent)

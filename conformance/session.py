@@ -7,19 +7,20 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import universal
+from . import calls, universal
 from .checks import Context
-from .client import Client, probe
+from .client import BudgetSpent, Client, probe
 from .config import SuiteConfig
-from .environment import Environment
-from .ledger import CleanUp, clean_up
+from .environment import Environment, provisioning_requests
+from .errors import UsageError
+from .ledger import MAX_CLEANUP_COST, CleanUp, clean_up
 from .mock import MockConfig, MockServer
+from .properties import routes
 from .redaction import Secrets
 from .results import Results
+from .safety import destructive_target
 
-__all__ = ["SuiteSession"]
-
-MAX_CLEANUP_COST = 3  # requests the clean-up needs for one call at most: GET, a fixtures move, delete
+__all__ = ["SuiteSession", "check_budget", "smallest_budget"]
 
 
 @dataclass
@@ -41,12 +42,13 @@ class SuiteSession:
         A dry run sends nothing to the target: it runs against the bundled mock, with the target's
         rules on destructive requests, and reports what it did as the plan.
         """
+        check_budget(config)
         planned = config if config.dry_run else None
         mock = None
         if config.embedded or config.dry_run:
             token = secrets.token_urlsafe(24)
             mock = MockServer(MockConfig(fixtures_token=token)).start()
-            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures")
+            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
             config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
         assert config.target_url is not None
         store = Secrets()
@@ -60,13 +62,19 @@ class SuiteSession:
         try:
             probe(client)
             env = Environment(client, config, store)
-        except BaseException:
+        except BaseException as error:
             client.close()
             if mock is not None:
                 mock.stop()
+            if isinstance(error, BudgetSpent):  # the setup took more than counted: throttled, say
+                raise UsageError(
+                    f"a budget of {config.max_requests} requests was spent before the first check"
+                    f" ({client.requests} to probe and provision); give a larger --budget"
+                ) from None
             raise
         if planned is not None:
             env.guard.destructive_allowed = planned.destructive_allowed
+            env.guard.isolated = planned.isolated
         _watch(client, env)
         ctx = Context(client, env, Results(), config)
         universal.watch(ctx)
@@ -89,16 +97,41 @@ class SuiteSession:
             self.mock.stop()
 
 
+def smallest_budget(config: SuiteConfig) -> tuple[int, str]:
+    """The fewest requests a run can exercise a check with, and how that adds up: the reachability
+    probe, the provisioning, and the cheapest check (`routes_and_methods`, which makes no call, so
+    its clean-up costs nothing). Every other check needs more. At this budget the checks before it
+    are refused their first create, and it runs; a little above, one of them may spend the budget
+    and be cut, and none runs to its end (INCOMPLETE all the same)."""
+    provisioning = provisioning_requests(config)
+    cheapest = routes.requests_needed(config.budget.breadth)
+    provisioned = f", {provisioning} to provision through the fixtures API" if provisioning else ""
+    return 1 + provisioning + cheapest, f"1 reachability probe{provisioned}, {cheapest} for the cheapest check"
+
+
+def check_budget(config: SuiteConfig) -> None:
+    """UsageError, before any request, when the budget cannot hold one check."""
+    smallest, how = smallest_budget(config)
+    if config.max_requests and config.max_requests < smallest:
+        raise UsageError(
+            f"a budget of {config.max_requests} requests is too small for one check: the smallest that works"
+            f" is --budget {smallest} ({how})"
+        )
+
+
 def _watch(client: Client, env: Environment) -> None:
     """The client asks the guard before each request, keeps back the clean-up's requests, reads lost ones back."""
     ledger = env.ledger
     client.gate = lambda method, path, body, cleanup: env.guard.check(method, path, body, cleanup=cleanup)
     client.on_lost = env.read_back
     client.observers += [env.observe, ledger.observe]
+    client.reserved = ledger.cleanup_cost  # kept as the calls change: nothing to sum before a request
+    client.reserve_for = _reserve_for
 
-    def reserved() -> int:
-        if client.requests + MAX_CLEANUP_COST * len(ledger.entries) < client.max_requests:
-            return 0  # cheap: even if every call needed cleaning up, it would fit
-        return ledger.cleanup_cost()
 
-    client.reserved = reserved
+def _reserve_for(method: str, path: str, body: bytes | None) -> int:
+    """What a request may leave to do: the clean-up of a call it may make (at most one), or the GET
+    that reads back a cancel or delete whose answer is lost (`Environment.read_back`)."""
+    if calls.may_create(method, path):
+        return MAX_CLEANUP_COST
+    return 1 if destructive_target(method, path, body) else 0

@@ -15,7 +15,9 @@ from .errors import Failure
 from .needles import found_in
 from .spec import error_codes
 
-__all__ = ["watch"]
+__all__ = ["CLAIMS", "watch"]
+
+CLAIMS = "ID-NEVER-REUSED"  # judged on every create answer and every GET of an own call (`conformance.claims`)
 
 
 def _envelope_ok(exchange: Exchange) -> bool:
@@ -52,15 +54,23 @@ def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str,
 
 def watch(ctx: Context) -> None:
     def observe(exchange: Exchange) -> None:
-        if exchange.status is None or "/_fixtures/" in exchange.url:
+        if exchange.status is None:
+            return
+        for holds, title, evidence in ctx.env.claims.judge(exchange):  # fixtures creates too: their ids are new as well
+            _expect(ctx, CLAIMS, holds, title, evidence)
+        if "/_fixtures/" in exchange.url:
             return
         gone = deleted_call(exchange)
         if gone is not None:  # from the next response on, none may hold this call's PII
             ctx.erased |= ctx.env.pii_strings(gone)
         for requirement, holds, title in _rules(ctx, exchange, exchange.status):
-            try:
-                ctx.expect(requirement, holds, title, exchange)
-            except Failure as failure:  # a MUST broken in passing: record it, check the other rules
-                ctx.record(failure)
+            _expect(ctx, requirement, holds, title, (exchange,))
 
     ctx.client.observers.append(observe)
+
+
+def _expect(ctx: Context, requirement: str, holds: bool, title: str, exchanges: tuple[Exchange, ...]) -> None:
+    try:
+        ctx.expect(requirement, holds, title, *exchanges)
+    except Failure as failure:  # a MUST broken in passing: record it, check the other rules
+        ctx.record(failure)

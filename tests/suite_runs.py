@@ -186,6 +186,23 @@ class SuiteRun:
         assert self.returncode == EXIT_CODES[self.report["verdict"]], self.describe()
 
 
+def assert_no_secrets(run: SuiteRun, secrets: Mapping[str, str]) -> None:
+    """No value of `secrets` (name -> secret) in the run's output nor in any file it wrote.
+
+    The run's working directory is the report dir's parent (`start_suite`): every file under it is
+    the run's (reports, ledger, plan, anything else it left).
+    """
+    places = {"stdout": run.stdout.encode(), "stderr": run.stderr.encode()}
+    places |= {str(path): path.read_bytes() for path in run.report_dir.parent.rglob("*") if path.is_file()}
+    hits = [
+        f"{name} in {place}"
+        for name, secret in secrets.items()
+        for place, data in places.items()
+        if secret.encode() in data
+    ]
+    assert hits == [], f"secrets in the run's output or files: {hits}"
+
+
 def _command(args: Sequence[str], report_dir: Path) -> list[str]:
     return [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir), *args]
 

@@ -8,6 +8,7 @@ rule (`conformance.universal`) checks it on every answer.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -131,8 +132,10 @@ def universal_requirements(ctx: Context) -> set[str]:
     ctx.erased.add("erased-pii-value")
     universal.watch(ctx)
     throttled = exchange(429, b'{"error": {"code": "RATE_LIMIT_EXCEEDED", "message": "slow"}}', **{"retry-after": "1"})
+    created = replace(exchange(201, b'{"data": {"call_id": "call_1"}}', path="/v1/calls"), method="POST")
     for observe in ctx.client.observers:
         observe(throttled)
+        observe(created)
     return {rid for rid, count in ctx.results.checks.items() if count}
 
 

@@ -22,11 +22,11 @@ from suite_runs import QUICK_PROPERTIES, run_suite, run_suites
 
 from conformance.client import Pacer
 from conformance.config import REQUEST_CAPS, build_config, is_loopback, parse_rate, resolve_budget
-from conformance.errors import NotExercised, UsageError
+from conformance.errors import UsageError
 from conformance.fixtures_client import FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.store import Call
-from conformance.safety import NOT_ALLOWED, Guard, UnsafeRequest, destructive_target
+from conformance.safety import NOT_ALLOWED, destructive_target
 from conformance.seeders import read_pool
 
 TOKEN = "fixtures-staging-token-0123456789"
@@ -220,19 +220,6 @@ def test_destructive_requests_are_found_over_rest_and_the_webhook() -> None:
     assert destructive_target("POST", "/v1/calls", b"{}") is None
     create = json.dumps({"action": "call.create", "data": {"call_id": "c1"}}).encode()
     assert destructive_target("POST", "/v1/hooks/tok", create) is None
-
-
-def test_the_guard_sends_cancels_and_deletes_only_to_vouched_ids() -> None:
-    guard = Guard(destructive_allowed=True)
-    guard.vouch(["mine"])
-    guard.check("DELETE", "/v1/calls/mine", None)
-    guard.check("GET", "/v1/calls/theirs", None)  # reading is never refused
-    with pytest.raises(UnsafeRequest, match="theirs"):
-        guard.check("POST", "/v1/calls/theirs/cancel", None)
-    guard.destructive_allowed = False
-    with pytest.raises(NotExercised, match="--allow-destructive"):
-        guard.check("DELETE", "/v1/calls/mine", None)
-    guard.check("DELETE", "/v1/calls/mine", None, cleanup=True)  # the clean-up of its own calls
 
 
 def test_the_mock_completes_created_calls_when_asked_to() -> None:
