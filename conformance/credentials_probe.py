@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .config import Credentials, SuiteConfig
     from .environment import Environment, Tenant
 
-__all__ = ["LIMITED_SCOPES", "probe_credentials"]
+__all__ = ["LIMITED_SCOPES", "planned_requests", "probe_credentials"]
 
 LIMITED_SCOPES = ("calls:create", "calls:read")  # exactly what HUSKY_API_KEY_LIMITED has
 REFUSED = (401, 403)  # what a key lacking a scope gets (contract section 2)
@@ -97,9 +97,7 @@ class _Probe:
         they may be sent), with a random id, except the read, of the call `read` where given (A's own call,
         whose answer tells the organisation). The answers, by scope."""
         random_id = self.fresh_id()
-        ops = dict(OPS)
-        if not self.env.guard.destructive_allowed:  # cancel and delete are not sent at all: their scopes judge nothing
-            ops = {s: op for s, op in ops.items() if op not in ("cancel", "delete")}
+        ops = _ops(self.env.guard.destructive_allowed)
         answers = {
             scope: self.answer(op, key, (read or random_id) if op == "get" else random_id) for scope, op in ops.items()
         }
@@ -174,13 +172,24 @@ def probe_credentials(env: Environment, config: SuiteConfig) -> None:
     before, env.ledger.activity = env.ledger.activity, ("credential check", ())
     try:
         _probe_all(probe, config.credentials)
-        env.ledger.activity = before
-    except UsageError:
+    except (UsageError, BudgetSpent):  # no check will run: the calls it made go now, past the budget if need be
         env.ledger.activity = ("cleanup", ())
-        clean_up(env)
+        with env.client.overdraft():
+            clean_up(env)
         raise
-    except BudgetSpent:
-        return  # the budget is spent already: nothing more is sent, so nothing can be misjudged
+    env.ledger.activity = before
+
+
+def planned_requests(config: SuiteConfig) -> int:
+    """The requests the credential check sends when every credential is right, the clean-up of the call
+    it makes included: what a budget must hold before the first check (none with a fixtures token)."""
+    if config.fixtures_token or config.embedded or config.dry_run:
+        return 0
+    given = config.credentials
+    keys = sum(1 for key in (given.api_key, given.api_key_b, given.api_key_limited) if key)
+    own_call = 3 if given.api_key and (given.api_key_b or given.api_key_limited) else 0  # create, GET, cancel
+    tokens = sum(1 for token in (given.webhook_token, given.webhook_token_b) if token)
+    return keys * len(_ops(config.destructive_allowed)) + own_call + bool(given.api_key_revoked) + tokens
 
 
 def _probe_all(probe: _Probe, given: Credentials) -> None:
@@ -225,6 +234,12 @@ def _probe_all(probe: _Probe, given: Credentials) -> None:
     ):
         if token:
             probe.token(variable, token)
+
+
+def _ops(destructive_allowed: bool) -> dict[str, ProbeOp]:
+    """The operation that tries each scope; without destructive requests no cancel or delete is sent at
+    all, so those scopes judge nothing."""
+    return OPS if destructive_allowed else {s: op for s, op in OPS.items() if op not in ("cancel", "delete")}
 
 
 def _promise(variable: str) -> str:

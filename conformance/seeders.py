@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .calls import get, rest
 from .client import Exchange
+from .config import DEFAULT_WAIT_COMPLETED
 from .errors import NotExercised, UsageError
 
 if TYPE_CHECKING:
@@ -39,11 +40,13 @@ class Seeder:
     name = "api"
     states: tuple[str, ...] = ("queued", "cancelled")
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, end_wait: float = DEFAULT_WAIT_COMPLETED) -> None:
         self.env = env
         # Idempotency keys unique to this run: the same seed against the same target again must not
         # replay (or conflict with) the creates of an earlier run, whose calls are not this run's.
         self.run_key = secrets.token_hex(8)
+        self.end_wait = end_wait  # how long the clean-up waits for a running call to end by itself
+        self.never_ends: str | None = None  # why it waits no more (one call did not end in time)
 
     def can_seed(self, state: str) -> bool:
         return state in self.states
@@ -63,8 +66,27 @@ class Seeder:
         raise NotExercised(f"the {self.name} seeder cannot move a call forward (that needs the fixtures API)")
 
     def wait_ended(self, tenant: Tenant, call_id: str) -> str | None:
-        """For the clean-up: the status of a running call once the target has ended it (None: no waiting)."""
+        """For the clean-up, without the fixtures API: the status of a running call once the target has
+        ended it by itself, within `end_wait` seconds (None: it did not, and no later call is waited for)."""
+        if self.never_ends is not None:
+            return None
+        status, _ = self._poll(tenant, call_id, self.end_wait)
+        if status in ENDED:
+            return status
+        self.never_ends = f"a call was {status} after {self.end_wait:g} s"
         return None
+
+    def _poll(self, tenant: Tenant, call_id: str, seconds: float) -> tuple[str, dict[str, Any]]:
+        """GET the call until it has ended (or `seconds` are over): its last status and data."""
+        deadline, pause, status, data = time.monotonic() + seconds, FIRST_POLL, "queued", {}
+        while time.monotonic() < deadline:
+            self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(2 * pause, MAX_POLL)
+            data = _call_data(get(self.env.client, call_id, tenant.auth()))
+            status = str(data.get("status", status))
+            if status in ENDED:
+                break
+        return status, data
 
     def _create(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
         body = {k: pii[k] for k in CREATE_FIELDS if k in pii} | {"agent_id": self.env.agent_id}
@@ -84,7 +106,7 @@ class ApiSeeder(Seeder):
     states = ("queued", "cancelled", "completed")
 
     def __init__(self, env: Environment, wait_completed: float) -> None:
-        super().__init__(env)
+        super().__init__(env, wait_completed or DEFAULT_WAIT_COMPLETED)
         self.wait_completed = wait_completed
         self.unavailable = None if wait_completed else "the api seeder waits for none (--wait-completed SECONDS)"
 
@@ -104,35 +126,13 @@ class ApiSeeder(Seeder):
         return call_id, created
 
     def _wait_completed(self, tenant: Tenant, call_id: str, pii: dict[str, Any]) -> None:
-        status, data = self._poll(tenant, call_id)
+        status, data = self._poll(tenant, call_id, self.wait_completed)
         if status == "completed":
             pii.update({k: data[k] for k in ("transcript", "recording_url") if k in data})  # the server's PII
             return
         self.unavailable = f"a call created with POST /v1/calls was {status} after {self.wait_completed:g} s"
+        self.never_ends = self.unavailable  # the clean-up need not wait either
         raise NotExercised(f"no completed call: {self.unavailable} (--wait-completed)")
-
-    def wait_ended(self, tenant: Tenant, call_id: str) -> str | None:
-        """For the clean-up: the status of a running call once the target has ended it by itself
-        (None: this seeder does not wait, or it did not end in time)."""
-        if self.unavailable is not None:
-            return None
-        status, _ = self._poll(tenant, call_id)
-        if status in ENDED:
-            return status
-        self.unavailable = f"a call was {status} after {self.wait_completed:g} s"  # and the next is not waited for
-        return None
-
-    def _poll(self, tenant: Tenant, call_id: str) -> tuple[str, dict[str, Any]]:
-        """GET the call until it has ended (or `--wait-completed` is over): its last status and data."""
-        deadline, pause, status, data = time.monotonic() + self.wait_completed, FIRST_POLL, "queued", {}
-        while time.monotonic() < deadline:
-            self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(2 * pause, MAX_POLL)
-            data = _call_data(get(self.env.client, call_id, tenant.auth()))
-            status = str(data.get("status", status))
-            if status in ENDED:
-                break
-        return status, data
 
 
 class PoolSeeder(Seeder):
