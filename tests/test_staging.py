@@ -28,6 +28,7 @@ from conformance.mock import MockConfig, MockServer
 from conformance.mock.store import Call
 from conformance.safety import NOT_ALLOWED, destructive_target
 from conformance.seeders import read_pool
+from conformance.session import smallest_budget
 
 TOKEN = "fixtures-staging-token-0123456789"
 LIMITED = ("calls:create", "calls:read")
@@ -518,3 +519,34 @@ def test_the_api_seeder_never_replays_an_earlier_runs_create(tmp_path: Path, moc
     assert made[0]
     assert made[1]
     assert made[0].isdisjoint(made[1]), "the second run took calls of the first for its own"
+
+
+def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(tmp_path: Path) -> None:
+    """Every HUSKY_* variable, no fixtures API, calls that start and end by themselves (in progress
+    after a second, completed after two): from the smallest budget up, the credential check's call and
+    the checks' calls are all cleaned up, a running one waited out past the budget, taking nothing kept
+    back for the others. (Which calls are running at the clean-up depends on timing: the test with a
+    clock of requests above pins the waiting itself.)"""
+    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=2)) as server:
+        with httpx.Client(base_url=server.url) as http:
+            existing = _existing(http)
+            env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
+        config = build_config(
+            target_url=server.url,
+            fixtures_token=None,
+            report_dir=str(tmp_path),
+            seed=None,
+            budget="1",
+            strict=False,
+            timeout=5,
+            env=env,
+        )
+        least = smallest_budget(config)[0]
+        budgets = (least, least + 5, 30, 50)
+        runs = run_suites(
+            [(["--target-url", server.url, "--budget", str(b)], tmp_path / str(b) / "reports", env) for b in budgets]
+        )
+    for budget, run in zip(budgets, runs, strict=True):
+        assert run.returncode == 2, run.describe()
+        assert run.report["ledger"]["leftovers"] == [], (budget, run.report["ledger"]["leftovers"])
+        assert run.report["ledger"]["created"] > 0, budget
