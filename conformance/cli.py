@@ -1,6 +1,7 @@
 """The `husky-conformance` command line: one subcommand per job.
 
-A usage mistake ends with one line on stderr saying what to do, and exit code 4.
+A usage mistake ends with one line on stderr saying what to do, and exit code 4; a failure of the
+suite itself, with one line and exit code 3 (`conformance.crash`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,11 @@ def _parser() -> _Parser:
         "--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail the verdict too"
     )
     run.add_argument(
-        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request (default 10)"
+        "--timeout",
+        dest="request_timeout",
+        type=float,
+        default=10.0,
+        help="seconds each request may take in all, its whole answer included (default 10)",
     )
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
     run.add_argument(
@@ -263,7 +268,9 @@ def _cassette_commands(commands: Any) -> None:
     record.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
     record.add_argument("--budget", default="quick", metavar="NAME|N", help="as for run (default: quick)")
     record.add_argument("--strict", dest="conformance_strict", action="store_true", help="as for run")
-    record.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    record.add_argument(
+        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
+    )
     record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     record.add_argument("--allow-destructive", action="store_true", help="as for run")
     record.add_argument("--isolated-target", action="store_true", help="as for run")
@@ -279,7 +286,9 @@ def _cassette_commands(commands: Any) -> None:
     drift.add_argument("--target-url", required=True, help="the live target, base path included")
     drift.add_argument("--fixtures-token", help="its fixtures API's token (or HUSKY_FIXTURES_TOKEN)")
     drift.add_argument("--report-dir", default="reports", help="where drift.json and drift.md go (default reports/)")
-    drift.add_argument("--timeout", dest="request_timeout", type=float, default=10.0, help="seconds per request")
+    drift.add_argument(
+        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
+    )
     drift.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
     drift.add_argument("--allow-destructive", action="store_true", help="needed for a non-loopback target")
 
@@ -350,7 +359,11 @@ COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = None
     try:
+        from .determinism import hypothesis_home
+
+        os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_home()))  # workers inherit it
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -358,6 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the suite's own bug: one line and exit 3, never a traceback
+        from . import crash
+
+        secrets = crash.known_secrets(os.environ, getattr(args, "fixtures_token", None))
+        report_dir = getattr(args, "report_dir", None)
+        return crash.fail(exc, secrets, Path(report_dir) if report_dir else None)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The suite's HTTP client: every request becomes an `Exchange`, never an exception.
 
 Paths are sent exactly as given (already percent-encoded), under the target's base path, so
-adversarial ids reach the server byte for byte. Transport errors (refused, reset, timed out)
-become an Exchange with `status=None`; a 429 is waited out per `Retry-After` and retried, and
-counted. Observers see every exchange: that is how response-wide rules are checked.
+adversarial ids reach the server byte for byte. Transport errors (refused, reset, timed out: the
+whole exchange within `--timeout`) and an answer past `limits.MAX_ANSWER_BYTES` become an Exchange
+with `status=None`; a redirect is never followed; a 429 is waited out per `Retry-After` and
+retried, and counted. Observers see every exchange: that is how response-wide rules are checked.
 
 Before anything is sent, the client asks its gate (`conformance.safety`) whether the request may
 go at all, keeps the run within its request budget, and paces (`--rate-limit`). A request whose
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 
 from .errors import NotExercised
+from .limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from .redaction import Secrets
 
 __all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "probe"]
@@ -52,6 +54,10 @@ class Exchange:
     response_body: bytes = b""
     error: str | None = None
     read_back: Exchange | None = None  # no answer: what a GET of the same call said right after
+
+    def __repr__(self) -> str:
+        # Tracebacks and hypothesis print it: no headers or bodies (keys, tokens), no webhook token.
+        return f"Exchange({self.method} {Secrets().redact(self.url)} -> {self.outcome()})"
 
     def json(self) -> Any:
         """The response's JSON value, or None when the body is not JSON (parsed once: do not mutate it)."""
@@ -149,7 +155,8 @@ class Client:
         max_requests: int = 0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._http = http_client(timeout)
+        self.timeout = timeout
         self._base = httpx.URL(base_url.rstrip("/"))
         self._urls: dict[str, httpx.URL] = {}  # path -> its URL (`url`)
         self.secrets = secrets
@@ -257,15 +264,16 @@ class Client:
     def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None) -> Exchange:
         url = self.url(path)
         try:
-            response = self._http.request(method, url, headers=headers, content=content)
+            request = self._http.build_request(method, url, headers=headers, content=content)
+            response, body = read_answer(self._http, request, self.timeout)
         except httpx.LocalProtocolError:
             raise  # the suite built a request HTTP cannot carry: its own bug, not the target's
         except httpx.TimeoutException:
             return Exchange(method, str(url), headers, content, None, error="timed out")
-        except httpx.HTTPError as exc:
-            return Exchange(method, str(url), headers, content, None, error=type(exc).__name__)
-        answer = dict(response.headers)
-        return Exchange(method, str(url), headers, content, response.status_code, answer, response.content)
+        except (httpx.HTTPError, AnswerTooLarge) as exc:  # a truncated answer is not judged: no answer
+            error = str(exc) if isinstance(exc, AnswerTooLarge) else type(exc).__name__
+            return Exchange(method, str(url), headers, content, None, error=error)
+        return Exchange(method, str(url), headers, content, response.status_code, dict(response.headers), body)
 
     def observe_external(self, exchange: Exchange, *, throttled: bool = False, admitted: bool = True) -> None:
         """Show a request another HTTP stack sent for the run (schemathesis) around.
@@ -305,15 +313,18 @@ def _unreachable(url: str, error: str) -> Exception:
 
 
 def check_reachable(url: str, timeout: float) -> None:
-    """UsageError unless `url` answers HTTP at all (any status will do)."""
-    try:
-        httpx.get(f"{url}{PROBE}", timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise _unreachable(url, type(exc).__name__) from None
+    """UsageError unless `url` answers HTTP at all within `timeout` (any status and size will do)."""
+    with http_client(timeout) as http:
+        try:
+            read_answer(http, http.build_request("GET", f"{url}{PROBE}"), timeout)
+        except AnswerTooLarge:
+            pass  # an answer all the same
+        except httpx.HTTPError as exc:
+            raise _unreachable(url, type(exc).__name__) from None
 
 
 def probe(client: Client) -> None:
     """The same through `client`: paced and counted like every request of the run."""
     exchange = client.request("GET", PROBE)
-    if exchange.status is None:
+    if exchange.status is None and not is_over_cap(exchange.error):
         raise _unreachable(str(client.url("")), exchange.error or "no answer")

@@ -7,6 +7,8 @@ it to whatever needs it.
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ __all__ = [
     "SuiteConfig",
     "build_config",
     "config_from",
+    "hide_userinfo",
 ]
 
 DEFAULT_SEED = 20261201
@@ -140,7 +143,8 @@ class SuiteConfig:
 def _target(url: str | None) -> str | None:
     if url is None:
         return None
-    invalid = UsageError(f"--target-url must be an http(s) URL such as https://host/api, got {url!r}")
+    shown = hide_userinfo(url)
+    invalid = UsageError(f"--target-url must be an http(s) URL such as https://host/api, got {shown!r}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (ValueError unless the port is a number from 0 to 65535)
@@ -148,9 +152,36 @@ def _target(url: str | None) -> str | None:
         raise invalid from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid
+    if "@" in parts.netloc:
+        # Refused, not stripped: httpx would turn it into Basic auth on every request (the contract's
+        # own auth checks would fail for it), and a gateway that needs it cannot be served anyway.
+        raise UsageError(
+            f"--target-url must not hold a user or password (got {shown!r}); the suite authenticates with"
+            " HUSKY_API_KEY and --fixtures-token, never with credentials in the URL"
+        )
     if parts.query or parts.fragment:
-        raise UsageError(f"--target-url takes no query or fragment, got {url!r}")
+        raise UsageError(f"--target-url takes no query or fragment, got {shown!r}")
     return url.rstrip("/")
+
+
+def hide_userinfo(url: str) -> str:
+    """`url` with any `user:password@` replaced by `[REDACTED]@` (the URL need not be valid)."""
+    return _USERINFO.sub(r"\1[REDACTED]@", url)
+
+
+_USERINFO = re.compile(r"(//).*@", re.DOTALL)  # to the last @: a password may hold @, / or # unencoded
+
+
+def _report_dir(text: str) -> Path:
+    """The report directory, checked before anything is sent: a directory, or one that can be made."""
+    path = Path(text)
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if existing.exists() and not existing.is_dir():
+        what = "is a file" if existing == path else f"is inside {existing}, which is a file"
+        raise UsageError(f"--report-dir {text} {what}; name a directory (it is made if missing)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--report-dir {text}: {existing} is not writable; name a directory you can write to")
+    return path
 
 
 def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
@@ -214,7 +245,7 @@ def build_config(
     return SuiteConfig(
         target_url=target,
         fixtures_token=token,
-        report_dir=Path(report_dir),
+        report_dir=_report_dir(report_dir),
         seed=DEFAULT_SEED if seed is None else seed,
         budget=profile,
         strict=strict,

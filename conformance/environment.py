@@ -32,14 +32,16 @@ __all__ = ["ALL_SCOPES", "Environment", "Tenant", "provisioning_requests"]
 
 @dataclass
 class Tenant:
-    """One organisation as the suite sees it. Keys are absent when the target cannot give them."""
+    """One organisation as the suite sees it. Keys are absent when the target cannot give them.
+
+    Secrets are kept out of `repr`, which tracebacks and hypothesis print."""
 
     name: str  # "A" or "B"
-    key: str | None = None  # every scope
-    limited_key: str | None = None  # without calls:delete and calls:cancel
-    webhook_token: str | None = None
-    revoked_key: str | None = None
-    keys_without: dict[str, str] = field(default_factory=dict)  # scope -> key lacking only it
+    key: str | None = field(default=None, repr=False)  # every scope
+    limited_key: str | None = field(default=None, repr=False)  # without calls:delete and calls:cancel
+    webhook_token: str | None = field(default=None, repr=False)
+    revoked_key: str | None = field(default=None, repr=False)
+    keys_without: dict[str, str] = field(default_factory=dict, repr=False)  # scope -> key lacking only it
     org_id: str | None = None
 
     def auth(self, form: str = "bearer", key: str | None = None) -> dict[str, str]:
@@ -120,13 +122,16 @@ class Environment:
 
     # -- provisioning -------------------------------------------------------------------------
 
-    def fixtures(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
-        """POST to the fixtures API: (exchange, its JSON); a UsageError unless it answers `expect`."""
+    def fixtures(
+        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, *, fields: tuple[str, ...] = ()
+    ) -> tuple[Exchange, dict[str, str]]:
+        """POST to the fixtures API: (exchange, each of `fields` its answer holds, a dotted path such as
+        `data.call_id` to a string); a one-line UsageError unless it answers `expect` with all of them."""
         assert self.fixtures_token is not None
         exchange = self.client.request("POST", path, headers={"x-fixtures-token": self.fixtures_token}, json_body=body)
         if exchange.status != expect:
             raise UsageError(fixtures_refused(path, exchange, expect))
-        return exchange, exchange.json()
+        return exchange, {name: _answered(exchange, name, path) for name in fields}
 
     def _provision(self, breadth: str = "every") -> None:
         """Two organisations, each with a webhook token and a key of every scope, and (at the budget's
@@ -134,7 +139,7 @@ class Environment:
         only A gets the revoked key and the keys without a scope, and no limited key (those stand in
         for it): B is only ever the other organisation, whose calls A must not reach."""
         for tenant in (self.a, self.b):
-            _, org = self.fixtures("/_fixtures/orgs")
+            _, org = self.fixtures("/_fixtures/orgs", fields=("org_id", "webhook_token"))
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
             made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
             tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
@@ -143,8 +148,8 @@ class Environment:
 
     def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
         body = {"scopes": list(scopes), "revoked": revoked}
-        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body)
-        return str(answer["api_key"])
+        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
+        return answer["api_key"]
 
     def _from_credentials(self, config: SuiteConfig) -> None:
         found = config.credentials
@@ -288,3 +293,37 @@ def fixtures_refused(path: str, exchange: Exchange, expect: int) -> str:
         f"the fixtures API answered {answered} (expected {expect}); check {FIXTURES_TOKEN}, or run without it"
         " and set the HUSKY_* variables"
     )
+
+
+def _answered(exchange: Exchange, field: str, path: str) -> str:
+    """The string at `field` (dotted) of a fixtures answer; a one-line UsageError saying what is wrong instead."""
+    value, problem = _lookup(exchange, field)
+    if problem is not None:
+        raise UsageError(
+            f"the fixtures API answered POST {path} ({exchange.status}) with {problem}; it must answer a JSON"
+            f" object holding {field!r} (contract section 8): is --target-url the API's base URL?"
+        )
+    return value
+
+
+def _lookup(exchange: Exchange, field: str) -> tuple[str, str | None]:
+    body = exchange.response_body.strip()
+    if not body:
+        return "", "an empty body"
+    value = exchange.json()
+    if value is None:
+        return "", "null" if body == b"null" else "a body that is not JSON"
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return "", f"a JSON {_json_type(value)} where an object holding {part!r} belongs"
+        if part not in value:
+            return "", f"no {field!r}"
+        value = value[part]
+    if isinstance(value, str) and value:
+        return value, None
+    return "", f"an empty {field!r}" if value == "" else f"{field!r} a JSON {_json_type(value)}, not a string"
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
 @dataclass(frozen=True)
 class SeededOrg:
     org_id: str
-    webhook_token: str
+    webhook_token: str = field(repr=False)
 
 
 class FixturesClient:
@@ -24,6 +24,9 @@ class FixturesClient:
     def __init__(self, http: httpx.Client, token: str) -> None:
         self.http = http
         self.headers = {"x-fixtures-token": token}
+
+    def __repr__(self) -> str:
+        return f"FixturesClient({self.http.base_url!s})"  # not the token
 
     def _post(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
         response = self.http.post(path, json=body, headers=self.headers)

@@ -22,9 +22,11 @@ __all__ = [
     "AUTH_KINDS",
     "CHECKED",
     "FORWARD",
+    "LISTED_KEYS",
     "NOT_401",
     "NOT_RESOLVED",
     "NO_5XX",
+    "REACHED_CODE",
     "STATES",
     "Auth",
     "Expect",
@@ -36,6 +38,8 @@ __all__ = [
     "body_ok",
     "forward_moves",
     "leaks",
+    "listed_fields",
+    "listed_shape",
     "pii_of",
     "pii_strings",
     "predict",
@@ -80,6 +84,7 @@ AUTH_KINDS = (*ACCEPTED_KINDS, *REFUSED_KINDS)
 
 ANY_4XX = frozenset(range(400, 500))
 NOT_RESOLVED = ANY_4XX - {409}  # a 409 CALL_NOT_CANCELLABLE means the id reached a call
+REACHED_CODE = "CALL_NOT_CANCELLABLE"  # whatever its status (409 is a SHOULD): the id reached a call
 NO_5XX = frozenset(range(100, 500))
 NOT_401 = frozenset(range(100, 600)) - {401}
 
@@ -261,10 +266,11 @@ class Expect:
     statuses: frozenset[int]
     code: str | None = None
     shape: Shape | None = None
+    not_code: str | None = None  # an error code the answer must not have
 
     def holds(self, status: int | None, code: str | None, body: Any, call_id: str, state: str | None) -> bool:
         """Whether an answer (status, error code, JSON body) about `call_id` in `state` meets it."""
-        code_ok = self.code is None or code == self.code
+        code_ok = (self.code is None or code == self.code) and (self.not_code is None or code != self.not_code)
         return status in self.statuses and code_ok and body_ok(self.shape, body, call_id, state)
 
 
@@ -316,7 +322,7 @@ def _odd(allowed: frozenset[int] = frozenset({404})) -> tuple[Expect, ...]:
     """An id that is not exactly a visible call's (section 3): no 5xx, resolves nothing, SHOULD 404."""
     return (
         _e("ID-ODD-NO-5XX", NO_5XX),
-        _e("ID-EXACT-MATCH", NOT_RESOLVED),
+        Expect("ID-EXACT-MATCH", NOT_RESOLVED, not_code=REACHED_CODE),
         _e("ID-ODD-404", allowed, "NOT_FOUND" if allowed == {404} else None),
     )
 
@@ -444,6 +450,31 @@ def _call_ok(body: Any, call_id: str, state: str | None) -> bool:
         return False
     fields = CALL_FIELDS + (COMPLETED_FIELDS if state == "completed" else ())
     return all(name in data for name in fields)
+
+
+LISTED_KEYS = frozenset({"data", "error", "code", "message", "success", "deleted", *CALL_FIELDS, *COMPLETED_FIELDS})
+
+
+def listed_shape(body: Any, call_id: str) -> Any:
+    """The structure of `body` as far as the contract lists its fields: keys and types, and whether a
+    `call_id` is `call_id`. A field the contract does not list is left out: an extra field is never a
+    violation by itself (contract 1.1, section 1), nor a difference between two answers."""
+    if isinstance(body, dict):
+        return {
+            key: "the call's id" if key == "call_id" and value == call_id else listed_shape(value, call_id)
+            for key, value in sorted(body.items())
+            if key in LISTED_KEYS
+        }
+    if isinstance(body, list):
+        return [listed_shape(value, call_id) for value in body[:1]]
+    return type(body).__name__
+
+
+def listed_fields(body: Any) -> Any:
+    """`body` with only the fields the contract lists (values kept), for comparing two answers."""
+    if isinstance(body, dict):
+        return {key: listed_fields(value) for key, value in body.items() if key in LISTED_KEYS}
+    return body
 
 
 def body_ok(shape: Shape | None, body: Any, call_id: str, state: str | None = None) -> bool:

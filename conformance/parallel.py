@@ -74,6 +74,7 @@ DEFAULT_COST = 10
 LIFECYCLE_PARTS = 4  # the lifecycle runs in independent parts, each its own seed and share of the runs
 USAGE_ERROR = 4  # a worker's usage error is the run's
 NOTHING_SELECTED = 5  # pytest's "no tests collected": -k left this worker's slice empty
+SUITE_FAILED = 3  # a worker crashed (`conformance.crash`): so did the run
 
 
 def parse_slice(text: str) -> tuple[int, int]:
@@ -172,12 +173,12 @@ def run(words: list[str], config: Any, workers: int) -> int:
         print("\n".join(line for line in lines if line.startswith("  [")))
     code = report.write(data, base, strict=config.strict)
     print(report.table(data, strict=config.strict, report_dir=base))
-    return code
+    return SUITE_FAILED if SUITE_FAILED in codes else code
 
 
 def _report(directory: Path, code: int) -> dict[str, Any]:
     path = directory / "report.json"
-    if not path.exists():
+    if not path.exists() or code == SUITE_FAILED:
         return {"missing": f"worker {directory.name} ended with exit {code} and no report ({directory}/output.txt)"}
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import traceback
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,11 @@ SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
 OUTCOME: pytest.StashKey[str] = pytest.StashKey()
 OTHER_FAILED: pytest.StashKey[bool] = pytest.StashKey()
 REASON: pytest.StashKey[str] = pytest.StashKey()
+IN_PLAY: pytest.StashKey[bool] = pytest.StashKey()  # the suite's own tests were collected: crashes are ours
+CRASHED: pytest.StashKey[BaseException] = pytest.StashKey()  # the suite itself failed (exit 3)
+MISUSED: pytest.StashKey[str] = pytest.StashKey()  # a usage error met in a check: the run stops (exit 4)
 SUITE_MARKER = "husky"
+USAGE_ERROR = 4
 RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.recording`), when --cassettes
 
 
@@ -35,7 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--budget", default="default", help="smoke, quick, default, thorough, or a number of requests")
     # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.
     group.addoption("--conformance-strict", action="store_true", help="SHOULD failures fail the verdict too")
-    group.addoption("--request-timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    group.addoption(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        help="seconds each request may take in all, its whole answer included (default 10)",
+    )
     group.addoption("--rate-limit", help="at most N requests a minute: N/min or off (default 60/min; loopback: off)")
     group.addoption("--allow-destructive", action="store_true", help="cancel and delete on a non-loopback target")
     group.addoption("--isolated-target", action="store_true", help="the target holds no call but the suite's")
@@ -55,6 +66,42 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{SUITE_MARKER}(layer, requirements): a test of the conformance suite")
     if config.option.cassettes:
         _register_recording(config)
+    _catch_internal_errors(config)
+
+
+def _catch_internal_errors(config: pytest.Config) -> None:
+    """Once the suite is in play, an internal error is no INTERNALERROR traceback: the suite itself failed.
+
+    pytest reports it through `Config.notify_exception`, whose hook (`pytest_internalerror`) cannot
+    stop the terminal's traceback: the method itself is replaced, for this config only.
+    """
+    original = config.notify_exception
+
+    def notify_exception(excinfo: Any, option: Any = None) -> None:
+        if not config.stash.get(IN_PLAY, False):
+            return original(excinfo, option)
+        config.stash[CRASHED] = excinfo.value
+        if config.stash.get(SESSION, None) is None:  # else the session's end reports it, after the clean-up
+            _crashed(config, excinfo.value, None)
+        return None
+
+    config.notify_exception = notify_exception  # type: ignore[method-assign]
+
+
+def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | None) -> int:
+    """Exit code 3: one line on stderr, the details in report.json (with what the run judged, if it can)."""
+    from pathlib import Path
+
+    from . import crash
+
+    secrets = crash.known_secrets(os.environ, config.option.fixtures_token)
+    data = None
+    if suite is not None:
+        from . import report
+
+        with contextlib.suppress(Exception):  # what broke may be the report itself
+            data = report.build(suite)
+    return crash.fail(error, secrets, Path(config.option.report_dir), data)
 
 
 def _register_recording(config: pytest.Config) -> None:
@@ -114,6 +161,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # --collect-only lists the checks: it must not provision anything on the target.
     if session.config.option.collectonly or not _suite_items(session):
         return
+    session.config.stash[IN_PLAY] = True
     from .errors import UsageError
 
     try:
@@ -168,7 +216,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     suite = item.config.stash.get(SESSION, None)
     if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
         return report
-    from .errors import Failure, NotExercised
+    from .errors import Failure, NotExercised, UsageError
 
     error = call.excinfo.value
     failures = _failures_in(error, Failure)
@@ -185,10 +233,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.stash[REASON] = error.reason
     elif isinstance(error, pytest.skip.Exception):
         item.stash[OUTCOME] = "skipped"
+    elif isinstance(error, UsageError):  # met only now (a fixtures API answering nonsense): stop the run
+        message = suite.ctx.client.secrets.redact(str(error))
+        item.config.stash[MISUSED] = message
+        item.session.shouldstop = f"usage error: {message}"
+        item.stash[OUTCOME] = "usage error"
+        report.longrepr = message
     else:
         suite.suite_errors.append(f"{item.name}: {type(error).__name__}: {error}")
         suite.ctx.results.skip(_requirements(item), f"suite error in {item.name}")
         item.stash[OUTCOME] = "SUITE ERROR"
+        # Not pytest's traceback: it prints the arguments of the failing frame (keys, tokens, the config).
+        lines = traceback.format_exception(error)
+        report.longrepr = suite.ctx.client.secrets.redact(f"suite error in {item.name}:\n{''.join(lines)}")
     return report
 
 
@@ -209,8 +266,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     before = suite.ctx.client.requests
     name = _name(item)
     suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
-    result = yield
     from . import progress
+    from .determinism import no_mined_constants
+
+    with no_mined_constants():  # the seed alone decides what is drawn
+        result = yield
 
     outcome, layer = item.stash.get(OUTCOME, "pass"), marker.kwargs.get("layer", "")
     requests = suite.ctx.client.requests - before
@@ -234,13 +294,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     from . import report
 
+    crashed = session.config.stash.get(CRASHED, None)
     try:
         _clean_up(suite, session.config)
-        code = report.finish(suite)
-        # A run that mixes other tests with the suite keeps their failure visible.
-        session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code
+        if crashed is None and MISUSED in session.config.stash:
+            print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)
+            session.exitstatus = USAGE_ERROR
+        elif crashed is None:
+            code = report.finish(suite)
+            # A run that mixes other tests with the suite keeps their failure visible.
+            session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code
+    except Exception as error:  # the suite's own bug: exit 3, not a traceback
+        crashed = session.config.stash[CRASHED] = error
     finally:
         suite.close()
+    if crashed is not None:
+        session.exitstatus = _crashed(session.config, crashed, suite)
 
 
 def _clean_up(suite: SuiteSession, config: pytest.Config) -> None:
@@ -255,7 +324,7 @@ def _clean_up(suite: SuiteSession, config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     suite = config.stash.get(SESSION, None)
-    if suite is not None:
+    if suite is not None and CRASHED not in config.stash and MISUSED not in config.stash:
         from . import report
 
         terminalreporter.write_line(report.plan_table(suite) if suite.planned else report.final_table(suite))

@@ -11,6 +11,7 @@ variables are set; anything else in those places becomes `[REDACTED]`.
 from __future__ import annotations
 
 import re
+import weakref
 
 __all__ = ["SENSITIVE_HEADERS", "Secrets"]
 
@@ -18,12 +19,25 @@ SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "x-fixtures-token"}
 MIN_SUBSTRING = 8  # shorter values are redacted only where they stand, not wherever they occur
 REDACTED = "[REDACTED]"
 _HOOK_SEGMENT = re.compile(r"(/hooks/)([^/?#\s]*)", re.IGNORECASE)  # no raw whitespace in a URL: free text goes on
+_LIVE: weakref.WeakSet[Secrets] = weakref.WeakSet()  # every store of the process (`Secrets.known`)
 _MARK = "\0"  # placeholders travel as \0NAME\0 until `render` decides how to write them
 
 
 class Secrets:
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
+        _LIVE.add(self)
+
+    @classmethod
+    def known(cls) -> Secrets:
+        """Every secret any store of this process holds: for a crash, whose store may be out of reach."""
+        found = cls()
+        for store in list(_LIVE):
+            found._names.update(store._names)
+        return found
+
+    def __repr__(self) -> str:
+        return f"Secrets({len(self._names)} held)"
 
     def add(self, value: str | None, name: str) -> None:
         if value:

@@ -18,7 +18,8 @@ With the seed fixed and no example database, the same seed sends the same reques
 Schemathesis sends through `requests`, not the suite's client. Each of its requests (auth probes
 included) is counted into the run's total and shown to the client's observers as an `Exchange`,
 so the response-wide rules (`conformance.universal`) judge fuzzed responses too; 429s are waited
-out as the client does.
+out as the client does. It sends through `limits.capped_session`: the client's size cap and total
+deadline hold for schemathesis' requests too, and no redirect is followed.
 
 The per-operation phases use `create_test`, the builder schemathesis' pytest plugin and its engine
 share, and the stateful phase adds rules with schemathesis' own `transition`: neither is public
@@ -61,6 +62,7 @@ from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
 from .config import Budget
 from .errors import NotExercised
 from .ledger import MAX_CLEANUP_COST
+from .limits import AnswerTooLarge, capped_session
 from .redaction import Secrets
 from .requirements import by_id
 from .safety import DESTRUCTIVE_ACTIONS, NOT_ALLOWED
@@ -117,6 +119,7 @@ NO_ANSWER = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
     requests.TooManyRedirects,
+    AnswerTooLarge,  # past `limits.MAX_ANSWER_BYTES`: not judged, as if no answer came
 )
 AUTH_PROBES = 3  # `ignored_auth` after a 2xx: without auth, then an invalid key in each of the two schemes
 MAX_NETWORK_ERRORS = 3  # in a row: the target is down, skip what is left of the operation
@@ -350,7 +353,8 @@ class SchemaLayer:
         for attempt in range(MAX_THROTTLE_RETRIES + 1):
             self.ctx.client.admit(keep=keep)  # the run's budget and pace
             try:
-                response = case.call(**kwargs)
+                with capped_session() as session:
+                    response = case.call(**{**kwargs, "session": session})
             except NO_ANSWER as exc:
                 self._no_answer(case, recorder, exc)
                 return None
@@ -408,13 +412,14 @@ class SchemaLayer:
         self._tally.results = []
         try:
             checks = list(extra) or None
-            case.validate_response(
-                response,
-                additional_checks=checks,
-                excluded_checks=self._excluded(),
-                recorder=recorder,
-                transport_kwargs=kwargs or None,
-            )
+            with capped_session() as session:  # for the requests the checks send (auth probes)
+                case.validate_response(
+                    response,
+                    additional_checks=checks,
+                    excluded_checks=self._excluded(),
+                    recorder=recorder,
+                    transport_kwargs={**kwargs, "session": session},
+                )
         except FailureGroup:
             pass  # each failure reached `after_validate` first, under the name of its check
         except NO_ANSWER as exc:  # an auth probe got no answer
@@ -470,6 +475,7 @@ class SchemaLayer:
     def _no_answer(self, case: Case, recorder: ScenarioRecorder, exc: requests.RequestException) -> None:
         self._tally.errors_in_a_row += 1
         kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+        kind = str(exc) if isinstance(exc, AnswerTooLarge) else kind
         prepared = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
         if prepared is not None:
             self._observe(Interaction(Request.from_prepared_request(prepared), None), error=kind)

@@ -170,8 +170,8 @@ class FixturesSeeder(Seeder):
 
     def seed(self, tenant: Tenant, state: str, pii: dict[str, Any]) -> tuple[str, Exchange]:
         body = {"org_id": tenant.org_id, "status": state, "agent_id": self.env.agent_id, **pii}
-        exchange, answer = self.env.fixtures("/_fixtures/calls", body)
-        call_id = str(answer["data"]["call_id"])
+        exchange, answer = self.env.fixtures("/_fixtures/calls", body, fields=("data.call_id",))
+        call_id = answer["data.call_id"]
         self.env.created_now(call_id, tenant, state)
         return call_id, exchange
 

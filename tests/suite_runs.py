@@ -7,17 +7,20 @@ holds only the `HUSKY_*` variables a test passes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,54 @@ class AppServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._socket.close()
+
+
+class RawServer(socketserver.ThreadingTCPServer):
+    """Raw TCP on a free loopback port: each connection's request is read, then `answer(socket, head)`
+    writes whatever it likes (slowly, endlessly, malformed); `requests` lists the request heads seen."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, answer: Callable[[socket.socket, bytes], None]) -> None:
+        super().__init__((LOOPBACK, 0), _RawHandler)
+        self.answer = answer
+        self.heads: list[bytes] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server_address[1]}"
+
+    def __enter__(self) -> RawServer:
+        threading.Thread(target=self.serve_forever, name="raw-server", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RawHandler(socketserver.BaseRequestHandler):
+    server: RawServer
+
+    def handle(self) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                return
+            received += chunk
+        head = received.partition(b"\r\n\r\n")[0]
+        self.server.heads.append(head)
+        with contextlib.suppress(OSError):  # the client hung up: what the test wanted, often
+            self.server.answer(self.request, head)
+
+
+@cache
+def gzip_bomb(mebibytes: int = 1024) -> bytes:
+    """`mebibytes` MiB of zeros, gzipped (about a thousand times smaller): 1 GiB by default."""
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), bytes(1 << 20)
+    return b"".join([*(packer.compress(zeros) for _ in range(mebibytes)), packer.flush()])
 
 
 @contextmanager

@@ -10,6 +10,7 @@ order, and that must show.
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 import uuid
@@ -18,11 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from suite_runs import QUICK_PROPERTIES, AppServer, SuiteRun, run_suite
 
 import conformance.mock.store
+from conformance.determinism import no_mined_constants
 from conformance.mock import MockConfig, create_app
 
 FIXTURES_TOKEN = "determinism-fixtures-token"
@@ -124,3 +128,38 @@ def test_another_seed_sends_other_requests(runs: dict[str, tuple[SuiteRun, list[
     (_, first), (_, other) = runs["first"], runs["other seed"]
     assert first != other
     assert [r[1] for r in first] != [r[1] for r in other], "only headers or bodies differ, no path"
+
+
+# --- what hypothesis draws depends on the seed alone -----------------------------------------------
+
+
+def _draws(count: int = 400) -> list[str]:
+    """`count` strings hypothesis draws for one fixed seed."""
+    found: list[str] = []
+
+    @hypothesis.seed(SEED)
+    @hypothesis.settings(max_examples=count, database=None, phases=[hypothesis.Phase.generate])
+    @hypothesis.given(st.text(max_size=12))
+    def collect(text: str) -> None:
+        found.append(text)
+
+    collect()
+    return found
+
+
+def test_local_source_files_do_not_change_what_the_suite_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hypothesis mines literals from local modules (an editable install, the user's own code):
+    under `no_mined_constants` the same seed draws the same values whatever was imported."""
+    with no_mined_constants():
+        before = _draws()
+    (tmp_path / "husky_local_literals.py").write_text(
+        "\n".join(f'L{i} = "zq-mined-{i}"' for i in range(200)) + "\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("husky_local_literals")
+    with no_mined_constants():
+        after = _draws()
+    assert after == before
+    assert not any("zq-mined-" in text for text in after)
+    mined = _draws()  # without it, the literals of local modules come through
+    assert any("zq-mined-" in text for text in mined), "hypothesis no longer mines local literals: drop the guard"

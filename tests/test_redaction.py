@@ -7,10 +7,13 @@ rendered curl command must give back the exact request that was sent.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 from suite_runs import QUICK_PROPERTIES, SuiteRun, broken_rules, run_suite
 
@@ -268,4 +271,109 @@ def test_no_secret_in_any_output(failing_run: tuple[SuiteRun, list[str]], output
     run, found = failing_run
     text = _outputs(run)[output].lower()
     leaked = [secret[:12] + "..." for secret in found if secret[:-1].lower() in text]
+    assert leaked == []
+
+
+# --- the suite itself fails: no traceback, no secret ----------------------------------------------
+
+SABOTAGE_TOKEN = "sabotage-fixtures-token-Wv27"
+TESTS = Path(__file__).parent
+
+
+def sabotaged_run(tmp_path: Path, where: str) -> tuple[SuiteRun, list[str]]:
+    """A run broken by `tests/sabotage.py` at `where`, with every secret it had."""
+    variables = {
+        "SABOTAGE": where,
+        "PYTEST_ADDOPTS": "--assert=plain -p sabotage",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    args = ["--fixtures-token", SABOTAGE_TOKEN, "-k", "test_property", "--budget", "smoke"]
+    with MockServer(MockConfig(fixtures_token=SABOTAGE_TOKEN)) as server:
+        run = run_suite(["--target-url", server.url, *args], tmp_path / "reports", variables)
+        found = [*server.store.keys, *(org.webhook_token for org in server.store.orgs.values())]
+    return run, [*found, SABOTAGE_TOKEN]
+
+
+def assert_no_secret_anywhere(run: SuiteRun, found: list[str]) -> None:
+    """Not in stdout, stderr, nor any file the run wrote; nor in other case, nor one short of its end."""
+    outputs = {"stdout": run.stdout, "stderr": run.stderr}
+    outputs |= {str(p): p.read_text(encoding="utf-8") for p in run.report_dir.rglob("*") if p.is_file()}
+    assert len(outputs) >= 3, "the run wrote nothing to look in"
+    for name, text in outputs.items():
+        leaked = [secret[:12] + "..." for secret in found if secret[:-1].lower() in text.lower()]
+        assert leaked == [], f"{name} holds secrets"
+    assert "INTERNALERROR" not in run.stdout + run.stderr
+
+
+def test_an_error_inside_a_check_shows_no_secret(tmp_path: Path) -> None:
+    run, found = sabotaged_run(tmp_path, "check")
+    assert run.returncode == 2, run.describe()  # its checks are not exercised: incomplete
+    assert len(found) >= 10  # A: 6 keys (sampled breadth), B: 1, two webhook tokens, the fixtures token
+    assert any("sabotage in a check: ${HUSKY_API_KEY}" in e for e in run.report["suite_errors"])
+    assert "SUITE ERROR" in run.stdout
+    assert "Traceback (most recent call last)" in run.stdout, "the suite error shows where (redacted, no locals)"
+    assert_no_secret_anywhere(run, found)
+
+
+@pytest.mark.parametrize("where", ["open", "report"], ids=["opening the session", "writing the reports"])
+def test_the_suite_failing_itself_is_exit_3_in_one_line(tmp_path: Path, where: str) -> None:
+    run, found = sabotaged_run(tmp_path, where)
+    assert run.returncode == 3, run.describe()
+    assert "Traceback" not in run.output
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("husky-conformance: the suite itself failed (RuntimeError: sabotage in "), line
+    assert line.endswith(f"); details in {run.report_dir / 'report.json'}"), line
+    assert run.report["verdict"] == "error"
+    assert run.report["exit_code"] == 3
+    assert any("${HUSKY_FIXTURES_TOKEN}" in detail for detail in run.report["details"])
+    assert any("in _boom" in detail for detail in run.report["details"]), "no traceback in the details"
+    assert_no_secret_anywhere(run, found)
+
+
+def test_the_calls_are_cleaned_up_when_the_reports_fail(tmp_path: Path) -> None:
+    run, _ = sabotaged_run(tmp_path, "report")
+    assert run.returncode == 3, run.describe()
+    assert run.report["leftovers"] == 0
+    assert run.report["ledger"] is not None
+
+
+def test_no_object_shows_a_secret_in_its_repr() -> None:
+    """Tracebacks, hypothesis and pytest print reprs: short secrets, which no substring search
+    redacts, must not be in them either."""
+    from conformance.config import Credentials, build_config
+    from conformance.environment import Tenant
+    from conformance.fixtures_client import FixturesClient, SeededOrg
+    from conformance.mock.store import ApiKey, Org
+
+    secret = "Sh0rt"
+    env = dict.fromkeys(("HUSKY_API_KEY", "HUSKY_API_KEY_LIMITED", "HUSKY_API_KEY_B"), secret)
+    env |= {"HUSKY_WEBHOOK_TOKEN": secret, "HUSKY_WEBHOOK_TOKEN_B": secret}
+    store = Secrets()
+    store.add(secret, "HUSKY_API_KEY")
+    headers = {"Authorization": f"Bearer {secret}", "x-fixtures-token": secret}
+    config = build_config(
+        target_url=None,
+        fixtures_token=secret,
+        report_dir="r",
+        seed=None,
+        budget="quick",
+        strict=False,
+        timeout=1,
+        env=env,
+    )
+    shown = [
+        Tenant(
+            "A", key=secret, limited_key=secret, webhook_token=secret, revoked_key=secret, keys_without={"s": secret}
+        ),
+        Exchange("POST", f"http://h/v1/hooks/{secret}", headers, secret.encode(), 201, {"x": secret}, secret.encode()),
+        SeededOrg("org_1", secret),
+        FixturesClient(httpx.Client(base_url="http://h"), secret),
+        Org("org_1", secret),
+        ApiKey(secret, "org_1", frozenset()),
+        MockConfig(fixtures_token=secret),
+        Credentials.from_env(env),
+        config,
+        store,
+    ]
+    leaked = [repr(thing) for thing in shown if secret in repr(thing)]
     assert leaked == []

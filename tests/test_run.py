@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, suite_env
+from suite_runs import QUICK_PROPERTIES, RawServer, SuiteRun, run_suite, suite_env
 
 from conformance.checks import CHECKS
 from conformance.requirements import REQUIREMENTS
@@ -82,6 +82,51 @@ def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], m
     assert run.stderr.startswith("husky-conformance: ")
     assert mentions in run.stderr
     assert "Traceback" not in run.output
+
+
+PASSWORD = "pw-" + "S3cr3t-in-the-url"
+
+
+def _refused_before_sending(tmp_path: Path, args: list[str], mentions: str) -> SuiteRun:
+    """A usage error (exit 4, one line) before any request reaches the target given in `args`."""
+    with RawServer(lambda sock, head: None) as server:
+        run = run_suite([a.replace("TARGET", server.url.removeprefix("http://")) for a in args], tmp_path / "reports")
+    assert run.returncode == 4, run.describe()
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("husky-conformance: ")
+    assert mentions in run.stderr
+    assert server.heads == [], "a request went out before the usage error"
+    return run
+
+
+@pytest.mark.parametrize(
+    "userinfo",
+    ["user:PASSWORD@", ":PASSWORD@", "user@", "user:PASSWORD@with@at@"],
+    ids=["user:password", "password", "user", "@ in it"],
+)
+def test_a_target_url_with_a_user_or_password_is_refused_unseen(tmp_path: Path, userinfo: str) -> None:
+    run = _refused_before_sending(
+        tmp_path, ["--target-url", f"http://{userinfo.replace('PASSWORD', PASSWORD)}TARGET/api"], "must not hold a user"
+    )
+    assert "http://[REDACTED]@127.0.0.1:" in run.stderr
+    assert "S3cr3t" not in run.output
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_malformed_target_url_hides_its_password_too(tmp_path: Path) -> None:
+    run = run_suite(["--target-url", f"http://user:{PASSWORD}@127.0.0.1:port/api"], tmp_path / "reports")
+    assert run.returncode == 4, run.describe()
+    assert "--target-url must be an http(s) URL" in run.stderr
+    assert "S3cr3t" not in run.output
+
+
+@pytest.mark.parametrize("where", ["file", "file/reports"], ids=["a file", "inside a file"])
+def test_a_report_dir_that_cannot_be_a_directory_is_refused_before_sending(tmp_path: Path, where: str) -> None:
+    (tmp_path / "file").write_text("not a directory\n")
+    args = ["--target-url", "http://TARGET", "--report-dir", str(tmp_path / where)]
+    _refused_before_sending(tmp_path, args, f"--report-dir {tmp_path / where} ")
+    assert (tmp_path / "file").read_text() == "not a directory\n"
 
 
 def test_requirements_lists_the_catalogue() -> None:

@@ -4,6 +4,7 @@ delete may name on a shared target, and how an id a target answered twice is fou
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -125,6 +126,9 @@ def test_an_idempotent_replay_is_the_same_call_rightly() -> None:
     claims = _claims(guard)
     claims.judge(_create("call_5", key="k1"))
     assert claims.judge(_create("call_5", key="k1"))[0][0]  # same key, same body
+    assert claims.judge(_create("call_5", "+919800000009", key="k1"))[0][0]  # another body: CREATE-IDEMPOTENT's
+    first_call = _create("call_5", key="k1").response_body  # a replay answers the call the first create made
+    assert claims.judge(replace(_create("call_5", "+919800000009", key="k1"), response_body=first_call))[0][0]
     assert not guard.reused("call_5")
     assert not claims.judge(_create("call_5", key="k2"))[0][0]  # another key: a new call, so a new id
     assert guard.reused("call_5")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["MockConfig"]
 
 
 @dataclass(frozen=True)
 class MockConfig:
-    fixtures_token: str | None = None  # None: the fixtures API is not served at all
+    fixtures_token: str | None = field(default=None, repr=False)  # None: the fixtures API is not served at all
     rate_limit: int | None = None  # requests per window per key; None: no limit (the default)
     rate_window_seconds: float = 60.0
     max_body_bytes: int = 64 * 1024

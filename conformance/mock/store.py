@@ -68,12 +68,12 @@ def now_rfc3339() -> str:
 @dataclass(frozen=True)
 class Org:
     org_id: str
-    webhook_token: str
+    webhook_token: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class ApiKey:
-    secret: str
+    secret: str = field(repr=False)
     org_id: str
     scopes: frozenset[str]
     revoked: bool = False

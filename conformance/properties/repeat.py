@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import calls
 from ..checks import Context, check
+from ..model import body_ok, listed_fields
 from ._common import Sample
 
 
@@ -13,11 +14,10 @@ def repeat_delete(ctx: Context) -> None:
     a = ctx.env.a
     call_id = ctx.env.seed_call(a, "completed")
     first = calls.rest(ctx.client, "delete", call_id, a.auth("x-api-key"))
-    body = first.json()
     ctx.expect_answer("DEL-COMPLETED-200", first, [200], what="first delete")
     ctx.expect(
         "DEL-COMPLETED-200",
-        body == {"data": {"call_id": call_id, "deleted": True}},
+        body_ok("deleted", first.json(), call_id),
         f"first delete body {first.response_body[:200]!r}, expected {{'data': {{'call_id', 'deleted': true}}}}",
         first,
     )
@@ -40,7 +40,7 @@ def repeat_cancel(ctx: Context) -> None:
         ctx.expect_answer("CANCEL-REPEAT-200", answer, [200], what=f"cancel #{n}")
         ctx.expect(
             "CANCEL-REPEAT-200",
-            answer.json() == answers[0].json(),
+            listed_fields(answer.json()) == listed_fields(answers[0].json()),  # extra fields may differ
             f"cancel #{n} answered {answer.response_body[:200]!r}, the first {answers[0].response_body[:200]!r}",
             answers[0],
             answer,

@@ -1,0 +1,42 @@
+"""Same seed, same requests: whatever the install, whatever else the process imported.
+
+Hypothesis mixes into what it generates literals it mines from "local" source files, those outside
+site-packages: the suite's own package in an editable install (not from a wheel), the user's
+conftest and modules. The same seed would then send other requests after any edit, or from a
+wheel rather than a checkout. While a check of the suite runs, hypothesis mines nothing: it still
+draws its own built-in constants, which come with its pinned version.
+
+Hypothesis also builds Unicode tables (about 200 MB at their peak, four seconds) in the current
+directory's `.hypothesis/`; the command line keeps them in the user's cache instead, built once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
+
+__all__ = ["hypothesis_home", "no_mined_constants"]
+
+
+@contextmanager
+def no_mined_constants() -> Iterator[None]:
+    """Inside, hypothesis draws no constant mined from local source files."""
+    mined, empty = providers._get_local_constants, Constants()
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()  # its pools were made with the mined constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = mined
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+def hypothesis_home() -> Path:
+    """Where the command line keeps hypothesis' files: `$XDG_CACHE_HOME/husky-conformance/hypothesis`."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "husky-conformance" / "hypothesis"

@@ -1,0 +1,39 @@
+"""A pytest plugin that breaks the suite on purpose, for the tests of exit code 3 and of redaction.
+
+Loaded into a suite run with `-p sabotage` (the tests directory on PYTHONPATH); `SABOTAGE` says
+where it strikes: `check` (every seeded call, inside the checks), `open` (once both organisations
+are provisioned, before the first check) or `report` (writing the reports). Each raises an error
+whose message and local variables hold every secret of the run.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from conformance import environment, report
+from conformance.environment import Environment
+
+WHERE = os.environ.get("SABOTAGE", "")
+
+
+def _boom(env: Environment, where: str) -> None:
+    tenant, fixtures_token = env.a, env.fixtures_token  # noqa: F841  (locals a traceback could show)
+    keys = [t.key for t in (env.a, env.b)] + [t.webhook_token for t in (env.a, env.b)]
+    keys += [env.a.revoked_key, *env.a.keys_without.values(), fixtures_token]
+    raise RuntimeError(f"sabotage in {where}: {' '.join(k for k in keys if k)} {env.a!r} {env.a.__dict__}")
+
+
+def pytest_configure(config: Any) -> None:
+    if WHERE == "check":
+        environment.Environment.seed_call = lambda self, *args, **kwargs: _boom(self, "a check")  # type: ignore[method-assign]
+    elif WHERE == "open":
+        provision = environment.Environment._provision
+
+        def provision_then_fail(self: Environment, breadth: str = "every") -> None:
+            provision(self, breadth)
+            _boom(self, "the session's opening")
+
+        environment.Environment._provision = provision_then_fail  # type: ignore[method-assign]
+    elif WHERE == "report":
+        report.finish = lambda suite: _boom(suite.ctx.env, "the reports")  # type: ignore[assignment]
