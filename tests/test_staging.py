@@ -26,6 +26,7 @@ from conformance.errors import UsageError
 from conformance.fixtures_client import FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.store import Call
+from conformance.properties._common import moved_on
 from conformance.safety import NOT_ALLOWED, destructive_target
 from conformance.seeders import read_pool
 from conformance.session import smallest_budget
@@ -550,3 +551,37 @@ def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(t
         assert run.returncode == 2, run.describe()
         assert run.report["ledger"]["leftovers"] == [], (budget, run.report["ledger"]["leftovers"])
         assert run.report["ledger"]["created"] > 0, budget
+
+
+MOVED_ON_CHECKS = "auth_rejections or delete_refused_states or missing_scope or tenant_isolation or odd_ids"
+
+
+def test_a_call_the_target_moves_on_during_a_check_is_no_failure(tmp_path: Path) -> None:
+    """No fixtures API, and calls that start 3 requests after their create and complete after 6: the
+    checks that read a call, send refused requests and read it again see it move on by itself, which
+    is telephony's doing, not the refused request's (without the allowance: five false failures)."""
+    clock = RequestClock()
+    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=6, clock=clock), wrap=clock.wrap) as server:
+        with httpx.Client(base_url=server.url) as http:
+            existing = _existing(http)
+            env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
+        run = run_suite(["--target-url", server.url, "-k", MOVED_ON_CHECKS, "--budget", "quick"], tmp_path, env)
+    assert run.failures == [], run.describe()
+    assert run.returncode == 2, run.describe()
+    assert {"AUTH-REVOKED-401", "AUTH-SCOPE-REFUSED", "DEL-NOT-COMPLETED-404", "TENANT-UNTOUCHED"} <= run.statuses(
+        "pass"
+    )
+
+
+def test_only_telephony_s_own_moves_are_allowed() -> None:
+    queued = {"call_id": "c", "status": "queued", "contact_name": "Zq", "updated_at": "t1"}
+    started = queued | {"status": "in_progress", "updated_at": "t2"}
+    done = started | {"status": "completed", "transcript": [{"speaker": "agent", "text": "hi"}], "duration_seconds": 3}
+    assert moved_on(queued, started)
+    assert moved_on(queued, done)
+    assert moved_on(started, done)
+    assert not moved_on(queued, queued | {"status": "cancelled"})  # only a request cancels
+    assert not moved_on(queued, started | {"contact_name": "Other"})  # the record itself changed
+    assert not moved_on(done, done | {"transcript": []})  # a completed call moves no more
+    assert not moved_on(started, queued)  # never backwards
+    assert not moved_on(queued, None)  # gone
