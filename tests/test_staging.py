@@ -12,6 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -523,34 +524,41 @@ def test_the_api_seeder_never_replays_an_earlier_runs_create(tmp_path: Path, moc
 
 
 def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(tmp_path: Path) -> None:
-    """Every HUSKY_* variable, no fixtures API, calls that start and end by themselves (in progress
-    after a second, completed after two): from the smallest budget up, the credential check's call and
-    the checks' calls are all cleaned up, a running one waited out past the budget, taking nothing kept
-    back for the others. (Which calls are running at the clean-up depends on timing: the test with a
-    clock of requests above pins the waiting itself.)"""
-    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=2)) as server:
-        with httpx.Client(base_url=server.url) as http:
-            existing = _existing(http)
-            env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
-        config = build_config(
-            target_url=server.url,
-            fixtures_token=None,
-            report_dir=str(tmp_path),
-            seed=None,
-            budget="1",
-            strict=False,
-            timeout=5,
-            env=env,
-        )
-        least = smallest_budget(config)[0]
-        budgets = (least, least + 5, 30, 50)
-        runs = run_suites(
-            [(["--target-url", server.url, "--budget", str(b)], tmp_path / str(b) / "reports", env) for b in budgets]
-        )
-    for budget, run in zip(budgets, runs, strict=True):
+    """Every HUSKY_* variable, no fixtures API, calls that start and end by themselves: from the smallest
+    budget up, the credential check's call and the checks' calls are all cleaned up. At budget N the
+    mock ends a call N requests after its create (a clock of requests), so the credential check's call
+    is still running when the clean-up reaches it: it is waited out last, past the budget, and takes
+    nothing kept back for the others (waited for in its turn, it left the queued calls after it)."""
+    with ExitStack() as stack:
+        started = []
+        for budget in (21, 30, 50):
+            clock = RequestClock()
+            config = MockConfig(fixtures_token=TOKEN, auto_complete=budget, clock=clock)
+            server = stack.enter_context(MockServer(config, wrap=clock.wrap))
+            with httpx.Client(base_url=server.url) as http:
+                existing = _existing(http)
+                env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
+            started.append((["--target-url", server.url, "--budget", str(budget)], tmp_path / str(budget), env))
+        assert _smallest(server.url, env, tmp_path) == 21, "the smallest budget changed: start from it"
+        runs = run_suites(started)
+    for (args, _, _), run in zip(started, runs, strict=True):
         assert run.returncode == 2, run.describe()
-        assert run.report["ledger"]["leftovers"] == [], (budget, run.report["ledger"]["leftovers"])
-        assert run.report["ledger"]["created"] > 0, budget
+        assert run.report["ledger"]["leftovers"] == [], (args, run.report["ledger"]["leftovers"])
+        assert run.report["ledger"]["deleted"] > 0, args  # the credential check's call, waited out
+
+
+def _smallest(url: str, env: dict[str, str], report_dir: Path) -> int:
+    config = build_config(
+        target_url=url,
+        fixtures_token=None,
+        report_dir=str(report_dir),
+        seed=None,
+        budget="1",
+        strict=False,
+        timeout=5,
+        env=env,
+    )
+    return smallest_budget(config)[0]
 
 
 MOVED_ON_CHECKS = "auth_rejections or delete_refused_states or missing_scope or tenant_isolation or odd_ids"
