@@ -55,6 +55,7 @@ _CREDENTIAL_HEADERS = tuple(sorted(SENSITIVE_HEADERS))
 CREDENTIAL_NAMES = {
     "api_key": "HUSKY_API_KEY",
     "api_key_limited": "HUSKY_API_KEY_LIMITED",
+    "api_key_revoked": "HUSKY_API_KEY_REVOKED",
     "api_key_b": "HUSKY_API_KEY_B",
     "webhook_token": "HUSKY_WEBHOOK_TOKEN",
     "webhook_token_b": "HUSKY_WEBHOOK_TOKEN_B",

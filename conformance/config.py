@@ -75,7 +75,9 @@ class Credentials:
 
     # Secrets: kept out of repr, which pytest prints in tracebacks.
     api_key: str | None = field(default=None, repr=False)  # organisation A, every scope
-    api_key_limited: str | None = field(default=None, repr=False)  # organisation A, no calls:delete/cancel
+    # organisation A, exactly calls:create and calls:read (so neither calls:cancel nor calls:delete)
+    api_key_limited: str | None = field(default=None, repr=False)
+    api_key_revoked: str | None = field(default=None, repr=False)  # organisation A, revoked
     api_key_b: str | None = field(default=None, repr=False)  # organisation B
     webhook_token: str | None = field(default=None, repr=False)  # organisation A
     webhook_token_b: str | None = field(default=None, repr=False)  # organisation B
@@ -88,6 +90,7 @@ class Credentials:
         return cls(
             api_key=get("HUSKY_API_KEY"),
             api_key_limited=get("HUSKY_API_KEY_LIMITED"),
+            api_key_revoked=get("HUSKY_API_KEY_REVOKED"),
             api_key_b=get("HUSKY_API_KEY_B"),
             webhook_token=get("HUSKY_WEBHOOK_TOKEN"),
             webhook_token_b=get("HUSKY_WEBHOOK_TOKEN_B"),

@@ -19,6 +19,7 @@ from . import calls
 from .claims import Claims
 from .client import Client, Exchange
 from .config import SuiteConfig
+from .credentials_probe import probe_credentials
 from .errors import NotExercised, UsageError
 from .fixtures_client import ALL_SCOPES
 from .ledger import Ledger
@@ -129,10 +130,7 @@ class Environment:
         assert self.fixtures_token is not None
         exchange = self.client.request("POST", path, headers={"x-fixtures-token": self.fixtures_token}, json_body=body)
         if exchange.status != expect:
-            raise UsageError(
-                f"the fixtures API answered POST {path} with {exchange.outcome()} (expected {expect});"
-                " check --fixtures-token, or run without it and set the HUSKY_* variables"
-            )
+            raise UsageError(fixtures_refused(path, exchange, expect))
         return exchange, {name: _answered(exchange, name, path) for name in fields}
 
     def _provision(self, breadth: str = "every") -> None:
@@ -160,11 +158,12 @@ class Environment:
             found.api_key_limited,
             found.webhook_token,
         )
+        self.a.revoked_key = found.api_key_revoked
         self.b.key, self.b.webhook_token = found.api_key_b, found.webhook_token_b
         if not any((found.api_key, found.webhook_token)):
             raise UsageError(
                 "no credentials: pass --fixtures-token, or set HUSKY_API_KEY (and HUSKY_API_KEY_LIMITED,"
-                " HUSKY_API_KEY_B, HUSKY_WEBHOOK_TOKEN, HUSKY_WEBHOOK_TOKEN_B)"
+                " HUSKY_API_KEY_REVOKED, HUSKY_API_KEY_B, HUSKY_WEBHOOK_TOKEN, HUSKY_WEBHOOK_TOKEN_B)"
             )
         if found.api_key_limited:
             self.a.keys_without = {
@@ -173,6 +172,8 @@ class Environment:
             }
         for tenant in (self.a, self.b):
             self._name_secrets(tenant)
+        self.secrets.add(found.api_key_revoked, "HUSKY_API_KEY_REVOKED")
+        probe_credentials(self, config)
 
     def _name_secrets(self, tenant: Tenant) -> None:
         n = tenant.name
@@ -273,6 +274,25 @@ class Environment:
         """The seeding exchanges of every created call that `exchanges` mention."""
         text = " ".join(e.url + (e.body or b"").decode("utf-8", "replace") for e in exchanges)
         return [self.setup[c] for c in self.created if c in text and c in self.setup]
+
+
+FIXTURES_TOKEN = "the fixtures token (--fixtures-token or HUSKY_FIXTURES_TOKEN)"
+
+
+def fixtures_refused(path: str, exchange: Exchange, expect: int) -> str:
+    """The usage error of a fixtures request that did not answer `expect`, naming the token's flag and variable."""
+    answered = f"POST {path} answered {exchange.outcome()}"
+    if exchange.status in (401, 403):
+        return f"the target refused {FIXTURES_TOKEN}: {answered}; check its value"
+    if exchange.status == 404 and path == "/_fixtures/orgs":
+        return (
+            f"the target has no fixtures API ({answered}): check the base path of --target-url, or run without"
+            f" {FIXTURES_TOKEN} and set the HUSKY_* variables (README, 'Running against staging')"
+        )
+    return (
+        f"the fixtures API answered {answered} (expected {expect}); check {FIXTURES_TOKEN}, or run without it"
+        " and set the HUSKY_* variables"
+    )
 
 
 def _answered(exchange: Exchange, field: str, path: str) -> str:

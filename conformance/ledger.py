@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,30 +146,48 @@ def _reported_state(exchange: Exchange) -> tuple[str | None, str | None]:
 
 
 def clean_up(env: Environment) -> CleanUp:
-    """Cancel the queued and delete the completed calls of the ledger; report what stays."""
+    """Cancel the queued and delete the completed calls of the ledger; report what stays. Calls still
+    running on a target without the fixtures API come last: they are waited for until the target ends
+    them, which may go past the budget but takes nothing kept back for the others."""
     result = CleanUp()
+    running: list[Entry] = []
     for entry in list(env.ledger.entries.values()):
         if not entry.needs_cleanup:
             result.retained += not entry.gone
             continue
-        try:
-            outcome = _clean(env, entry)
-        except BudgetSpent:
-            outcome = "the request budget ran out before the clean-up reached it"
-        if outcome in ("deleted", "cancelled"):
-            setattr(result, outcome, getattr(result, outcome) + 1)
-        elif outcome == "retained":
-            result.retained += 1
-        elif outcome != "gone":
-            result.leftovers.append(
-                {"call_id": entry.call_id, "org": entry.org, "state": entry.state, "reason": outcome}
-            )
-        env.ledger.write({"event": "cleanup", "call_id": entry.call_id, "outcome": outcome})
+        outcome = _outcome(_clean, env, entry)
+        if outcome == RUNS_ON:
+            running.append(entry)
+            continue
+        _count(env, result, entry, outcome)
+    for entry in running:
+        with env.client.overdraft():
+            _count(env, result, entry, _outcome(_wait_and_delete, env, entry))
     return result
 
 
+RUNS_ON = "running"  # `_clean`'s answer for a call that only the target itself can end
+
+
+def _outcome(clean: Callable[[Environment, Entry], str], env: Environment, entry: Entry) -> str:
+    try:
+        return clean(env, entry)
+    except BudgetSpent:
+        return "the request budget ran out before the clean-up reached it"
+
+
+def _count(env: Environment, result: CleanUp, entry: Entry, outcome: str) -> None:
+    if outcome in ("deleted", "cancelled"):
+        setattr(result, outcome, getattr(result, outcome) + 1)
+    elif outcome == "retained":
+        result.retained += 1
+    elif outcome != "gone":
+        result.leftovers.append({"call_id": entry.call_id, "org": entry.org, "state": entry.state, "reason": outcome})
+    env.ledger.write({"event": "cleanup", "call_id": entry.call_id, "outcome": outcome})
+
+
 def _clean(env: Environment, entry: Entry) -> str:
-    """What became of one call: deleted, cancelled, gone, retained, or why it is left over."""
+    """What became of one call: deleted, cancelled, gone, retained, why it is left over, or `RUNS_ON`."""
     tenant = env.a if entry.org == "A" else env.b
     if tenant.key is None:
         return f"no API key of organisation {entry.org} to clean it up with"
@@ -176,19 +196,40 @@ def _clean(env: Environment, entry: Entry) -> str:
     state = _read_back(env, tenant, entry)
     if env.guard.reused(entry.call_id):  # the read-back showed another call than the suite created
         return LEFT_ALONE
+    overdraw = False
+    if state == "queued":
+        outcome = _act(env, tenant, entry, "cancel", "cancelled")
+        if outcome == "cancelled" or entry.state not in RUNNING | {"completed"}:
+            return outcome
+        # It started by itself before the cancel reached it (a target whose calls move on their own):
+        # what was kept back for it is spent, so deleting it may go past the budget.
+        state, overdraw = entry.state or "unknown", True
     if state in RUNNING and env.can_seed_any_state:
         # As telephony would finish it. A call the target started on its own since the suite saw it
         # queued was kept two requests, not three: this one may go past the budget.
         with env.client.overdraft():
             env.advance(entry.call_id, "completed")
         state = "completed"
-    if state == "queued":
-        return _act(env, tenant, entry, "cancel", "cancelled")
+    if state in RUNNING:
+        return RUNS_ON
     if state == "completed":
-        return _act(env, tenant, entry, "delete", "deleted")
+        with env.client.overdraft() if overdraw else nullcontext():
+            return _act(env, tenant, entry, "delete", "deleted")
     if state in RETAINED or state == "gone":
         return "retained" if state in RETAINED else "gone"
-    return f"still {state}" if state in RUNNING else state or "unknown"
+    return state or "unknown"
+
+
+def _wait_and_delete(env: Environment, entry: Entry) -> str:
+    """A running call, once the target has ended it by itself (`--seeder api` and the like)."""
+    tenant = env.a if entry.org == "A" else env.b
+    state = env.seeder.wait_ended(tenant, entry.call_id)
+    if state is None:
+        return f"still {entry.state}"
+    env.ledger.note(entry, state=state)
+    if state == "completed":
+        return _act(env, tenant, entry, "delete", "deleted")
+    return "retained" if state in RETAINED else state
 
 
 def _read_back(env: Environment, tenant: Tenant, entry: Entry) -> str:

@@ -14,12 +14,14 @@ reported "not exercised".
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .calls import get, rest
 from .client import Exchange
+from .config import DEFAULT_WAIT_COMPLETED
 from .errors import NotExercised, UsageError
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["ApiSeeder", "FixturesSeeder", "PoolSeeder", "Seeder", "read_pool"]
 
 CREATE_FIELDS = ("contact_number", "contact_name", "contact_email", "additional_info")
+ENDED = frozenset({"completed", "failed", "cancelled"})
 FIRST_POLL, MAX_POLL = 0.25, 8.0  # seconds between polls: doubling, so a slow completion costs few requests
 
 
@@ -37,8 +40,13 @@ class Seeder:
     name = "api"
     states: tuple[str, ...] = ("queued", "cancelled")
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, end_wait: float = DEFAULT_WAIT_COMPLETED) -> None:
         self.env = env
+        # Idempotency keys unique to this run: the same seed against the same target again must not
+        # replay (or conflict with) the creates of an earlier run, whose calls are not this run's.
+        self.run_key = secrets.token_hex(8)
+        self.end_wait = end_wait  # how long the clean-up waits for a running call to end by itself
+        self.never_ends: str | None = None  # why it waits no more (one call did not end in time)
 
     def can_seed(self, state: str) -> bool:
         return state in self.states
@@ -57,9 +65,32 @@ class Seeder:
     def advance(self, call_id: str, state: str) -> None:
         raise NotExercised(f"the {self.name} seeder cannot move a call forward (that needs the fixtures API)")
 
+    def wait_ended(self, tenant: Tenant, call_id: str) -> str | None:
+        """For the clean-up, without the fixtures API: the status of a running call once the target has
+        ended it by itself, within `end_wait` seconds (None: it did not, and no later call is waited for)."""
+        if self.never_ends is not None:
+            return None
+        status, _ = self._poll(tenant, call_id, self.end_wait)
+        if status in ENDED:
+            return status
+        self.never_ends = f"a call was {status} after {self.end_wait:g} s"
+        return None
+
+    def _poll(self, tenant: Tenant, call_id: str, seconds: float) -> tuple[str, dict[str, Any]]:
+        """GET the call until it has ended (or `seconds` are over): its last status and data."""
+        deadline, pause, status, data = time.monotonic() + seconds, FIRST_POLL, "queued", {}
+        while time.monotonic() < deadline:
+            self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(2 * pause, MAX_POLL)
+            data = _call_data(get(self.env.client, call_id, tenant.auth()))
+            status = str(data.get("status", status))
+            if status in ENDED:
+                break
+        return status, data
+
     def _create(self, tenant: Tenant, pii: dict[str, Any]) -> tuple[str, Exchange]:
         body = {k: pii[k] for k in CREATE_FIELDS if k in pii} | {"agent_id": self.env.agent_id}
-        key = f"husky-conformance-{self.env.rng.getrandbits(64):016x}"
+        key = f"husky-conformance-{self.run_key}-{self.env.rng.getrandbits(64):016x}"
         headers = tenant.auth() | {"Idempotency-Key": key}
         exchange = self.env.client.request("POST", "/v1/calls", headers=headers, json_body=body)
         answer = exchange.json()
@@ -75,12 +106,12 @@ class ApiSeeder(Seeder):
     states = ("queued", "cancelled", "completed")
 
     def __init__(self, env: Environment, wait_completed: float) -> None:
-        super().__init__(env)
+        super().__init__(env, wait_completed or DEFAULT_WAIT_COMPLETED)
         self.wait_completed = wait_completed
         self.unavailable = None if wait_completed else "the api seeder waits for none (--wait-completed SECONDS)"
 
     def can_seed(self, state: str) -> bool:
-        return state != "completed" or self.unavailable is None
+        return state in self.states and (state != "completed" or self.unavailable is None)
 
     def why_not(self, state: str) -> str:
         return f"no completed call: {self.unavailable}" if state == "completed" else super().why_not(state)
@@ -95,19 +126,12 @@ class ApiSeeder(Seeder):
         return call_id, created
 
     def _wait_completed(self, tenant: Tenant, call_id: str, pii: dict[str, Any]) -> None:
-        deadline, pause, status = time.monotonic() + self.wait_completed, FIRST_POLL, "queued"
-        while time.monotonic() < deadline:
-            self.env.client.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(2 * pause, MAX_POLL)
-            exchange = get(self.env.client, call_id, tenant.auth())
-            data = _call_data(exchange)
-            status = str(data.get("status", status))
-            if status == "completed":
-                pii.update({k: data[k] for k in ("transcript", "recording_url") if k in data})  # the server's PII
-                return
-            if status in ("failed", "cancelled"):
-                break
+        status, data = self._poll(tenant, call_id, self.wait_completed)
+        if status == "completed":
+            pii.update({k: data[k] for k in ("transcript", "recording_url") if k in data})  # the server's PII
+            return
         self.unavailable = f"a call created with POST /v1/calls was {status} after {self.wait_completed:g} s"
+        self.never_ends = self.unavailable  # the clean-up need not wait either
         raise NotExercised(f"no completed call: {self.unavailable} (--wait-completed)")
 
 

@@ -11,6 +11,7 @@ from . import calls, universal
 from .checks import Context
 from .client import BudgetSpent, Client, probe
 from .config import SuiteConfig
+from .credentials_probe import planned_requests
 from .environment import Environment, provisioning_requests
 from .errors import UsageError
 from .ledger import MAX_CLEANUP_COST, CleanUp, clean_up
@@ -99,14 +100,18 @@ class SuiteSession:
 
 def smallest_budget(config: SuiteConfig) -> tuple[int, str]:
     """The fewest requests a run can exercise a check with, and how that adds up: the reachability
-    probe, the provisioning, and the cheapest check (`routes_and_methods`, which makes no call, so
-    its clean-up costs nothing). Every other check needs more. At this budget the checks before it
-    are refused their first create, and it runs; a little above, one of them may spend the budget
-    and be cut, and none runs to its end (INCOMPLETE all the same)."""
+    probe, the provisioning or the credential check (and the clean-up of its call), and the cheapest
+    check (`routes_and_methods`, which makes no call, so its clean-up costs nothing). Every other
+    check needs more. At this budget the checks before it are refused their first create, and it
+    runs; a little above, one of them may spend the budget and be cut, and none runs to its end
+    (INCOMPLETE all the same)."""
     provisioning = provisioning_requests(config)
+    checking = planned_requests(config)
     cheapest = routes.requests_needed(config.budget.breadth)
     provisioned = f", {provisioning} to provision through the fixtures API" if provisioning else ""
-    return 1 + provisioning + cheapest, f"1 reachability probe{provisioned}, {cheapest} for the cheapest check"
+    checked = f", {checking} to check the credentials" if checking else ""
+    how = f"1 reachability probe{provisioned}{checked}, {cheapest} for the cheapest check"
+    return 1 + provisioning + checking + cheapest, how
 
 
 def check_budget(config: SuiteConfig) -> None:

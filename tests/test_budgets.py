@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from suite_runs import run_suite, run_suites
 
-from conformance import calls, session
+from conformance import calls, environment, session
 from conformance.checks import CHECKS, Context
 from conformance.client import Client
 from conformance.config import BUDGETS, SuiteConfig, build_config
@@ -44,7 +44,8 @@ SMOKE_REQUESTS = 300
 
 
 def context(report_dir: Path, budget: str, seed: int = 7) -> Context:
-    """A context on environment credentials: building it sends no request."""
+    """A context on environment credentials: building it sends no request (there is no target, so
+    no credential check either: `tests/test_credentials_probe.py` has it)."""
     env = {"HUSKY_API_KEY": "sk_test_budgets0123456789"}
     config = build_config(
         target_url=BASE,
@@ -59,7 +60,10 @@ def context(report_dir: Path, budget: str, seed: int = 7) -> Context:
     secrets = Secrets()
     client = Client(BASE, timeout=1.0, secrets=secrets)
     client.close()
-    return Context(client, Environment(client, config, secrets), Results(), config)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(environment, "probe_credentials", lambda env, config: None)
+        made = Environment(client, config, secrets)
+    return Context(client, made, Results(), config)
 
 
 @pytest.fixture
@@ -306,7 +310,9 @@ def fake_run(budget: int, target: FakeTarget, report_dir: Path) -> Environment:
     with pytest.MonkeyPatch.context() as patch:  # no TLS context to load (55 ms): the target is in process
         patch.setattr(httpx, "Client", lambda **_: real(transport=httpx.MockTransport(target)))
         client = Client(BASE, timeout=1.0, secrets=secrets, max_requests=budget)
-    env = Environment(client, config, secrets)
+    with pytest.MonkeyPatch.context() as patch:  # the budget's rules alone, from the first request
+        patch.setattr(environment, "probe_credentials", lambda env, config: None)
+        env = Environment(client, config, secrets)
     session._watch(client, env)
     return env
 

@@ -235,7 +235,7 @@ def parse_banner(lines: list[str]) -> Banner:
     if fixtures:
         assert fixtures.group(1) == url
     api_key = _match(r"  API key \(all scopes\): +(\S+)", lines)
-    limited = _match(r"  API key \(no calls:delete\): +(\S+)", lines)
+    limited = _match(r"  API key \(create and read\): +(\S+)", lines)
     webhook = _match(r"  webhook URL: +(\S+)", lines)
     calls = {m.group(1): m.group(2) for m in (re.fullmatch(r"  (\w+) call: +(\S+)", line) for line in lines) if m}
     return Banner(

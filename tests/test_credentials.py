@@ -1,19 +1,29 @@
 """A target without the fixtures API: the suite runs on `HUSKY_*` credentials from the environment.
 
 The credentials are real ones of a live mock, made through its fixtures API by the test; the
-suite itself never sees the fixtures token. It can then only make queued calls (create) and
-cancelled ones (create, cancel), so whatever needs a call in another state is not exercised, with
-a reason, and the verdict is incomplete rather than pass or fail.
+suite itself never sees the fixtures token. With the implicit api seeder (which waits for no call
+to complete) it can then only make queued calls (create) and cancelled ones (create, cancel), so
+whatever needs a call in another state is not exercised, with a reason, and the verdict is
+incomplete rather than pass or fail.
+
+The README's walk-through, at the end, is the other way: the mock's own banner variables, every
+one of them, and `--seeder api` against a mock whose calls complete by themselves: PASS.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
-from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suites
+from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, run_suites
 
+from conformance.cassettes import CREDENTIAL_NAMES
 from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer
 from conformance.requirements import REQUIREMENTS
@@ -112,3 +122,49 @@ def test_no_credentials_at_all_is_a_usage_error(runs: dict[str, SuiteRun]) -> No
     for what_to_set in ("--fixtures-token", "HUSKY_API_KEY", "HUSKY_WEBHOOK_TOKEN"):
         assert what_to_set in lines[0]
     assert not (run.report_dir / "report.json").exists()
+
+
+# --- the README's walk-through: the mock's own banner, pasted, reaches PASS ----------------------------
+
+WALK_THROUGH = ("--budget", "smoke", "--allow-destructive", "--seeder", "api", "--agent-id", "agent_autocomplete")
+WALK_THROUGH_SECONDS = 180.0  # about 60 s measured (the api seeder waits ~4 s for each completed call)
+
+
+@contextmanager
+def banner_variables(*args: str) -> Iterator[dict[str, str]]:
+    """`husky-conformance mock --port 0 ARGS` in a subprocess, and the `export` lines its banner prints."""
+    command = [sys.executable, "-m", "conformance.cli", "mock", "--port", "0", *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "try:":
+            line = process.stdout.readline()
+            assert line, f"the mock exited before its banner was complete: {lines}"
+            lines.append(line.rstrip("\n"))
+        exports = (line.removeprefix("export ").partition("=") for line in lines if line.startswith("export "))
+        yield {name: value for name, _, value in exports}
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)  # and closes its stdout
+
+
+def test_the_walk_through_with_the_banner_variables_passes(tmp_path: Path) -> None:
+    with banner_variables("--auto-complete", "1") as variables:
+        assert set(variables) == {"HUSKY_TARGET_URL", *CREDENTIAL_NAMES.values()}
+        started = time.monotonic()
+        run = run_suite(
+            ["--target-url", variables["HUSKY_TARGET_URL"], *WALK_THROUGH],
+            tmp_path / "reports",
+            variables,
+            seconds=WALK_THROUGH_SECONDS,
+        )
+        took = time.monotonic() - started
+    assert run.returncode == 0, run.describe()
+    assert run.report["verdict_text"] == "PASS", run.report["verdict_text"]
+    assert run.report["leftovers"] == 0
+    assert run.report["ledger"]["leftovers"] == []
+    assert run.report["requests"] <= 300
+    for rid in ("AUTH-REVOKED-401", "CANCEL-PAST-QUEUED-REFUSED", "CANCEL-PAST-QUEUED-409", "TENANT-404"):
+        assert run.requirements[rid]["checks"] > 0, rid
+    assert took < WALK_THROUGH_SECONDS

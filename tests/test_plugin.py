@@ -181,7 +181,8 @@ def test_a_wrong_base_path_is_a_usage_error(pytester: pytest.Pytester, prefixed:
     url, app = prefixed
     run = run_suite(pytester, "--target-url", f"{url}/api", "--fixtures-token", FIXTURES_TOKEN, *QUICK_PROPERTIES)
     line = assert_one_error_line(run)
-    assert "the fixtures API answered POST /_fixtures/orgs with 404 NOT_FOUND" in line
+    assert "the target has no fixtures API (POST /_fixtures/orgs answered 404 NOT_FOUND)" in line
+    assert "--fixtures-token or HUSKY_FIXTURES_TOKEN" in line
     assert app.outside
 
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from conformance.errors import UsageError
 from conformance.fixtures_client import FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.store import Call
+from conformance.properties._common import moved_on
 from conformance.safety import NOT_ALLOWED, destructive_target
 from conformance.seeders import read_pool
+from conformance.session import smallest_budget
 
 TOKEN = "fixtures-staging-token-0123456789"
 LIMITED = ("calls:create", "calls:read")
@@ -334,6 +337,41 @@ def test_what_the_clean_up_cannot_remove_is_reported_as_leftovers(tmp_path: Path
     assert "left on the target" in run.output
 
 
+class RequestClock:
+    """A mock clock that moves one second a request: when a call starts and ends depends on the
+    requests the mock answers, not on how fast the machine is."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wrap(self, app: Any) -> Any:
+        async def ticking(scope: Any, receive: Any, send: Any) -> None:
+            self.now += scope["type"] == "http"
+            await app(scope, receive, send)
+
+        return ticking
+
+
+def test_the_clean_up_waits_for_a_call_the_target_ends_by_itself(tmp_path: Path) -> None:
+    """No fixtures API, calls that complete on their own: one still in progress at the clean-up is
+    waited for (the api seeder's polling) and deleted, not left over. create_call's call is 11
+    requests old at the clean-up's first GET: with 14, it is in progress from 7 and ends at 14."""
+    clock = RequestClock()
+    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=14, clock=clock), wrap=clock.wrap) as server:
+        with httpx.Client(base_url=server.url) as http:
+            fixtures = FixturesClient(http, TOKEN)
+            env = {"HUSKY_API_KEY": fixtures.key(fixtures.org())}
+        args = ["--target-url", server.url, "-k", "create_call", "--seeder", "api", "--wait-completed", "10"]
+        run = run_suite(args, tmp_path, env)
+    lines = [json.loads(line) for line in (run.report_dir / "ledger.jsonl").read_text().splitlines()]
+    assert [line["outcome"] for line in lines if line["event"] == "cleanup"] == ["deleted"], run.describe()
+    assert run.report["ledger"]["leftovers"] == []
+    assert server.store.calls == {}
+
+
 # --- safety: the suite never touches a call it did not make -----------------------------------------------
 
 
@@ -466,3 +504,92 @@ def test_the_pool_seeder_uses_each_pool_call_at_most_once(
     for call_id in set(pool_ids) - set(used):
         assert not any(s.names(call_id) for s in recorder.seen), "an unused pool call was touched"
     assert not any(s.names(call_id) for s in recorder.seen for call_id in before)
+
+
+def test_the_api_seeder_never_replays_an_earlier_runs_create(tmp_path: Path, mock: MockServer) -> None:
+    """The same seed twice against one target: the second run's Idempotency-Keys are its own, so
+    its creates make new calls instead of handing back (or conflicting with) the first run's."""
+    with httpx.Client(base_url=mock.url) as http:
+        env = _existing(http).env
+    args = ["--target-url", mock.url, "-k", "cancel_table or create_call", "--budget", "quick"]
+    first, second = (run_suite(args, tmp_path / name / "reports", env) for name in ("first", "second"))
+    made = []
+    for run in (first, second):
+        assert run.failures == [], run.describe()
+        lines = (run.report_dir / "ledger.jsonl").read_text().splitlines()
+        made.append({json.loads(line)["call_id"] for line in lines if json.loads(line)["event"] == "created"})
+    assert made[0]
+    assert made[1]
+    assert made[0].isdisjoint(made[1]), "the second run took calls of the first for its own"
+
+
+def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(tmp_path: Path) -> None:
+    """Every HUSKY_* variable, no fixtures API, calls that start and end by themselves: from the smallest
+    budget up, the credential check's call and the checks' calls are all cleaned up. At budget N the
+    mock ends a call N requests after its create (a clock of requests), so the credential check's call
+    is still running when the clean-up reaches it: it is waited out last, past the budget, and takes
+    nothing kept back for the others (waited for in its turn, it left the queued calls after it)."""
+    with ExitStack() as stack:
+        started = []
+        for budget in (21, 30, 50):
+            clock = RequestClock()
+            config = MockConfig(fixtures_token=TOKEN, auto_complete=budget, clock=clock)
+            server = stack.enter_context(MockServer(config, wrap=clock.wrap))
+            with httpx.Client(base_url=server.url) as http:
+                existing = _existing(http)
+                env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
+            started.append((["--target-url", server.url, "--budget", str(budget)], tmp_path / str(budget), env))
+        assert _smallest(server.url, env, tmp_path) == 21, "the smallest budget changed: start from it"
+        runs = run_suites(started)
+    for (args, _, _), run in zip(started, runs, strict=True):
+        assert run.returncode == 2, run.describe()
+        assert run.report["ledger"]["leftovers"] == [], (args, run.report["ledger"]["leftovers"])
+        assert run.report["ledger"]["deleted"] > 0, args  # the credential check's call, waited out
+
+
+def _smallest(url: str, env: dict[str, str], report_dir: Path) -> int:
+    config = build_config(
+        target_url=url,
+        fixtures_token=None,
+        report_dir=str(report_dir),
+        seed=None,
+        budget="1",
+        strict=False,
+        timeout=5,
+        env=env,
+    )
+    return smallest_budget(config)[0]
+
+
+MOVED_ON_CHECKS = "auth_rejections or delete_refused_states or missing_scope or tenant_isolation or odd_ids"
+
+
+def test_a_call_the_target_moves_on_during_a_check_is_no_failure(tmp_path: Path) -> None:
+    """No fixtures API, and calls that start 3 requests after their create and complete after 6: the
+    checks that read a call, send refused requests and read it again see it move on by itself, which
+    is telephony's doing, not the refused request's (without the allowance: five false failures)."""
+    clock = RequestClock()
+    with MockServer(MockConfig(fixtures_token=TOKEN, auto_complete=6, clock=clock), wrap=clock.wrap) as server:
+        with httpx.Client(base_url=server.url) as http:
+            existing = _existing(http)
+            env = existing.env | {"HUSKY_API_KEY_REVOKED": existing.fixtures.key(existing.a, revoked=True)}
+        run = run_suite(["--target-url", server.url, "-k", MOVED_ON_CHECKS, "--budget", "quick"], tmp_path, env)
+    assert run.failures == [], run.describe()
+    assert run.returncode == 2, run.describe()
+    assert {"AUTH-REVOKED-401", "AUTH-SCOPE-REFUSED", "DEL-NOT-COMPLETED-404", "TENANT-UNTOUCHED"} <= run.statuses(
+        "pass"
+    )
+
+
+def test_only_telephony_s_own_moves_are_allowed() -> None:
+    queued = {"call_id": "c", "status": "queued", "contact_name": "Zq", "updated_at": "t1"}
+    started = queued | {"status": "in_progress", "updated_at": "t2"}
+    done = started | {"status": "completed", "transcript": [{"speaker": "agent", "text": "hi"}], "duration_seconds": 3}
+    assert moved_on(queued, started)
+    assert moved_on(queued, done)
+    assert moved_on(started, done)
+    assert not moved_on(queued, queued | {"status": "cancelled"})  # only a request cancels
+    assert not moved_on(queued, started | {"contact_name": "Other"})  # the record itself changed
+    assert not moved_on(done, done | {"transcript": []})  # a completed call moves no more
+    assert not moved_on(started, queued)  # never backwards
+    assert not moved_on(queued, None)  # gone

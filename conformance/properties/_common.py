@@ -11,6 +11,7 @@ from .. import calls
 from ..checks import Context
 from ..client import Exchange
 from ..environment import Tenant
+from ..model import forward_moves
 
 __all__ = [
     "STATES",
@@ -73,8 +74,26 @@ def expect_unchanged_by(
 
 def _unchanged(ctx: Context, tenant: Tenant, call_id: str, before: Any) -> tuple[bool, str]:
     after = calls.snapshot(ctx.client, call_id, tenant.auth())
-    return after == before, (
+    same = after == before or (not ctx.env.can_seed_any_state and moved_on(before, after))
+    return same, (
         f"a refused request changed the call: before {json.dumps(before)[:300]}, after {json.dumps(after)[:300]}"
+    )
+
+
+# What telephony changes as it moves a call on (contract sections 4 and 5).
+PROGRESS_FIELDS = frozenset({"status", "updated_at", "transcript", "recording_url", "duration_seconds"})
+
+
+def moved_on(before: Any, after: Any) -> bool:
+    """`after` is `before` moved forward by telephony alone: a later status of section 4 and what comes
+    with it, everything else as it was. Without the fixtures API the suite's calls are made through the
+    public API, and the target may move them on while a check runs (a staging's test agents): that is
+    no change made by the refused request."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    rest = (before.keys() | after.keys()) - PROGRESS_FIELDS
+    return after.get("status") in forward_moves(before.get("status")) and all(
+        before.get(k) == after.get(k) for k in rest
     )
 
 
