@@ -173,7 +173,9 @@ class _Backend(httpcore.NetworkBackend):
 def http_client(timeout: float) -> httpx.Client:
     """An httpx client that follows no redirect and keeps every exchange within its deadline (`read_answer`)."""
     http = httpx.Client(timeout=timeout, follow_redirects=False)
-    for transport in [http._transport, *(t for t in http._mounts.values() if t is not None)]:  # None: NO_PROXY
+    for transport in [http._transport, *http._mounts.values()]:
+        if not isinstance(transport, httpx.HTTPTransport):
+            continue  # None (a NO_PROXY host), or an in-process transport: no network to bound
         pool: Any = getattr(transport, "_pool", None)
         # httpx takes no network backend; its pool does. An httpx without one fails the tests loudly.
         assert hasattr(pool, "_network_backend"), "httpx's transport changed"
