@@ -191,6 +191,8 @@ def read_answer(http: httpx.Client, request: httpx.Request, timeout: float) -> t
     with _deadline(timeout):
         response = http.send(request, stream=True)
         try:
+            if response.is_stream_consumed:  # built in memory (an in-process transport): whole, and decoded
+                return response, read_capped(iter([response.content]), response.status_code)
             chunks = decoded(response.iter_raw(), response.headers.get("content-encoding", ""))
             return response, read_capped(chunks, response.status_code)
         except zlib.error as exc:
