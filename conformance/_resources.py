@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["contract_anchor", "contract_version", "load_spec", "spec_path"]
+__all__ = ["contract_anchor", "contract_links", "contract_version", "load_spec", "spec_path"]
 
 # libyaml's loader where PyYAML was built with it: the same documents, about ten times faster to read.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -53,3 +53,8 @@ def contract_anchor(section: str) -> str:
     title = titles.get(section, "")
     slug = re.sub(r"[^a-z0-9 -]", "", f"{section} {title}".lower()).strip().replace(" ", "-")
     return f"#{slug}"
+
+
+def contract_links(sections: str, contract: str) -> list[tuple[str, str]]:
+    """Each section of `sections` ("1,5,6") with its link into the contract at URI `contract`."""
+    return [(s, f"{contract}{contract_anchor(s)}") for s in sections.split(",")]

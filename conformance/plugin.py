@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("husky-conformance", "HuskyVoice conformance suite")
     group.addoption("--target-url", help="base URL of the server to test (default: start the bundled mock)")
     group.addoption("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
-    group.addoption("--report-dir", default="reports", help="where report.json, junit.xml, summary.md go")
+    group.addoption("--report-dir", default="reports", help="where report.json, junit.xml, summary.md, report.html go")
     group.addoption("--seed", type=int, help="seed of every generated input (same seed, same requests)")
     group.addoption("--budget", default="default", help="smoke, quick, default, thorough, or a number of requests")
     # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.

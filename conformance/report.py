@@ -1,5 +1,6 @@
 """The run's reports: `report.json`, `junit.xml` (one test case per requirement), `summary.md`
-(a pass/fail matrix for a CI summary), and the final table on the terminal. All of it is redacted.
+(a pass/fail matrix for a CI summary), `report.html` (`html_report`, for people), and the final
+table on the terminal. All of it is redacted.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-from ._resources import CONTRACT, contract_anchor, spec_path
+from . import html_report
+from ._resources import CONTRACT, contract_links, spec_path
 from .requirements import REQUIREMENTS
 from .results import EXIT_CODES, Verdict
 
@@ -114,7 +116,7 @@ def _junit(data: dict[str, Any], strict: bool) -> ET.ElementTree[ET.Element]:
 
 def _section_links(sections: str, contract: str) -> str:
     """`5` as a link to section 5 of the contract the run checked, `1,5,6` as three."""
-    return ",".join(f"[{s}]({contract}{contract_anchor(s)})" for s in sections.split(","))
+    return ",".join(f"[{s}]({url})" for s, url in contract_links(sections, contract))
 
 
 def _summary(data: dict[str, Any], strict: bool) -> str:
@@ -150,7 +152,7 @@ def _summary(data: dict[str, Any], strict: bool) -> str:
 
 
 def finish(suite: SuiteSession) -> int:
-    """Write the three reports into the report directory; the exit code of the verdict.
+    """Write the reports into the report directory; the exit code of the verdict.
 
     A dry run writes its plan instead (`plan.json`) and exits 0: it judged nothing.
     """
@@ -163,11 +165,12 @@ def finish(suite: SuiteSession) -> int:
 
 
 def write(data: dict[str, Any], directory: Path, *, strict: bool) -> int:
-    """report.json, junit.xml and summary.md of `data` (one run's, or merged workers'); its exit code."""
+    """report.json, junit.xml, summary.md and report.html of `data` (one run's, or merged workers'); its exit code."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _junit(data, strict).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
     (directory / "summary.md").write_text(_summary(data, strict), encoding="utf-8")
+    (directory / "report.html").write_text(html_report.render(data), encoding="utf-8")
     return EXIT_CODES[data["verdict"]]
 
 

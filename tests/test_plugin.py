@@ -35,7 +35,7 @@ FIXTURES_TOKEN = "plugin-fixtures-token"
 # and collecting them in-process would import their heavy dependencies afresh for every run.
 PROPERTIES = "conformance.suite.test_properties"
 SCHEMA_LAYER = {r.id for r in REQUIREMENTS if r.id.startswith("SCHEMA-")}
-REPORT_FILES = {"report.json", "junit.xml", "summary.md", "ledger.jsonl"}
+REPORT_FILES = {"report.json", "junit.xml", "summary.md", "report.html", "ledger.jsonl"}
 # The keys the issue lists for report.json, and the ones the report has beyond them (drift shows here).
 REPORT_KEYS = {"verdict", "target", "seed", "suite_version", "contract_version", "budget", "requests", "duration_s",
                "requirements"}  # fmt: skip

@@ -251,7 +251,8 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, lis
 
 def _outputs(run: SuiteRun) -> dict[str, str]:
     files = {
-        name: (run.report_dir / name).read_text(encoding="utf-8") for name in ("report.json", "junit.xml", "summary.md")
+        name: (run.report_dir / name).read_text(encoding="utf-8")
+        for name in ("report.json", "junit.xml", "summary.md", "report.html")
     }
     return files | {"stdout": run.stdout, "stderr": run.stderr}
 
@@ -265,7 +266,7 @@ def test_the_run_had_secrets_and_failures_to_leak(failing_run: tuple[SuiteRun, l
         assert placeholder in reproductions
 
 
-@pytest.mark.parametrize("output", ["report.json", "junit.xml", "summary.md", "stdout", "stderr"])
+@pytest.mark.parametrize("output", ["report.json", "junit.xml", "summary.md", "report.html", "stdout", "stderr"])
 def test_no_secret_in_any_output(failing_run: tuple[SuiteRun, list[str]], output: str) -> None:
     """Not a secret, nor one in other case, nor one short of its last character."""
     run, found = failing_run

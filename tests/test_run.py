@@ -33,7 +33,8 @@ def test_the_exit_code_is_the_verdicts(run: SuiteRun) -> None:
 
 def test_the_options_reach_the_run(run: SuiteRun) -> None:
     assert (run.report["seed"], run.report["budget"], run.report["strict"]) == (99, "quick", True)
-    assert {p.name for p in run.report_dir.iterdir()} == {"report.json", "junit.xml", "summary.md", "ledger.jsonl"}
+    written = {p.name for p in run.report_dir.iterdir()}
+    assert written == {"report.json", "junit.xml", "summary.md", "report.html", "ledger.jsonl"}
 
 
 def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
