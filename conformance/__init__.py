@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .mock import MockConfig, MockServer, create_app
+    from .testing import HuskyMock, MockOrg
 
     CONTRACT_VERSION: str
 
@@ -20,8 +21,14 @@ try:
 except PackageNotFoundError:  # a checkout that was never installed
     __version__ = "0.0.0"
 
-__all__ = ["CONTRACT_VERSION", "MockConfig", "MockServer", "__version__", "create_app"]
-_LAZY = {"MockConfig": ".mock", "MockServer": ".mock", "create_app": ".mock"}
+__all__ = ["CONTRACT_VERSION", "HuskyMock", "MockConfig", "MockOrg", "MockServer", "__version__", "create_app"]
+_LAZY = {
+    "MockConfig": ".mock",
+    "MockServer": ".mock",
+    "create_app": ".mock",
+    "HuskyMock": ".testing",  # what the pytest fixture `husky_mock` is (testing an SDK against the mock)
+    "MockOrg": ".testing",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,10 @@
 """The pytest plugin (entry point `pytest11`): options, the suite's fixture, and hooks that turn
-test outcomes into requirement results, reports and the gating exit code.
+test outcomes into requirement results, reports and the gating exit code; and `husky_mock`, the
+fixture SDK teams test their SDKs with (`conformance.testing`).
 
 It does nothing unless the collected tests include the suite's own (`conformance.suite`), so it
-is harmless in any other pytest run. Heavy imports happen only then.
+is harmless in any other pytest run. Heavy imports happen only then (or when a test asks for
+`husky_mock`, which starts a mock and nothing of the suite).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 if TYPE_CHECKING:
     from .checks import Context
     from .session import SuiteSession
+    from .testing import HuskyMock
 
 SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
 OUTCOME: pytest.StashKey[str] = pytest.StashKey()
@@ -201,6 +204,20 @@ def husky(request: pytest.FixtureRequest) -> Context:
     if suite is None:
         raise pytest.UsageError("the conformance suite's tests run only through its plugin's session")
     return suite.ctx
+
+
+@pytest.fixture(scope="session")
+def husky_mock() -> Generator[HuskyMock, None, None]:
+    """A HuskyVoice mock on a free loopback port for the whole session (`conformance.testing.HuskyMock`).
+
+    `.url`, `.new_org(scopes=...)` (one per test: organisations keep tests apart),
+    `.seed_call(org, status, **fields)`, `.advance(call, status)`, `.new_key(org, ...)`, and
+    `with .faults(name, ...):` to break rules of the contract for one block.
+    """
+    from .testing import HuskyMock
+
+    with HuskyMock() as mock:
+        yield mock
 
 
 def _requirements(item: pytest.Item) -> tuple[str, ...]:

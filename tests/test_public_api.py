@@ -7,7 +7,9 @@ import conformance.mock
 def test_package_exports() -> None:
     assert sorted(conformance.__all__) == [
         "CONTRACT_VERSION",
+        "HuskyMock",
         "MockConfig",
+        "MockOrg",
         "MockServer",
         "__version__",
         "create_app",
