@@ -141,6 +141,27 @@ def test_a_connection_with_no_request_in_flight_closes_after_the_timeout(
         assert TIMEOUT - 0.05 < time.monotonic() - started < TIMEOUT + 0.5
 
 
+def test_a_client_that_does_not_read_its_answers_is_cut_off(server: MockServer, tenant: Tenant) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        big = {"note": "n" * 60_000}
+        call_id = FixturesClient(http, FIXTURES_TOKEN).call(tenant.org, "queued", additional_info=big)["call_id"]
+    request = _head(f"/v1/calls/{call_id}", f"Authorization: Bearer {tenant.key}\r\n")
+    with _connect(server.port) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(request * 300)  # 18 MB of answers, never read
+        time.sleep(TIMEOUT + 0.5)
+        assert _normal_client_answered(server.port, tenant) < 0.1
+        received, ended, deadline = 0, False, time.monotonic() + 2
+        sock.settimeout(2)
+        try:
+            while not ended and time.monotonic() < deadline:
+                chunk = sock.recv(1 << 20)
+                received, ended = received + len(chunk), not chunk
+        except ConnectionResetError:
+            ended = True  # reset: what the kernel still held is dropped too
+        assert ended and received < 1_000_000
+
+
 def test_a_request_in_flight_is_not_cut_by_the_timeout(tenant: Tenant) -> None:
     config = MockConfig(fixtures_token=FIXTURES_TOKEN, request_timeout_seconds=0.2, latency_ms=400)
     with MockServer(config) as slow, _connect(slow.port) as sock:
@@ -267,28 +288,32 @@ def test_at_max_calls_creates_get_429_and_held_calls_keep_their_contract(
 
 def test_the_fixtures_reset_frees_every_call(capped: tuple[TestClient, FixturesClient, Tenant]) -> None:
     client, fixtures, tenant = capped
-    for _ in range(3):
-        assert client.post("/v1/calls", json=CREATE, headers=tenant.bearer).status_code == 201
+    big = {**CREATE, "additional_info": {"note": "n" * 12_000}}
+    for body in (big, CREATE, CREATE):
+        assert client.post("/v1/calls", json=body, headers=tenant.bearer).status_code == 201
     _full(client.post("/v1/calls", json=CREATE, headers=tenant.bearer))
     fixtures.reset()
     org = fixtures.org()
     again = Tenant(org, fixtures.key(org))
-    assert [client.post("/v1/calls", json=CREATE, headers=again.bearer).status_code for _ in range(3)] == [201] * 3
+    for body in (big, CREATE, CREATE):
+        assert client.post("/v1/calls", json=body, headers=again.bearer).status_code == 201
 
 
 def test_the_calls_fields_are_bounded_in_bytes_too(capped: tuple[TestClient, FixturesClient, Tenant]) -> None:
-    client, _, tenant = capped
+    client, fixtures, tenant = capped
     big = {**CREATE, "additional_info": {"note": "n" * 12_000}}
-    assert client.post("/v1/calls", json=big, headers=tenant.bearer).status_code == 201
+    held = fixtures.call(tenant.org, "completed", additional_info=big["additional_info"])["call_id"]
     _full(client.post("/v1/calls", json=big, headers=tenant.bearer))  # 24 KB would pass 20 KB
     assert client.post("/v1/calls", json=CREATE, headers=tenant.bearer).status_code == 201
+    assert client.delete(f"/v1/calls/{held}", headers=tenant.bearer).status_code == 200
+    assert client.post("/v1/calls", json=big, headers=tenant.bearer).status_code == 201  # the bytes it left
 
 
 # --- the command: SIGTERM under attack, and a closed pipe ----------------------------------------------------
 
 
 def test_sigterm_stops_the_mock_within_2_s_under_attack() -> None:
-    command = [*CLI, "mock", "--port", "0", "--no-demo", "--latency", "1500"]
+    command = [*CLI, "mock", "--port", "0", "--no-demo", "--latency", "5000"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -297,7 +322,7 @@ def test_sigterm_stops_the_mock_within_2_s_under_attack() -> None:
             attack = [stack.enter_context(_connect(port)) for _ in range(20)]
             attack[0].sendall(b"POST /v1/calls HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")  # a body half-sent
             attack[1].sendall(b"GET /v1/calls/x HTTP/1.1\r\nX-Never: ")  # a head half-sent
-            attack[2].sendall(_head("/v1/calls/x"))  # in flight for 1.5 s
+            attack[2].sendall(_head("/v1/calls/x"))  # in flight for 5 s
             time.sleep(0.3)
             started = time.monotonic()
             proc.send_signal(signal.SIGTERM)

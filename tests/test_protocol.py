@@ -188,6 +188,21 @@ def test_a_malformed_chunked_delete_is_400_and_deletes_nothing(
     assert seen["DELETE", f"/v1/calls/{call_id}"] == 0
 
 
+def test_a_malformed_delete_pipelined_behind_a_get_is_400_after_the_get_and_deletes_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen
+) -> None:
+    call_id = _call(http, tenant, "completed")
+    auth = f"Authorization: Bearer {tenant.key}\r\n"
+    data = _request("GET", f"/v1/calls/{call_id}", auth) + _chunked("DELETE", f"/v1/calls/{call_id}", tenant, b"zz\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        (first, _, _), (status, _, body) = _answers(sock, 2)
+        assert _closed(sock)
+    assert (first, status, _code(body)) == (200, 400, "VALIDATION_ERROR")
+    assert _status(http, tenant, call_id) == "completed"
+    assert seen["DELETE", f"/v1/calls/{call_id}"] == 0
+
+
 @pytest.mark.parametrize("chunks", BAD_CHUNKS)
 def test_a_malformed_chunked_cancel_is_400_and_cancels_nothing(
     port: int, http: httpx.Client, tenant: Tenant, seen: Seen, chunks: bytes

@@ -15,7 +15,7 @@ uvicorn's `HttpToolsProtocol` this protocol makes three promises:
   body ignored, both framings refused, answered by the application, then the connection closes.
 - **Bounded per connection and in number** (`Limits`): a request head over `max_head_bytes` gets
   431; a connection that has no request in flight closes `request_timeout` seconds after it
-  opened or after its last answer; beyond `max_connections` the connection that has waited
+  opened or after its last answer (one whose client does not read its answers, too); beyond `max_connections` the connection that has waited
   longest for a request is closed to make room (or, if every one has a request in flight, the new
   one gets 429 and is closed). A client that goes away mid-body leaves nothing behind.
 """
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -90,8 +92,11 @@ class HttpProtocol(HttpToolsProtocol):
         self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
 
     def _expire(self) -> None:
+        """Close, unless a request is in flight whose answer is being read (then look again later)."""
         self._deadline = None
-        if not self._busy():
+        if self._busy() and not self.flow.write_paused:
+            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+        else:
             self._close()
 
     def _busy(self) -> bool:
@@ -99,7 +104,14 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _close(self) -> None:
         self.waiting.pop(self, None)
-        if not self.transport.is_closing():
+        if self.transport.get_write_buffer_size():  # its client does not read: close() would wait for it
+            if self._running is not None:
+                self._running.disconnected = True  # the request in flight writes nothing more
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:  # a reset, so that the kernel does not keep sending what it holds either
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+        elif not self.transport.is_closing():
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -225,7 +237,9 @@ class HttpProtocol(HttpToolsProtocol):
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         head += [b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body), extra]
         self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
-        self._close()
+        self.waiting.pop(self, None)
+        self.transport.close()  # once the answer is out, or within a second
+        self.loop.call_later(1.0, self._close)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text 400: never, the envelope instead
         self._refuse(400, Code.VALIDATION_ERROR, _invalid(msg))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections import OrderedDict, deque
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
@@ -36,8 +37,9 @@ class SlidingWindow:
         self.window = window
         self.clock = clock
         self.max_identities = max_identities
-        # identity digest -> times of its counted requests; ordered by the last one, oldest first
-        self._hits: OrderedDict[bytes, deque[float]] = OrderedDict()
+        # identity digest -> times of its counted requests (a list: a deque costs 600 bytes even empty);
+        # ordered by the last one, oldest first
+        self._hits: OrderedDict[bytes, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -51,9 +53,8 @@ class SlidingWindow:
             self._forget(now)
             hits = self._hits.get(key)
             if hits is None:
-                hits = self._hits[key] = deque()
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
+                hits = self._hits[key] = []
+            del hits[: bisect_right(hits, now - self.window)]
             if len(hits) >= self.limit:
                 return max(1, math.ceil(hits[0] + self.window - now))
             hits.append(now)
