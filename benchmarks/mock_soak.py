@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,8 @@ async def _send_all(port: int, requests: list[bytes], connections: int = 8) -> d
 PROBE = """
 import socket, sys, time
 port, key = int(sys.argv[1]), sys.argv[2]
-request = f"GET /v1/calls/nope HTTP/1.1\\r\\nHost: h\\r\\nAuthorization: Bearer {key}\\r\\nConnection: close\\r\\n\\r\\n".encode()
+head = "GET /v1/calls/nope HTTP/1.1\\r\\nHost: h\\r\\nConnection: close\\r\\n"
+request = (head + f"Authorization: Bearer {key}\\r\\n\\r\\n").encode()
 print("ready", flush=True)
 while sys.stdin.readline():  # one probe per line; EOF ends it
     started = time.perf_counter()
@@ -149,7 +150,7 @@ class Probe:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", PROBE, str(port), key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        assert self.proc.stdout is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "ready"
         self.times: list[float] = []
         self.failures = 0
@@ -157,7 +158,8 @@ class Probe:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        assert self.proc.stdout is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        assert self.proc.stdin is not None
         while not self._stop.wait(0.05):
             self.proc.stdin.write("go\n")
             self.proc.stdin.flush()
@@ -188,7 +190,7 @@ class Probe:
 
 # --- attacks -----------------------------------------------------------------------------------------
 
-Attack = Callable[[Mock, str, str, float], Awaitable[str]]
+Attack = Callable[[Mock, str, str, float], Coroutine[Any, Any, str]]
 CREATE = {"agent_id": "agent_soak", "contact_number": "+919000000000"}
 
 
@@ -226,7 +228,8 @@ async def info_lists(mock: Mock, key: str, hook: str, scale: float) -> str:
 
 async def fake_keys(mock: Mock, key: str, hook: str, scale: float) -> str:
     requests = [
-        _request("GET", "/v1/calls/nope", {"Authorization": f"Bearer fake{n:01996d}"}) for n in range(int(60_000 * scale))
+        _request("GET", "/v1/calls/nope", {"Authorization": f"Bearer fake{n:01996d}"})
+        for n in range(int(60_000 * scale))
     ]
     return f"{await _send_all(mock.port, requests)}"
 

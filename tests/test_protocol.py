@@ -45,7 +45,7 @@ def served() -> Iterator[tuple[MockServer, Seen]]:
 
 @pytest.fixture(scope="module")
 def port(served: tuple[MockServer, Seen]) -> int:
-    return served[0].port
+    return int(served[0].port)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def _request(method: str, target: str, headers: str = "") -> bytes:
 
 def _answers(sock: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
     """`count` answers read off a connection: status, headers (lower-case names), body."""
-    buffer, answers = b"", []
+    buffer, answers = b"", list[tuple[int, dict[str, str], bytes]]()
 
     def more() -> bytes:
         data = sock.recv(65536)
@@ -247,10 +247,8 @@ def test_both_framings_are_refused_on_the_h11_path_too(port: int, seen: Seen) ->
     assert not seen
 
 
-def test_each_request_reaches_the_application_once(
-    port: int, http: httpx.Client, tenant: Tenant, seen: Seen
-) -> None:
-    """Keep-alive, a body in three packets, a chunked body, pipelining, and an odd method: once each."""
+def test_each_request_reaches_the_application_once(port: int, http: httpx.Client, tenant: Tenant, seen: Seen) -> None:
+    """Keep-alive, a body in three packets, a chunked body, pipelining, and odd methods: once each."""
     completed = _call(http, tenant, "completed")
     seen.clear()
     body = json.dumps({"agent_id": "agent_once", "contact_number": "+919000000001"}).encode()
@@ -263,11 +261,17 @@ def test_each_request_reaches_the_application_once(
         assert _answers(sock, 1)[0][0] == 201
         sock.sendall(_chunked("POST", "/v1/calls", tenant, b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body), auth))
         assert _answers(sock, 1)[0][0] == 201
-        sock.sendall(_request("GET", f"/v1/calls/{completed}", auth) + _request("DELETE", f"/v1/calls/{completed}", auth))
+        sock.sendall(
+            _request("GET", f"/v1/calls/{completed}", auth) + _request("DELETE", f"/v1/calls/{completed}", auth)
+        )
         assert [status for status, _, _ in _answers(sock, 2)] == [200, 200]
+        sock.sendall(_request("GET", "/v1/calls/y") + _request("FOO", "/v1/calls/y"))  # the GET parsed: no h11
+        assert [status for status, _, _ in _answers(sock, 2)] == [401, 400]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_request("FOO", "/v1/calls/x"))
         assert _answers(sock, 1)[0][0] == 405
     assert seen == {
+        ("GET", "/v1/calls/y"): 1,
         ("POST", "/v1/calls"): 2,
         ("GET", f"/v1/calls/{completed}"): 1,
         ("DELETE", f"/v1/calls/{completed}"): 1,

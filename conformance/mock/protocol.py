@@ -14,10 +14,11 @@ uvicorn's `HttpToolsProtocol` this protocol makes three promises:
   h11 instead, when it is the first request of a data chunk with nothing in flight: one request,
   body ignored, both framings refused, answered by the application, then the connection closes.
 - **Bounded per connection and in number** (`Limits`): a request head over `max_head_bytes` gets
-  431; a connection that has no request in flight closes `request_timeout` seconds after it
-  opened or after its last answer (one whose client does not read its answers, too); beyond `max_connections` the connection that has waited
-  longest for a request is closed to make room (or, if every one has a request in flight, the new
-  one gets 429 and is closed). A client that goes away mid-body leaves nothing behind.
+  431; a connection that has no request in flight (or whose client does not read its answers)
+  closes `request_timeout` seconds after it opened or after its last answer; beyond
+  `max_connections` the connection that has waited longest for a request is closed to make room
+  (or, if every one has a request in flight, the new one gets 429 and is closed). A client that
+  goes away mid-body leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from .errors import Code, error_body
 __all__ = ["HttpProtocol", "Limits", "protocol_class"]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-GRACE = 0.8  # seconds a request in flight at shutdown has to finish (uvicorn cancels it at 1 s)
 
 
 @dataclass(frozen=True)
@@ -123,16 +123,10 @@ class HttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
-        """SIGTERM: close now, or after the request in flight is answered (given `GRACE` seconds)."""
+        """SIGTERM: close now, or once the request in flight is answered (uvicorn cancels it after 1 s)."""
         if self._busy():
-            super().shutdown()  # answers, then closes
-            self.loop.call_later(GRACE, self._abandon)
+            super().shutdown()
         else:
-            self._close()
-
-    def _abandon(self) -> None:
-        """Still running at shutdown: the connection closes unanswered (uvicorn then cancels the request)."""
-        if self._busy():
             self._close()
 
     # --- parsing ---------------------------------------------------------------------------------
@@ -220,12 +214,11 @@ class HttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, code: str, message: str, extra: bytes = b"") -> None:
         """Answer `status` in the envelope once the requests parsed before are answered; then close.
 
-        The refused request itself never runs: not deferred, not waiting in the pipeline.
+        The refused request itself never runs: it is not complete, so it is not started, even when
+        it waits in the pipeline (`_start_asgi_task` defers it, and the refusal is answered instead).
         """
         self._last, self._deferred = True, None
         self._refusal = (status, code, message, extra)
-        while self.pipeline and self.pipeline[0][0].more_body:  # the newest, if it is the refused one
-            self.pipeline.popleft()
         if not self.pipeline and not self._busy():
             self._answer()
 
