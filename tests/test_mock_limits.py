@@ -107,6 +107,14 @@ def test_a_head_over_16_kib_gets_431_before_it_ends(server: MockServer, tenant: 
     assert _normal_client_answered(server.port, tenant) < 0.1
 
 
+@pytest.mark.parametrize("method", ["GET", "FOO"], ids=["llhttp", "h11"])
+def test_a_whole_head_over_16_kib_in_one_packet_gets_431_and_runs_nothing(server: MockServer, method: str) -> None:
+    with _connect(server.port) as sock:
+        sock.sendall(_head("/v1/calls/x", f"X-Pad: {'p' * 17_000}\r\n").replace(b"GET", method.encode(), 1))
+        status, _, body = _answer(sock)
+    assert (status, json.loads(body)["error"]["code"]) == (431, "PAYLOAD_TOO_LARGE")
+
+
 def test_a_head_just_under_the_limit_is_served(server: MockServer, tenant: Tenant) -> None:
     with _connect(server.port) as sock:
         sock.sendall(_head("/v1/calls/nope", f"Authorization: Bearer {tenant.key}\r\nX-Pad: {'p' * 15_000}\r\n"))

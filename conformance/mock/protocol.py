@@ -28,6 +28,7 @@ import json
 import socket
 import struct
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -153,7 +154,10 @@ class HttpProtocol(HttpToolsProtocol):
                 self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
             return
         except httptools.HttpParserError as exc:
-            self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            else:
+                self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
             return
         except httptools.HttpParserUpgrade:
             self._unsupported_upgrade_warning()  # as uvicorn: no upgrade is served
@@ -169,6 +173,8 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
+        if _head_size(self.url, self.headers) > self.limits.max_head_bytes:
+            raise _HeadTooLarge()  # a head that arrived whole in one chunk; nothing of it is dispatched
         self._in_body, self._head_bytes = True, 0
         super().on_headers_complete()  # makes the request's cycle and starts it (`_start_asgi_task`)
         if self._deferred is not None and self.expect_100_continue and _declares_body(self.cycle):
@@ -241,20 +247,21 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _hand_over(self) -> None:
         assert self._head is not None
-        if len(self._head) > self.limits.max_head_bytes:
-            self._head = None
-            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
-            return
-        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=len(self._head) + 1)  # the limit is ours
         parser.receive_data(bytes(self._head))
         event: object
         try:
             event = parser.next_event()
         except h11.RemoteProtocolError as exc:
             event = exc
-        if event is h11.NEED_DATA:
+        if event is h11.NEED_DATA and len(self._head) <= self.limits.max_head_bytes:
             return  # the rest of the head is still coming (within the deadline)
         self._head = None
+        if event is h11.NEED_DATA or (
+            isinstance(event, h11.Request) and _head_size(event.target, event.headers) > self.limits.max_head_bytes
+        ):
+            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            return
         if not isinstance(event, h11.Request):
             self._refuse(400, Code.VALIDATION_ERROR, _invalid(event))
             return
@@ -295,6 +302,15 @@ class HttpProtocol(HttpToolsProtocol):
         )
         self.cycle.more_body = False
         self._start_asgi_task(self.cycle, self.app)
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+def _head_size(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The size of a parsed request head: its target and headers, and their separators (at least)."""
+    return 16 + len(target) + sum(len(name) + len(value) + 4 for name, value in headers)
 
 
 def _invalid(reason: object) -> str:
