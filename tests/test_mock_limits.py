@@ -324,6 +324,24 @@ def test_the_calls_fields_are_bounded_in_bytes_too(capped: tuple[TestClient, Fix
     assert client.post("/v1/calls", json=big, headers=tenant.bearer).status_code == 201  # the bytes it left
 
 
+def test_max_calls_is_the_commands_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from conformance import cli
+    from conformance.mock import server as mock_server
+
+    served: list[MockConfig] = []
+
+    def serve(config: MockConfig, sock: socket.socket, **_: object) -> None:
+        served.append(config)
+        sock.close()
+
+    monkeypatch.setattr(mock_server, "serve", serve)
+    assert cli.main(["mock", "--port", "0", "--max-calls", "7"]) == 0
+    assert cli.main(["mock", "--port", "0", "--no-demo"]) == 0
+    assert [config.max_calls for config in served] == [7, 100_000]
+    assert cli.main(["mock", "--port", "0", "--max-calls", "6"]) == 4  # the demo's 7 calls would not fit
+    assert "--max-calls 7 or more, or --no-demo" in capsys.readouterr().err
+
+
 # --- the command: SIGTERM under attack, and a closed pipe ----------------------------------------------------
 
 
