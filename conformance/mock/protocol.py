@@ -70,6 +70,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._head: bytearray | None = None  # a request line llhttp refused, for h11
         self._last = False  # the connection takes no further request
         self._deadline: asyncio.TimerHandle | None = None
+        self._since = 0.0  # when the connection last began to wait for a request
 
     # --- connections: the cap and the deadline ---------------------------------------------------
 
@@ -85,18 +86,25 @@ class HttpProtocol(HttpToolsProtocol):
             self._wait()
 
     def _wait(self) -> None:
-        """No request in flight: this connection may be evicted, and closes at its deadline."""
+        """No request in flight: this connection may be evicted, and closes at its deadline.
+
+        One timer per connection, armed once: each answer only moves the deadline, and the timer,
+        when it fires early, sleeps again until it (a timer per request costs more than the rest).
+        """
         self.waiting.pop(self, None)
         self.waiting[self] = None  # last in line
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+        self._since = self.loop.time()
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
 
     def _expire(self) -> None:
         """Close, unless a request is in flight whose answer is being read (then look again later)."""
         self._deadline = None
+        left = self._since + self.limits.request_timeout - self.loop.time()
         if self._busy() and not self.flow.write_paused:
             self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+        elif left > 0 and not self._busy():
+            self._deadline = self.loop.call_later(left, self._expire)
         else:
             self._close()
 
