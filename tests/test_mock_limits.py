@@ -149,6 +149,17 @@ def test_a_connection_with_no_request_in_flight_closes_after_the_timeout(
         assert TIMEOUT - 0.05 < time.monotonic() - started < TIMEOUT + 0.5
 
 
+def test_each_answer_moves_the_deadline(server: MockServer) -> None:
+    with _connect(server.port) as sock:
+        time.sleep(TIMEOUT * 0.6)
+        sock.sendall(_head("/v1/calls/x"))
+        assert _answer(sock)[0] == 401
+        answered = time.monotonic()
+        assert not _closed(sock, TIMEOUT * 0.7)  # past the first deadline, not yet the second
+        assert _closed(sock, TIMEOUT)
+        assert time.monotonic() - answered >= TIMEOUT - 0.05
+
+
 def test_a_client_that_does_not_read_its_answers_is_cut_off(server: MockServer, tenant: Tenant) -> None:
     with httpx.Client(base_url=server.url) as http:
         big = {"note": "n" * 60_000}
