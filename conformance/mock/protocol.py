@@ -245,8 +245,9 @@ class HttpProtocol(HttpToolsProtocol):
         head += [b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body), extra]
         self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
         self.waiting.pop(self, None)
-        self.transport.close()  # once the answer is out, or within a second
-        self.loop.call_later(1.0, self._close)
+        self.transport.close()  # once the answer is out
+        if self.transport.get_write_buffer_size():  # not yet in the kernel: give it a second, no more
+            self.loop.call_later(1.0, self._close)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text 400: never, the envelope instead
         self._refuse(400, Code.VALIDATION_ERROR, _invalid(msg))
