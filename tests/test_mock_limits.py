@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +25,8 @@ from helpers import Tenant
 from starlette.testclient import TestClient
 
 from conformance.fixtures_client import FixturesClient
-from conformance.mock import MockConfig, MockServer, create_app
+from conformance.mock import MockConfig, MockServer, create_app, validation
+from conformance.mock.errors import ApiError
 from conformance.mock.ratelimit import SlidingWindow
 
 TIMEOUT = 0.5  # the request timeout of the servers here (10 s by default)
@@ -265,6 +267,33 @@ def test_an_attack_of_fake_keys_does_not_free_a_real_key_of_its_limit() -> None:
         assert len(client.app.limiter) <= 20  # type: ignore[attr-defined]
         fresh = {"x-api-key": "fake-fresh"}  # a newcomer to a full table is counted all the same
         assert [client.get("/v1/calls/x", headers=fresh).status_code for _ in range(4)] == [401, 401, 401, 429]
+
+
+# --- wide bodies: the nesting check without the walk ------------------------------------------------------
+
+
+def _verdict(check: Any, raw: bytes) -> str:
+    try:
+        check(raw)
+    except ApiError as exc:
+        return exc.message
+    return "ok"
+
+
+@pytest.mark.parametrize("depth", range(28, 35))
+@pytest.mark.parametrize("inner", [b"1", b"{}", b'{"k":[]}', b'"[[{{"'])
+@pytest.mark.parametrize("layer", [(b"[", b"]"), (b'{"a":', b"}"), (b'[{"]":', b"}]")])
+def test_the_fast_nesting_check_judges_as_the_walk(depth: int, inner: bytes, layer: tuple[bytes, bytes]) -> None:
+    """Bodies with many brackets (here 40 in a string) near the 32 levels, by both paths."""
+    opening, closing = layer
+    raw = b'{"pad":"' + b"[" * 40 + b'","v":' + opening * depth + inner + closing * depth + b"}"
+    walked = _verdict(lambda body: validation._check_tree(json.loads(body)), raw)
+    assert _verdict(validation.parse_json, raw) == walked
+
+
+def test_a_wide_body_with_brackets_in_its_strings_takes_the_fast_path() -> None:
+    raw = json.dumps({"note": "[{" * 40, "v": [[] for _ in range(20_000)]}).encode()
+    assert validation._shallow(raw)
 
 
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------

@@ -63,7 +63,7 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
         except StoreFull:
             raise store_full(store) from None
         store.schedule_completion(call)
-        response = {"data": call.to_json()}
+        response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
         if idempotency_key:
             text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
             store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)

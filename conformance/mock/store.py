@@ -136,7 +136,8 @@ class Call:
         self.status = status
         self.updated_at = now_rfc3339()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, additional_info: Any = None) -> dict[str, Any]:
+        """The call as the API shows it; `additional_info`, if given, is its value already decoded."""
         body: dict[str, Any] = {
             "call_id": self.call_id,
             "status": self.status,
@@ -144,7 +145,7 @@ class Call:
             "contact_number": self.contact_number,
             "contact_name": self.contact_name,
             "contact_email": self.contact_email,
-            "additional_info": _unpacked(self.additional_info),
+            "additional_info": _unpacked(self.additional_info) if additional_info is None else additional_info,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
