@@ -55,7 +55,8 @@ class Limits:
 
 class HttpProtocol(HttpToolsProtocol):
     limits: ClassVar[Limits] = Limits()
-    # Connections with no request in flight, longest waiting first (shared by one server's connections).
+    # Connections with no request in flight, longest waiting first. One per class: `protocol_class` makes
+    # one class per server (servers that share this base class, as benchmarks' do, share it too).
     waiting: ClassVar[dict[HttpProtocol, None]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
