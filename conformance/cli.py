@@ -73,6 +73,12 @@ def _parser() -> _Parser:
     )
     mock.add_argument("--list-faults", action="store_true", help="list the faults and the requirements they break")
     mock.add_argument(
+        "--max-calls",
+        type=_positive_int,
+        metavar="N",
+        help="hold at most N calls; a create beyond them gets 429 until calls are deleted (default 100000)",
+    )
+    mock.add_argument(
         "--latency",
         type=_latency_ms,
         default=0.0,
@@ -146,11 +152,16 @@ def _list_faults() -> int:
     from .mock.faults import FAULTS
 
     width = max(map(len, FAULTS))
+    lines = []
     for fault in FAULTS.values():
         level = " (SHOULD: fails the verdict under --strict)" if fault.strict else ""
-        print(
-            f"{fault.name:<{width}}  {fault.description}{level}\n{'':<{width}}  breaks {', '.join(fault.requirements)}"
-        )
+        lines.append(f"{fault.name:<{width}}  {fault.description}{level}")
+        lines.append(f"{'':<{width}}  breaks {', '.join(fault.requirements)}")
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head -3`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
     return 0
 
 
@@ -158,6 +169,7 @@ def _mock(args: argparse.Namespace) -> int:
     from .mock import MockConfig
     from .mock.faults import unknown_faults
     from .mock.server import bind, serve
+    from .mock.store import STATUSES
 
     if args.list_faults:
         return _list_faults()
@@ -165,6 +177,10 @@ def _mock(args: argparse.Namespace) -> int:
     if unknown := unknown_faults(faults):
         raise UsageError(f"no fault named {', '.join(unknown)}; see 'husky-conformance mock --list-faults'")
     token = args.fixtures_token or secrets.token_urlsafe(24)
+    max_calls = MockConfig.max_calls if args.max_calls is None else args.max_calls
+    if not args.no_demo and max_calls < len(STATUSES):
+        demo = len(STATUSES)
+        raise UsageError(f"the demo seeds {demo} calls: pass --max-calls {demo} or more, or --no-demo")
     if args.auto_complete is not None and not 0 <= args.auto_complete < 86400:
         raise UsageError(f"--auto-complete takes seconds from 0 to 86400, got {args.auto_complete}")
     config = MockConfig(
@@ -173,6 +189,7 @@ def _mock(args: argparse.Namespace) -> int:
         faults=faults,
         auto_complete=args.auto_complete,
         latency_ms=args.latency,
+        max_calls=max_calls,
     )
     try:
         sock = bind(args.host, args.port)

@@ -1,34 +1,88 @@
-"""The mock's HTTP protocol: httptools, and h11 for what llhttp refuses but HTTP allows.
+"""The mock's HTTP protocol: a request reaches the application once and whole, or not at all.
 
-Raw sockets against a real uvicorn: what matters is which parser answers which bytes.
+Raw sockets against a real uvicorn: what matters is which bytes get which answer, and what the
+application saw (a wrapper counts the requests that reach it).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
+import time
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
+from conftest import FIXTURES_TOKEN
+from helpers import Tenant
 
+from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.protocol import HttpProtocol
 from conformance.mock.server import UVICORN_OPTIONS
 
+Seen = Counter[tuple[str, str]]
+
 
 @pytest.fixture(scope="module")
-def port() -> Iterator[int]:
-    with MockServer(MockConfig()) as server:
-        yield server.port
+def served() -> Iterator[tuple[MockServer, Seen]]:
+    seen: Seen = Counter()
+
+    def wrap(app: Any) -> Any:
+        async def counting(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                seen[scope["method"], scope["path"]] += 1
+            await app(scope, receive, send)
+
+        return counting
+
+    with MockServer(MockConfig(fixtures_token=FIXTURES_TOKEN), wrap=wrap) as server:
+        yield server, seen
 
 
-def _request(method: str, target: str) -> bytes:
-    return f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+@pytest.fixture(scope="module")
+def port(served: tuple[MockServer, Seen]) -> int:
+    return int(served[0].port)
 
 
-def _answers(sock: socket.socket, count: int) -> list[tuple[int, str, bytes]]:
-    """`count` answers read off a keep-alive connection: status, content type, body."""
-    buffer, answers = b"", []
+@pytest.fixture
+def seen(served: tuple[MockServer, Seen]) -> Seen:
+    served[1].clear()
+    return served[1]
+
+
+@pytest.fixture(scope="module")
+def http(served: tuple[MockServer, Seen]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served[0].url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tenant(http: httpx.Client) -> Tenant:
+    fixtures = FixturesClient(http, FIXTURES_TOKEN)
+    org = fixtures.org()
+    return Tenant(org, fixtures.key(org))
+
+
+def _call(http: httpx.Client, tenant: Tenant, status: str) -> str:
+    return str(FixturesClient(http, FIXTURES_TOKEN).call(tenant.org, status)["call_id"])
+
+
+def _status(http: httpx.Client, tenant: Tenant, call_id: str) -> str | int:
+    answer = http.get(f"/v1/calls/{call_id}", headers=tenant.bearer)
+    return str(answer.json()["data"]["status"]) if answer.status_code == 200 else answer.status_code
+
+
+def _request(method: str, target: str, headers: str = "") -> bytes:
+    return f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode()
+
+
+def _answers(sock: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """`count` answers read off a connection: status, headers (lower-case names), body."""
+    buffer, answers = b"", list[tuple[int, dict[str, str], bytes]]()
 
     def more() -> bytes:
         data = sock.recv(65536)
@@ -41,13 +95,33 @@ def _answers(sock: socket.socket, count: int) -> list[tuple[int, str, bytes]]:
             buffer += more()
         head, _, buffer = buffer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        pairs = (line.split(": ", 1) for line in lines[1:])
+        headers = {name.lower(): value for name, value in pairs}
         size = int(headers.get("content-length", "0"))
         while len(buffer) < size:
             buffer += more()
         body, buffer = buffer[:size], buffer[size:]
-        answers.append((int(lines[0].split(" ")[1]), headers.get("content-type", ""), body))
+        status = int(lines[0].split(" ")[1])
+        if status != 100:
+            answers.append((status, headers, body))
     return answers
+
+
+def _closed(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _exchange(port: int, *parts: bytes, pause: float = 0.0) -> tuple[int, dict[str, str], bytes]:
+    """The one answer to `parts`, written one after the other; the connection must close after it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for part in parts:
+            sock.sendall(part)
+            time.sleep(pause)
+        ((status, headers, body),) = _answers(sock, 1)
+        return status, headers, body
 
 
 def _code(body: bytes) -> str:
@@ -58,37 +132,172 @@ def test_the_mock_is_served_by_this_protocol() -> None:
     assert UVICORN_OPTIONS["http"] is HttpProtocol
 
 
-def test_a_method_llhttp_does_not_know_is_answered_by_the_mock(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_request("FOO", "/v1/calls/x"))
-        ((status, _, body),) = _answers(sock, 1)
-    assert (status, _code(body)) == (405, "METHOD_NOT_ALLOWED")
+def test_a_method_llhttp_does_not_know_is_answered_by_the_mock(port: int, seen: Seen) -> None:
+    status, headers, body = _exchange(port, _request("FOO", "/v1/calls/x"))
+    assert (status, _code(body), headers["allow"]) == (405, "METHOD_NOT_ALLOWED", "GET, HEAD, DELETE")
+    assert seen == {("FOO", "/v1/calls/x"): 1}
 
 
-def test_a_connection_handed_to_h11_goes_on_serving(port: int) -> None:
+def test_a_connection_handed_to_h11_closes_after_its_answer(port: int) -> None:
+    """h11 parses that one head; its body and whatever follows are not read."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        for method, target in [("GET", "/v1/calls/x"), ("FOO", "/v1/calls/x"), ("GET", "/v1/calls/x")]:
-            sock.sendall(_request(method, target))
-            ((status, content_type, body),) = _answers(sock, 1)
-            assert content_type == "application/json"
-            assert (status, _code(body)) == ((405, "METHOD_NOT_ALLOWED") if method == "FOO" else (401, "UNAUTHORIZED"))
+        sock.sendall(_request("GET", "/v1/calls/x"))
+        assert _answers(sock, 1)[0][0] == 401
+        sock.sendall(_request("FOO", "/v1/calls/x") + _request("GET", "/v1/calls/x"))
+        ((status, headers, _),) = _answers(sock, 1)
+        assert (status, headers["connection"]) == (405, "close")
+        assert _closed(sock)
 
 
 def test_a_target_without_its_slash_is_routed_by_h11(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(_request("GET", "v1/calls/x"))
-        ((status, _, body),) = _answers(sock, 1)
+    status, _, body = _exchange(port, _request("GET", "v1/calls/x"))
     assert (status, _code(body)) == (404, "NOT_FOUND")
 
 
-def test_a_pipelined_request_llhttp_refuses_gets_the_plain_400(port: int) -> None:
-    """Its chunk holds a request already parsed: replaying it to h11 would run that one twice.
-
-    So uvicorn answers as it does with httptools: one plain-text 400, the connection closed (the
-    pipelined request before it goes unanswered). No client the suite knows pipelines.
-    """
+def test_a_pipelined_request_llhttp_refuses_gets_the_envelope_400_after_the_one_before(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_request("GET", "/v1/calls/x") + _request("FOO", "/v1/calls/x"))
-        ((status, content_type, _),) = _answers(sock, 1)
-        assert sock.recv(65536) == b""
-    assert (status, content_type) == (400, "text/plain; charset=utf-8")
+        (first, _, _), (status, headers, body) = _answers(sock, 2)
+        assert _closed(sock)
+    assert (first, status, headers["content-type"], _code(body)) == (401, 400, "application/json", "VALIDATION_ERROR")
+
+
+def _chunked(method: str, target: str, tenant: Tenant, chunks: bytes, extra: str = "") -> bytes:
+    auth = f"Authorization: Bearer {tenant.key}\r\n" if tenant else ""
+    return _request(method, target, f"{auth}{extra}Transfer-Encoding: chunked\r\n") + chunks
+
+
+BAD_CHUNKS = [
+    pytest.param(b"zz\r\n", id="chunk-size-zz"),
+    pytest.param(b"3\r\n{}}\r\nqq\r\n", id="second-chunk-bad"),
+    pytest.param(b"2\r\n{}XX", id="no-crlf-after-data"),
+]
+
+
+@pytest.mark.parametrize("chunks", BAD_CHUNKS)
+@pytest.mark.parametrize("split", [False, True], ids=["one-packet", "head-then-body"])
+def test_a_malformed_chunked_delete_is_400_and_deletes_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen, chunks: bytes, split: bool
+) -> None:
+    call_id = _call(http, tenant, "completed")
+    data = _chunked("DELETE", f"/v1/calls/{call_id}", tenant, chunks)
+    cut = data.index(b"\r\n\r\n") + 4 if split else len(data)
+    status, headers, body = _exchange(port, data[:cut], data[cut:], pause=0.05)
+    assert (status, headers["content-type"], _code(body)) == (400, "application/json", "VALIDATION_ERROR")
+    assert _status(http, tenant, call_id) == "completed"
+    assert seen["DELETE", f"/v1/calls/{call_id}"] == 0
+
+
+def test_a_malformed_delete_pipelined_behind_a_get_is_400_after_the_get_and_deletes_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen
+) -> None:
+    call_id = _call(http, tenant, "completed")
+    auth = f"Authorization: Bearer {tenant.key}\r\n"
+    data = _request("GET", f"/v1/calls/{call_id}", auth) + _chunked("DELETE", f"/v1/calls/{call_id}", tenant, b"zz\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        (first, _, _), (status, _, body) = _answers(sock, 2)
+        assert _closed(sock)
+    assert (first, status, _code(body)) == (200, 400, "VALIDATION_ERROR")
+    assert _status(http, tenant, call_id) == "completed"
+    assert seen["DELETE", f"/v1/calls/{call_id}"] == 0
+
+
+@pytest.mark.parametrize("chunks", BAD_CHUNKS)
+def test_a_malformed_chunked_cancel_is_400_and_cancels_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen, chunks: bytes
+) -> None:
+    call_id = _call(http, tenant, "queued")
+    status, _, body = _exchange(port, _chunked("POST", f"/v1/calls/{call_id}/cancel", tenant, chunks))
+    assert (status, _code(body)) == (400, "VALIDATION_ERROR")
+    assert _status(http, tenant, call_id) == "queued"
+    assert seen["POST", f"/v1/calls/{call_id}/cancel"] == 0
+
+
+@pytest.mark.parametrize("action", ["call.delete", "call.cancel", "call.create"])
+def test_a_malformed_chunked_webhook_is_400_and_does_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen, action: str
+) -> None:
+    call_id = _call(http, tenant, "completed" if action == "call.delete" else "queued")
+    body = json.dumps({"action": action, "data": {"call_id": call_id}}).encode()
+    chunks = b"%x\r\n%s\r\nzz\r\n" % (len(body), body)
+    path = f"/v1/hooks/{tenant.org.webhook_token}"
+    status, _, answer = _exchange(port, _chunked("POST", path, tenant, chunks, "Content-Type: application/json\r\n"))
+    assert (status, _code(answer)) == (400, "VALIDATION_ERROR")
+    assert _status(http, tenant, call_id) == ("completed" if action == "call.delete" else "queued")
+    assert seen["POST", path] == 0
+
+
+def test_content_length_and_transfer_encoding_together_is_400_and_runs_nothing(
+    port: int, http: httpx.Client, tenant: Tenant, seen: Seen
+) -> None:
+    queued, completed = _call(http, tenant, "queued"), _call(http, tenant, "completed")
+    smuggled = _request("DELETE", f"/v1/calls/{completed}", f"Authorization: Bearer {tenant.key}\r\n")
+    data = _chunked("POST", f"/v1/calls/{queued}/cancel", tenant, b"0\r\n\r\n" + smuggled, "Content-Length: 5\r\n")
+    status, _, body = _exchange(port, data)
+    assert (status, _code(body)) == (400, "VALIDATION_ERROR")
+    assert (_status(http, tenant, queued), _status(http, tenant, completed)) == ("queued", "completed")
+    assert [key for key in seen if key[0] != "GET" and key[1].startswith("/v1/")] == []
+
+
+def test_both_framings_are_refused_on_the_h11_path_too(port: int, seen: Seen) -> None:
+    data = _request("FOO", "/v1/calls/x", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n") + b"0\r\n\r\n"
+    status, _, body = _exchange(port, data)
+    assert (status, _code(body)) == (400, "VALIDATION_ERROR")
+    assert not seen
+
+
+def test_each_request_reaches_the_application_once(port: int, http: httpx.Client, tenant: Tenant, seen: Seen) -> None:
+    """Keep-alive, a body in three packets, a chunked body, pipelining, and odd methods: once each."""
+    completed = _call(http, tenant, "completed")
+    seen.clear()
+    body = json.dumps({"agent_id": "agent_once", "contact_number": "+919000000001"}).encode()
+    auth = f"Authorization: Bearer {tenant.key}\r\nContent-Type: application/json\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        create = _request("POST", "/v1/calls", f"{auth}Content-Length: {len(body)}\r\n") + body
+        for part in (create[:30], create[30:-10], create[-10:]):
+            sock.sendall(part)
+            time.sleep(0.03)
+        assert _answers(sock, 1)[0][0] == 201
+        sock.sendall(_chunked("POST", "/v1/calls", tenant, b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body), auth))
+        assert _answers(sock, 1)[0][0] == 201
+        sock.sendall(
+            _request("GET", f"/v1/calls/{completed}", auth) + _request("DELETE", f"/v1/calls/{completed}", auth)
+        )
+        assert [status for status, _, _ in _answers(sock, 2)] == [200, 200]
+        sock.sendall(_request("GET", "/v1/calls/y") + _request("FOO", "/v1/calls/y"))  # the GET parsed: no h11
+        assert [status for status, _, _ in _answers(sock, 2)] == [401, 400]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_request("FOO", "/v1/calls/x"))
+        assert _answers(sock, 1)[0][0] == 405
+    assert seen == {
+        ("GET", "/v1/calls/y"): 1,
+        ("POST", "/v1/calls"): 2,
+        ("GET", f"/v1/calls/{completed}"): 1,
+        ("DELETE", f"/v1/calls/{completed}"): 1,
+        ("FOO", "/v1/calls/x"): 1,
+    }
+
+
+def test_expect_100_continue_gets_its_interim_answer_before_the_body(port: int, tenant: Tenant) -> None:
+    body = json.dumps({"agent_id": "agent_expect", "contact_number": "+919000000002"}).encode()
+    head = f"Authorization: Bearer {tenant.key}\r\nContent-Length: {len(body)}\r\nExpect: 100-continue\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(_request("POST", "/v1/calls", head))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        assert _answers(sock, 1)[0][0] == 201
+
+
+def test_a_client_gone_mid_body_leaves_no_error(
+    port: int, tenant: Tenant, seen: Seen, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing reaches the application, so no 500 in the access log and no traceback."""
+    caplog.set_level(logging.INFO)
+    for framing in ("Content-Length: 1000\r\n", "Transfer-Encoding: chunked\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(_request("POST", "/v1/calls", f"Authorization: Bearer {tenant.key}\r\n{framing}") + b"5\r\n{")
+            time.sleep(0.05)
+    time.sleep(0.1)
+    assert not seen
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or '"status": 500' in r.getMessage()] == []

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -35,6 +35,11 @@ __all__ = ["MockApp", "create_app"]
 
 Route = tuple[Handler, dict[str, str]]
 
+# What a request whose client went away before its body was read "answers" (in the access log only):
+# 499, nginx's "client closed request". The protocol hands a request over only once its body is in,
+# so this is a safety net, not a path a client can take.
+_GONE = Response(status_code=499)
+
 
 class MockApp:
     """The mock as one ASGI app; `state.config` and `state.store` are its settings and its data."""
@@ -50,7 +55,9 @@ class MockApp:
         self.access_log: Callable[[str], None] | None = None
         self.limiter = None
         if config.rate_limit is not None:
-            self.limiter = SlidingWindow(config.rate_limit, config.rate_window_seconds, config.clock)
+            self.limiter = SlidingWindow(
+                config.rate_limit, config.rate_window_seconds, config.clock, config.rate_limit_identities
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,14 +66,12 @@ class MockApp:
         sink = self.access_log
         if sink is None and logger.isEnabledFor(logging.INFO):
             sink = logger.info
-        if sink is None:
-            await self._front(scope, receive, send)
-            return
         started, status = time.perf_counter(), 500
         try:
             status = await self._front(scope, receive, send)
         finally:
-            sink(access_line(scope["method"], scope["path"], status, time.perf_counter() - started))
+            if sink is not None:
+                sink(access_line(scope["method"], scope["path"], status, time.perf_counter() - started))
 
     async def _front(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer the request; the status it got."""
@@ -82,7 +87,8 @@ class MockApp:
         if route is not None:
             response = await self._handle(route, scope, receive, send)
         assert response is not None
-        await response(scope, receive, send)
+        if response is not _GONE:
+            await response(scope, receive, send)
         return response.status_code
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
@@ -93,6 +99,8 @@ class MockApp:
             return await handler(request)
         except ApiError as exc:
             return await api_error(request, exc)
+        except ClientDisconnect:
+            return _GONE  # nobody to answer: nothing is sent
         except Exception as exc:
             await (await internal_error(request, exc))(scope, receive, send)
             raise  # as Starlette's ServerErrorMiddleware does: the server logs it
@@ -116,4 +124,5 @@ def create_app(config: MockConfig | None = None, store: Store | None = None) -> 
     store = store or Store()
     store.faults = config.faults
     store.auto_complete, store.clock = config.auto_complete, config.clock
+    store.max_calls, store.max_call_bytes = config.max_calls, config.max_call_bytes
     return MockApp(config, store)

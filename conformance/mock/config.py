@@ -23,3 +23,10 @@ class MockConfig:
     # Milliseconds every request is held before the mock handles it (any route, the fixtures API
     # too), without blocking the event loop: a latency-bound target, simulated. 0: no delay.
     latency_ms: float = 0
+    # Bounds (README, "Bounds"): what one client, or many, can make the mock hold.
+    max_head_bytes: int = 16 * 1024  # request line and headers; more: 431
+    request_timeout_seconds: float = 10.0  # a connection with no request in flight closes after this
+    max_connections: int = 1024  # beyond: the longest-waiting connection is closed to make room
+    max_calls: int = 100_000  # calls held at once; a create beyond them: 429 (never an eviction)
+    max_call_bytes: int = 256 * 1024 * 1024  # the held calls' client-given fields, as JSON; likewise
+    rate_limit_identities: int = 100_000  # credentials the rate limit remembers at once (least recent go)

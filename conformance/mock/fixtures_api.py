@@ -15,7 +15,8 @@ from starlette.routing import Route
 
 from .errors import ApiError, Code
 from .http import config_of, json_response, read_json, store_of
-from .store import can_move
+from .operations import store_full
+from .store import StoreFull, can_move
 from .validation import validate
 
 __all__ = ["fixtures_routes"]
@@ -71,7 +72,11 @@ async def seed_call(request: Request) -> Response:
     body = await _body(request, "SeedCallRequest")
     _require_org(request, body["org_id"])
     fields = SEED_DEFAULTS | {name: body[name] for name in SEED_FIELDS if name in body}
-    call = store_of(request).add_call(body["org_id"], body["status"], **fields)
+    store = store_of(request)
+    try:
+        call = store.add_call(body["org_id"], body["status"], **fields)
+    except StoreFull:
+        raise store_full(store) from None
     return json_response({"data": call.to_json()}, 201)
 
 

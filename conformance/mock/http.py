@@ -117,4 +117,14 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(Code.INTERNAL_ERROR, "Internal server error."), 500)
 
 
-exception_handlers = {ApiError: api_error, HTTPException: _http_error, Exception: internal_error}
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """A client that went away mid-body is no error: 499 (nginx's "client closed request") in the log only."""
+    return Response(status_code=499)
+
+
+exception_handlers = {
+    ApiError: api_error,
+    HTTPException: _http_error,
+    ClientDisconnect: _client_gone,
+    Exception: internal_error,
+}

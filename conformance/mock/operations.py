@@ -13,7 +13,7 @@ import time
 from typing import Any, NoReturn
 
 from .errors import ApiError, Code
-from .store import Call, IdempotencyRecord, Store
+from .store import Call, IdempotencyRecord, Store, StoreFull
 
 __all__ = ["cancel_call", "create_call", "delete_call", "get_call"]
 
@@ -26,6 +26,18 @@ CREATE_FIELDS = ("agent_id", "contact_number", "contact_name", "contact_email", 
 
 def _not_found(message: str = NOT_FOUND_MESSAGE) -> ApiError:
     return ApiError(404, Code.NOT_FOUND, message)
+
+
+def store_full(store: Store) -> ApiError:
+    """Why a create is refused when the store is full: 429, the contract's "not now", never a 5xx."""
+    message = (
+        f"The mock holds its maximum of calls ({store.max_calls} calls, {store.max_call_bytes} bytes of their"
+        " fields); delete completed calls or reset the fixtures, then retry."
+    )
+    return ApiError(429, Code.RATE_LIMIT_EXCEEDED, message, {"Retry-After": str(FULL_RETRY_AFTER)})
+
+
+FULL_RETRY_AFTER = 60
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -44,13 +56,19 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
                     Code.IDEMPOTENCY_CONFLICT,
                     "This Idempotency-Key was used with a different request body.",
                 )
-            return record.response
+            return dict(json.loads(record.response))
         fields = {name: body[name] for name in CREATE_FIELDS if name in body}
-        call = store.add_call(org_id, "queued", **fields)
+        try:
+            call = store.add_call(org_id, "queued", **fields)
+        except StoreFull:
+            raise store_full(store) from None
         store.schedule_completion(call)
-        response = {"data": call.to_json()}
+        response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
         if idempotency_key:
-            store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, response)
+            text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+            store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
+            call.weight += len(text)  # kept as long as the call
+            store.call_bytes += len(text)
     return response
 
 

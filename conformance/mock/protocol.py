@@ -1,53 +1,351 @@
-"""The mock's HTTP/1.1 protocol for uvicorn: httptools for speed, h11 where llhttp is stricter.
+"""The mock's HTTP/1.1 protocol for uvicorn: httptools (llhttp) with the mock's own bounds.
 
-httptools (llhttp, in C) parses a request several times faster than h11, uvicorn's pure-Python
-parser, which costs the mock more than all its own work. But llhttp refuses some requests that
-HTTP allows and h11 takes: a method outside its fixed table (`FOO /v1/calls/x`, which must get the
-mock's 405) and a request-target without its leading `/`. When llhttp refuses the first request
-of a data chunk that starts at a message boundary, with no request in flight, the connection is
-handed to h11 with that chunk, byte for byte, and h11 answers it (and everything after it on
-that connection) exactly as uvicorn did before httptools. Otherwise (a pipelined request) the
-refusal stands: uvicorn's plain-text 400.
+httptools parses a request several times faster than h11, uvicorn's pure-Python parser. On top of
+uvicorn's `HttpToolsProtocol` this protocol makes three promises:
+
+- **A request reaches the application once, and only whole.** It is dispatched when llhttp has
+  parsed all of it, body included (or, for a declared `Content-Length` over the body limit, at
+  once: the application answers 413 without reading it). A request llhttp refuses (a malformed
+  chunk, `Content-Length` and `Transfer-Encoding` together, ...) never reaches the application:
+  the answer is a 400 in the error envelope, after the answers of the requests before it on the
+  connection, and the connection closes.
+- **What llhttp refuses but HTTP allows** in a request line (a method outside llhttp's table, such
+  as `FOO`, which must get the mock's 405; a request-target without its leading `/`) is parsed by
+  h11 instead, when it is the first request of a data chunk with nothing in flight: one request,
+  body ignored, both framings refused, answered by the application, then the connection closes.
+- **Bounded per connection and in number** (`Limits`): a request head over `max_head_bytes` gets
+  431; a connection that has no request in flight (or whose client does not read its answers)
+  closes `request_timeout` seconds after it opened or after its last answer; beyond
+  `max_connections` the connection that has waited longest for a request is closed to make room
+  (or, if every one has a request in flight, the new one gets 429 and is closed). A client that
+  goes away mid-body leaves nothing behind.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+import socket
+import struct
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import h11
+import httptools
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
-__all__ = ["HttpProtocol"]
+from .errors import Code, error_body
+
+__all__ = ["HttpProtocol", "Limits", "protocol_class"]
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds of one server's connections (README, "Bounds")."""
+
+    max_body_bytes: int = 64 * 1024
+    max_head_bytes: int = 16 * 1024
+    request_timeout: float = 10.0
+    max_connections: int = 1024
 
 
 class HttpProtocol(HttpToolsProtocol):
+    limits: ClassVar[Limits] = Limits()
+    # Connections with no request in flight, longest waiting first. One per class: `protocol_class` makes
+    # one class per server (servers that share this base class, as benchmarks' do, share it too).
+    waiting: ClassVar[dict[HttpProtocol, None]] = {}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_message = False  # llhttp has begun a message and not finished it
+        self._in_body = False  # ... and has finished its head
+        self._head_bytes = 0  # bytes received towards the unfinished head (an upper bound)
         self._chunk: bytes | None = None  # the chunk being parsed, if it starts at a message boundary
+        self._deferred: tuple[RequestResponseCycle, Any] | None = None  # parsed head, body still coming
+        self._running: RequestResponseCycle | None = None  # the request last handed to the application
+        self._refusal: tuple[int, str, str, bytes] | None = None  # sent once the requests before it are answered
+        self._head: bytearray | None = None  # a request line llhttp refused, for h11
+        self._last = False  # the connection takes no further request
+        self._deadline: asyncio.TimerHandle | None = None
+        self._since = 0.0  # when the connection last began to wait for a request
+
+    # --- connections: the cap and the deadline ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        full = len(self.connections) >= self.limits.max_connections
+        oldest = next(iter(self.waiting), None) if full else None
+        if oldest is not None:
+            oldest._close()  # it has waited longest for a request: it makes room
+        super().connection_made(transport)
+        if full and oldest is None:
+            self._refuse(429, Code.RATE_LIMIT_EXCEEDED, "Too many connections; retry later.", b"retry-after: 1\r\n")
+        else:
+            self._wait()
+
+    def _wait(self) -> None:
+        """No request in flight: this connection may be evicted, and closes at its deadline.
+
+        One timer per connection, armed once: each answer only moves the deadline, and the timer,
+        when it fires early, sleeps again until it (a timer per request costs more than the rest).
+        """
+        self.waiting.pop(self, None)
+        self.waiting[self] = None  # last in line
+        self._since = self.loop.time()
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+
+    def _expire(self) -> None:
+        """Close, unless a request is in flight whose answer is being read (then look again later)."""
+        self._deadline = None
+        left = self._since + self.limits.request_timeout - self.loop.time()
+        if self._busy() and not self.flow.write_paused:
+            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+        elif left > 0 and not self._busy():
+            self._deadline = self.loop.call_later(left, self._expire)
+        else:
+            self._close()
+
+    def _busy(self) -> bool:
+        return self._running is not None and not self._running.response_complete
+
+    def _close(self) -> None:
+        self.waiting.pop(self, None)
+        if self.transport.get_write_buffer_size():  # its client does not read: close() would wait for it
+            if self._running is not None:
+                self._running.disconnected = True  # the request in flight writes nothing more
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:  # a reset, so that the kernel does not keep sending what it holds either
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+        elif not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.waiting.pop(self, None)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._deferred = None
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """SIGTERM: close now, or once the request in flight is answered (uvicorn cancels it after 1 s)."""
+        if self._busy():
+            super().shutdown()
+        else:
+            self._close()
+
+    # --- parsing ---------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self._last or self.transport.is_closing():
+            return  # the connection is done: whatever follows is not read
+        if self._head is not None:
+            self._head += data
+            self._hand_over()
+            return
+        idle = not self._in_message and not self.pipeline and not self._busy()
+        self._chunk = data if idle else None
+        if not self._in_body:
+            self._head_bytes += len(data)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except (httptools.HttpParserInvalidMethodError, httptools.HttpParserInvalidURLError) as exc:
+            if self._chunk is not None:
+                self._head = bytearray(self._chunk)
+                self._hand_over()
+            else:
+                self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
+            return
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            else:
+                self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
+            return
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()  # as uvicorn: no upgrade is served
+        finally:
+            self._chunk = None
+        if not self._in_message:
+            self._head_bytes = 0
+        elif not self._in_body and self._head_bytes > self.limits.max_head_bytes:
+            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
 
     def on_message_begin(self) -> None:
         self._in_message = True
         super().on_message_begin()
 
+    def on_headers_complete(self) -> None:
+        if _head_size(self.url, self.headers) > self.limits.max_head_bytes:
+            raise _HeadTooLarge()  # a head that arrived whole in one chunk; nothing of it is dispatched
+        self._in_body, self._head_bytes = True, 0
+        super().on_headers_complete()  # makes the request's cycle and starts it (`_start_asgi_task`)
+        if self._deferred is not None and self.expect_100_continue and _declares_body(self.cycle):
+            self.cycle.waiting_for_100_continue = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self._deferred is None or self._deferred[0] is not self.cycle:
+            super().on_body(body)
+            return
+        room = self.limits.max_body_bytes + 1 - len(self.cycle.body)  # one byte over says "too large"
+        if room > 0:
+            self.cycle.body += body[:room]
+
     def on_message_complete(self) -> None:
-        self._in_message = False
+        self._in_message = self._in_body = False
         self._chunk = None  # a message ended in this chunk: handing it to h11 would replay that one
         super().on_message_complete()
+        if self._deferred is not None and self._deferred[0] is self.cycle:
+            cycle, app = self._deferred
+            self._deferred = None
+            self._start_asgi_task(cycle, app)
 
-    def data_received(self, data: bytes) -> None:
-        idle = not self._in_message and not self.pipeline and (self.cycle is None or self.cycle.response_complete)
-        self._chunk = data if idle else None
-        super().data_received(data)
-        self._chunk = None
-
-    def send_400_response(self, msg: str) -> None:
-        if self._chunk is None:
-            super().send_400_response(msg)
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if cycle.more_body and not _declared_over(cycle, self.limits.max_body_bytes):
+            self._deferred = (cycle, app)  # started by `on_message_complete`
             return
-        chunk, self._chunk = self._chunk, None
-        self.connections.discard(self)
-        h11 = H11Protocol(config=self.config, server_state=self.server_state, app_state=self.app_state)
-        h11.connection_made(self.transport)
-        self.transport.set_protocol(h11)
-        h11.data_received(chunk)
+        self._running = cycle
+        self.waiting.pop(self, None)
+        super()._start_asgi_task(cycle, app)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts the next pipelined request, if any
+        if self.transport.is_closing() or self._busy():
+            return
+        if self._refusal is not None:
+            self._answer()
+        else:
+            self._wait()
+
+    # --- refusals --------------------------------------------------------------------------------
+
+    def _refuse(self, status: int, code: str, message: str, extra: bytes = b"") -> None:
+        """Answer `status` in the envelope once the requests parsed before are answered; then close.
+
+        The refused request itself never runs: it is not complete, so it is not started, even when
+        it waits in the pipeline (`_start_asgi_task` defers it, and the refusal is answered instead).
+        """
+        self._last, self._deferred = True, None
+        self._refusal = (status, code, message, extra)
+        if not self.pipeline and not self._busy():
+            self._answer()
+
+    def _answer(self) -> None:
+        assert self._refusal is not None
+        status, code, message, extra = self._refusal
+        body = _ENCODER.encode(error_body(code, message)).encode("utf-8")
+        head = [STATUS_LINE[status]]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head += [b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body), extra]
+        self.transport.write(b"".join(head) + b"connection: close\r\n\r\n" + body)
+        self.waiting.pop(self, None)
+        self.transport.close()  # once the answer is out
+        if self.transport.get_write_buffer_size():  # not yet in the kernel: give it a second, no more
+            self.loop.call_later(1.0, self._close)
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text 400: never, the envelope instead
+        self._refuse(400, Code.VALIDATION_ERROR, _invalid(msg))
+
+    # --- a request line llhttp refused, parsed by h11 --------------------------------------------
+
+    def _hand_over(self) -> None:
+        assert self._head is not None
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=len(self._head) + 1)  # the limit is ours
+        parser.receive_data(bytes(self._head))
+        event: object
+        try:
+            event = parser.next_event()
+        except h11.RemoteProtocolError as exc:
+            event = exc
+        if event is h11.NEED_DATA and len(self._head) <= self.limits.max_head_bytes:
+            return  # the rest of the head is still coming (within the deadline)
+        self._head = None
+        if event is h11.NEED_DATA or (
+            isinstance(event, h11.Request) and _head_size(event.target, event.headers) > self.limits.max_head_bytes
+        ):
+            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            return
+        if not isinstance(event, h11.Request):
+            self._refuse(400, Code.VALIDATION_ERROR, _invalid(event))
+            return
+        headers = [(name.lower(), value) for name, value in event.headers]
+        if {b"content-length", b"transfer-encoding"} <= {name for name, _ in headers}:
+            self._refuse(400, Code.VALIDATION_ERROR, _invalid("Transfer-Encoding can't be present with Content-Length"))
+            return
+        self._last = True  # its body, and anything after it, is not read: one answer, then close
+        raw_path, _, query = event.target.partition(b"?")
+        path = urllib.parse.unquote(raw_path.decode("ascii"))
+        scope: Any = {
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": event.http_version.decode("ascii"),
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": event.method.decode("ascii"),
+            "root_path": self.root_path,
+            "path": self.root_path + path,
+            "raw_path": self.root_path.encode("ascii") + raw_path,
+            "query_string": query,
+            "headers": headers,
+            "state": self.app_state.copy(),
+        }
+        self.cycle = RequestResponseCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            access_log=self.access_log,
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=False,
+            keep_alive=False,
+            on_response=self.on_response_complete,
+        )
+        self.cycle.more_body = False
+        self._start_asgi_task(self.cycle, self.app)
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+def _head_size(target: bytes, headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """The size of a parsed request head: its target and headers, and their separators (at least)."""
+    return 16 + len(target) + sum(len(name) + len(value) + 4 for name, value in headers)
+
+
+def _invalid(reason: object) -> str:
+    return f"The request is not valid HTTP/1.1 ({reason})."
+
+
+def _head_too_large(limits: Limits) -> str:
+    return f"The request head is larger than {limits.max_head_bytes} bytes."
+
+
+def _declares_body(cycle: RequestResponseCycle) -> bool:
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
+        for name, value in cycle.scope["headers"]
+    )
+
+
+def _declared_over(cycle: RequestResponseCycle, limit: int) -> bool:
+    """A `Content-Length` over the limit: the application refuses it (413) without reading the body."""
+    for name, value in cycle.scope["headers"]:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > limit
+    return False
+
+
+def protocol_class(limits: Limits) -> type[HttpProtocol]:
+    """`HttpProtocol` with these bounds, and a registry of waiting connections of its own (one per server)."""
+    return type("HttpProtocol", (HttpProtocol,), {"limits": limits, "waiting": {}})

@@ -17,10 +17,10 @@ from .accesslog import StreamAccessLog
 from .app import create_app
 from .config import MockConfig
 from .demo import banner, seed_demo
-from .protocol import HttpProtocol
+from .protocol import HttpProtocol, Limits, protocol_class
 from .store import Store
 
-__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "serve"]
+__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -42,9 +42,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 # uvicorn's own access log would print webhook tokens; ours redacts them. The protocol is httptools
-# with h11 behind it (see `protocol`), and uvloop is uvicorn's choice under "auto" where it is
-# installed (everywhere but Windows). No proxy headers: the mock sees its clients as they connect
-# (the rate limit keys anonymous requests on them).
+# with the mock's bounds (see `protocol`; each server gets its own class, `protocol_class`), and
+# uvloop is uvicorn's choice under "auto" where it is installed (everywhere but Windows). No proxy
+# headers: the mock sees its clients as they connect (the rate limit keys anonymous requests on
+# them). On SIGTERM, a request still running after a second is cancelled (only `--latency` holds
+# one that long).
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
@@ -52,11 +54,22 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "http": HttpProtocol,
     "loop": "auto",
     "proxy_headers": False,
+    "timeout_graceful_shutdown": 1,
 }
 
 
-def _uvicorn(app: ASGIApp) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, **UVICORN_OPTIONS))
+def limits_of(config: MockConfig) -> Limits:
+    return Limits(
+        max_body_bytes=config.max_body_bytes,
+        max_head_bytes=config.max_head_bytes,
+        request_timeout=config.request_timeout_seconds,
+        max_connections=config.max_connections,
+    )
+
+
+def _uvicorn(app: ASGIApp, config: MockConfig) -> uvicorn.Server:
+    options = UVICORN_OPTIONS | {"http": protocol_class(limits_of(config))}
+    return uvicorn.Server(uvicorn.Config(app, **options))
 
 
 class MockServer:
@@ -79,7 +92,7 @@ class MockServer:
         self.app = create_app(self.config, self.store)
         self._socket = bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
-        self._server = _uvicorn(wrap(self.app) if wrap else self.app)
+        self._server = _uvicorn(wrap(self.app) if wrap else self.app, self.config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="mock-server", daemon=True
         )
@@ -122,4 +135,4 @@ def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_toke
     if config.faults:
         print(f"faults on (deliberate contract violations): {', '.join(sorted(config.faults))}", flush=True)
     app.access_log = StreamAccessLog(sys.stderr)
-    _uvicorn(app).run(sockets=[sock])
+    _uvicorn(app, config).run(sockets=[sock])

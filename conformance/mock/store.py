@@ -3,10 +3,16 @@
 The store holds data and the lifecycle graph of contract section 4; it decides nothing about
 HTTP. Every read-check-write sequence runs under `Store.lock`, which makes each operation atomic
 under concurrency.
+
+It holds at most `max_calls` calls, whose client-given fields take at most `max_call_bytes` as JSON
+(`Store.room`): a create beyond either is refused, never made room for by forgetting a call. A
+call's `additional_info` and `transcript` are kept as their JSON text, so that what a call costs in
+memory follows what the client sent (parsed, 60 KB of `[[],[],...]` takes 1.5 MB).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -26,6 +32,7 @@ __all__ = [
     "IdempotencyRecord",
     "Org",
     "Store",
+    "StoreFull",
     "can_move",
     "now_rfc3339",
 ]
@@ -79,9 +86,31 @@ class ApiKey:
     revoked: bool = False
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+_DECODE = json.JSONDecoder().decode
+
+
+def _packed(value: Any) -> str:
+    return value if isinstance(value, str) else _COMPACT.encode(value)
+
+
+def _unpacked(text: str) -> Any:
+    """The value of packed JSON text; the usual empty ones without the decoder (a GET's hot path)."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return _DECODE(text)
+
+
 @dataclass
 class Call:
-    """A call and all its PII. Telephony fields are kept from seeding on, shown once completed."""
+    """A call and all its PII. Telephony fields are kept from seeding on, shown once completed.
+
+    `additional_info` and `transcript` hold JSON text (`Store.add_call` and `_progress` encode them).
+    """
 
     call_id: str
     org_id: str
@@ -90,14 +119,15 @@ class Call:
     contact_number: str
     contact_name: str | None = None
     contact_email: str | None = None
-    additional_info: dict[str, Any] = field(default_factory=dict)
-    transcript: list[dict[str, str]] = field(default_factory=list)
+    additional_info: str = "{}"
+    transcript: str = "[]"
     recording_url: str | None = None
     duration_seconds: int = 0
     created_at: str = field(default_factory=now_rfc3339)
     updated_at: str = ""
     completes_at: float | None = None  # auto-completion (`MockConfig.auto_complete`), on the store's clock
     started_at: float | None = None
+    weight: int = 0  # bytes of its client-given fields, as JSON (`Store.room`)
 
     def __post_init__(self) -> None:
         self.updated_at = self.updated_at or self.created_at
@@ -106,7 +136,8 @@ class Call:
         self.status = status
         self.updated_at = now_rfc3339()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, additional_info: Any = None) -> dict[str, Any]:
+        """The call as the API shows it; `additional_info`, if given, is its value already decoded."""
         body: dict[str, Any] = {
             "call_id": self.call_id,
             "status": self.status,
@@ -114,12 +145,12 @@ class Call:
             "contact_number": self.contact_number,
             "contact_name": self.contact_name,
             "contact_email": self.contact_email,
-            "additional_info": self.additional_info,
+            "additional_info": _unpacked(self.additional_info) if additional_info is None else additional_info,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
         if self.status == "completed":
-            body["transcript"] = self.transcript
+            body["transcript"] = _unpacked(self.transcript)
             body["recording_url"] = self.recording_url
             body["duration_seconds"] = self.duration_seconds
         return body
@@ -131,13 +162,19 @@ class IdempotencyRecord:
 
     body_digest: str
     call_id: str
-    response: dict[str, Any]
+    response: str  # the first answer's JSON text
+
+
+class StoreFull(Exception):
+    """The store holds `max_calls` calls, or `max_call_bytes` of their fields: no call is added."""
 
 
 class Store:
     """All state of one mock server. Callers hold `lock` (re-entrant) around every read-check-write."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_calls: int = 100_000, max_call_bytes: int = 256 * 1024 * 1024) -> None:
+        self.max_calls, self.max_call_bytes = max_calls, max_call_bytes
+        self.call_bytes = 0  # the held calls' weights
         self.lock = threading.RLock()
         self.orgs: dict[str, Org] = {}
         self.orgs_by_token: dict[str, Org] = {}
@@ -169,9 +206,17 @@ class Store:
         return key
 
     def add_call(self, org_id: str, status: str, **fields: Any) -> Call:
-        call = Call(call_id=str(uuid.uuid4()), org_id=org_id, status=status, **fields)
+        """A new call; `StoreFull` if there is no room for it (nothing is added then)."""
+        for name in ("additional_info", "transcript"):
+            if name in fields:
+                fields[name] = _packed(fields[name])
+        weight = sum(len(value) if isinstance(value, str) else 8 for value in fields.values())
+        call = Call(call_id=str(uuid.uuid4()), org_id=org_id, status=status, weight=weight, **fields)
         with self.lock:
+            if len(self.calls) >= self.max_calls or self.call_bytes + weight > self.max_call_bytes:
+                raise StoreFull()
             self.calls[call.call_id] = call
+            self.call_bytes += weight
         return call
 
     def visible_call(self, org_id: str, call_id: str, *, any_org: bool = False) -> Call | None:
@@ -195,7 +240,7 @@ class Store:
             return
         now = self.clock()
         if now >= call.completes_at:
-            call.transcript = [{"speaker": "agent", "text": f"Hello {call.contact_name or 'there'}, goodbye."}]
+            call.transcript = _packed([{"speaker": "agent", "text": f"Hello {call.contact_name or 'there'}, goodbye."}])
             call.recording_url = f"https://recordings.example.invalid/{call.call_id}.mp3"
             call.duration_seconds = max(1, round(call.completes_at - call.started_at))
             call.move("completed")
@@ -215,6 +260,7 @@ class Store:
     def erase(self, call: Call) -> None:
         """Forget the call and every record that holds its PII (hold `lock`)."""
         del self.calls[call.call_id]
+        self.call_bytes -= call.weight
         if any(self.fault(f) for f in ("repeat-delete-200", "erasure-keeps-recording", "pii-in-error")):
             self.tombstones[call.call_id] = call
         stale = [k for k, rec in self.idempotency.items() if rec.call_id == call.call_id]
@@ -225,6 +271,7 @@ class Store:
         with self.lock:
             for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency, self.tombstones):
                 table.clear()
+            self.call_bytes = 0
 
 
 def _secret(prefix: str) -> str:

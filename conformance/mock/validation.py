@@ -67,6 +67,28 @@ def _check_tree(value: Any) -> None:
             todo.extend((v, depth + 1) for v in item)
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_PAIR = re.compile(rb"\[\]|\{\}")
+
+
+def _shallow(raw: bytes) -> bool:
+    """Whether valid JSON `raw` surely nests no deeper than `_check_tree` allows, without parsing it.
+
+    The brackets outside strings, peeled a level at a time (`[[],[]]` -> `[]` -> ``): at most
+    MAX_DEPTH - 1 levels of containers, so that no value in them lies deeper than MAX_DEPTH. Much
+    faster than the walk for wide bodies (60 KB of `[],` took 26 ms); anything deeper is walked.
+    """
+    if raw.count(b"{") + raw.count(b"[") < MAX_DEPTH:
+        return True
+    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH - 1):
+        skeleton = _PAIR.sub(b"", skeleton)  # one pass, one level (chained replaces could peel two)
+        if not skeleton:
+            return True
+    return False
+
+
 def parse_json(raw: bytes) -> Any:
     """The JSON value of a request body, or a 400 VALIDATION_ERROR."""
     if not raw.strip():
@@ -75,7 +97,7 @@ def parse_json(raw: bytes) -> Any:
         value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))  # as json.loads does
         # ASCII without `\u` escapes holds no lone surrogate, and with fewer than MAX_DEPTH brackets
         # nothing in it is nested deeper: the walk is only for the bodies that could fail it.
-        if not (raw.isascii() and b"\\u" not in raw and raw.count(b"{") + raw.count(b"[") < MAX_DEPTH):
+        if not (raw.isascii() and b"\\u" not in raw and _shallow(raw)):
             _check_tree(value)
     except ApiError:
         raise
