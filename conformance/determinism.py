@@ -3,8 +3,9 @@
 Hypothesis mixes into what it generates literals it mines from "local" source files, those outside
 site-packages: the suite's own package in an editable install (not from a wheel), the user's
 conftest and modules. The same seed would then send other requests after any edit, or from a
-wheel rather than a checkout. While a check of the suite runs, hypothesis mines nothing: it still
-draws its own built-in constants, which come with its pinned version.
+wheel rather than a checkout. While the suite's layers generate (the schema layer's operations and
+scenarios, the lifecycle), hypothesis mines nothing: it still draws its own built-in constants,
+which come with its pinned version.
 
 Hypothesis also builds Unicode tables (about 200 MB at their peak, four seconds) in the current
 directory's `.hypothesis/`; the command line keeps them in the user's cache instead, built once.

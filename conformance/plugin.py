@@ -283,11 +283,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     before = suite.ctx.client.requests
     name = _name(item)
     suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
+    result = yield
     from . import progress
-    from .determinism import no_mined_constants
-
-    with no_mined_constants():  # the seed alone decides what is drawn
-        result = yield
 
     outcome, layer = item.stash.get(OUTCOME, "pass"), marker.kwargs.get("layer", "")
     requests = suite.ctx.client.requests - before

@@ -60,6 +60,7 @@ from . import calls
 from ._resources import spec_path
 from .client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
 from .config import Budget
+from .determinism import no_mined_constants
 from .errors import NotExercised
 from .ledger import MAX_CLEANUP_COST
 from .limits import AnswerTooLarge, capped_session
@@ -249,7 +250,8 @@ class SchemaLayer:
             test = operation_test(
                 operation, modes, override, self._run_case if gathered is None else _gatherer(gathered)
             )
-            test()
+            with no_mined_constants():
+                test()
             for case in _representatives(gathered or [], random.Random(f"{config.seed}:schema:{label}")):
                 self._run_case(case)
         return self._tally.findings
@@ -287,7 +289,8 @@ class SchemaLayer:
             database=None,
         )
         try:
-            workflow.run(settings=settings)
+            with no_mined_constants():
+                workflow.run(settings=settings)
         except Unsatisfiable:
             if not self._tally.target_down:
                 raise  # every scenario rejected, yet the target answers: a suite error

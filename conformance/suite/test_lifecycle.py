@@ -25,6 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from conformance import calls, model, strategies
 from conformance.checks import Context
 from conformance.client import BudgetSpent, Client, Exchange
+from conformance.determinism import no_mined_constants
 from conformance.environment import Tenant
 from conformance.errors import Failure, NotExercised
 from conformance.model import Auth, ModelCall, Prediction, TargetId
@@ -448,7 +449,7 @@ def test_lifecycle(husky: Context, part: int) -> None:
     # Hypothesis' exploration of new prefixes ends many runs after a step or two; a failure still
     # ends its run at once, so forcing full runs costs the shrunk reproduction no steps.
     factory = hypothesis.seed(husky.config.seed * LIFECYCLE_PARTS + part)(machine)
-    with _shrinking_for_at_most(budget.shrink_seconds), _overdraft(husky.client):
+    with _shrinking_for_at_most(budget.shrink_seconds), _overdraft(husky.client), no_mined_constants():
         run_state_machine_as_test(factory, settings=config, _min_steps=budget.lifecycle_steps)  # type: ignore[arg-type]
 
 
