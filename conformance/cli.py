@@ -243,6 +243,9 @@ def _run(args: argparse.Namespace) -> int:
         from .client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
+    from .determinism import warm_unicode_tables
+
+    warm_unicode_tables()
     if args.workers > 1:
         if config.dry_run:
             raise UsageError("--dry-run plans a run of one process; drop --workers")

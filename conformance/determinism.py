@@ -8,20 +8,30 @@ scenarios, the lifecycle), hypothesis mines nothing: it still draws its own buil
 which come with its pinned version.
 
 Hypothesis also builds Unicode tables (about 200 MB at their peak, four seconds) in the current
-directory's `.hypothesis/`; the command line keeps them in the user's cache instead, built once.
+directory's `.hypothesis/`. The command line keeps them in the user's cache instead, and builds
+them once, before a run, in a process of their own: a run that built them would keep that memory
+for the rest of its life (CPython seldom gives it back).
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from hypothesis.internal.conjecture import providers
 from hypothesis.internal.constants_ast import Constants
 
-__all__ = ["hypothesis_home", "no_mined_constants"]
+__all__ = ["hypothesis_home", "no_mined_constants", "warm_unicode_tables"]
+
+STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
+WARM_UP = (
+    "from hypothesis.internal.charmap import charmap, intervals_from_codec; charmap(); intervals_from_codec('utf-8')"
+)
+WARM_UP_SECONDS = 120
 
 
 @contextmanager
@@ -41,3 +51,13 @@ def hypothesis_home() -> Path:
     """Where the command line keeps hypothesis' files: `$XDG_CACHE_HOME/husky-conformance/hypothesis`."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "husky-conformance" / "hypothesis"
+
+
+def warm_unicode_tables() -> None:
+    """Hypothesis' Unicode tables in its storage directory, built by a short process of their own
+    unless they are there already. A failure only means the run builds them itself."""
+    home = os.environ.get(STORAGE)
+    if home is None or (Path(home) / "unicode_data").is_dir():
+        return
+    with suppress(OSError, subprocess.TimeoutExpired):
+        subprocess.run([sys.executable, "-c", WARM_UP], capture_output=True, timeout=WARM_UP_SECONDS, check=False)

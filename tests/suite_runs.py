@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import socketserver
 import subprocess
@@ -206,6 +207,38 @@ def suite_env(variables: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUSKY_", "PYTEST_"))}
     return env | {"PYTEST_ADDOPTS": "--assert=plain"} | dict(variables or {})
+
+
+KILL_MB = 700  # a run past this is failing anyway: stop it before it takes the machine's memory
+
+
+class PeakRss:
+    """Polls /proc/PID/status while the process lives: its peak resident set (VmHWM), in MB."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_mb, self.killed = pid, 0.0, False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="peak-rss", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                status = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return  # it has ended
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if "VmHWM" not in fields:
+                return  # a zombie: it has ended
+            self.peak_mb = max(self.peak_mb, int(fields["VmHWM"].split()[0]) / 1024)
+            if self.peak_mb > KILL_MB and not self.killed:
+                self.killed = True
+                os.kill(self.pid, signal.SIGKILL)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.peak_mb
 
 
 @dataclass

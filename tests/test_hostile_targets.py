@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,11 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 from hostile_target import HostileTarget
-from suite_runs import SuiteRun, assert_no_secrets, finish_suite, start_suite
+from suite_runs import PeakRss, SuiteRun, assert_no_secrets, finish_suite, start_suite
 
 TIMEOUT = 2.0  # --timeout of every run here
 MAX_RSS_MB = 300  # the issue's bound on the suite's memory
-KILL_MB = 700  # a run past this is failing anyway: stop it before it takes the machine's memory
 # Seconds a run may take, whole. Against the plain mock a smoke run takes ~6 s, quick ~10 s and
 # default ~25 s on an idle 2-core machine; a shared runner is up to three times slower. The hostile
 # answers (`HOSTILE_LIMIT` of them) cost at most --timeout each once the suite bounds an exchange.
@@ -38,35 +35,6 @@ HOSTILE_LIMIT = 3
 
 
 # --- running and measuring -------------------------------------------------------------------------
-
-
-class PeakRss:
-    """Polls /proc/PID/status while the process lives: its peak resident set (VmHWM), in MB."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid, self.peak_mb, self.killed = pid, 0.0, False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="peak-rss", daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                status = Path(f"/proc/{self.pid}/status").read_text()
-            except OSError:
-                return  # it has ended
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if "VmHWM" not in fields:
-                return  # a zombie: it has ended
-            self.peak_mb = max(self.peak_mb, int(fields["VmHWM"].split()[0]) / 1024)
-            if self.peak_mb > KILL_MB and not self.killed:
-                self.killed = True
-                os.kill(self.pid, signal.SIGKILL)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        return self.peak_mb
 
 
 @dataclass
