@@ -118,17 +118,26 @@ class RawServer(LoopbackTCPServer):
         self.heads: list[bytes] = []
 
 
+def read_head(sock: socket.socket) -> tuple[bytes, bytes] | None:
+    """A request's head and what of its body came with it; None if the client hung up first."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
 class _RawHandler(socketserver.BaseRequestHandler):
     server: RawServer
 
     def handle(self) -> None:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            received += chunk
-        head = received.partition(b"\r\n\r\n")[0]
+        read = read_head(self.request)
+        if read is None:
+            return
+        head = read[0]
         self.server.heads.append(head)
         with contextlib.suppress(OSError):  # the client hung up: what the test wanted, often
             self.server.answer(self.request, head)

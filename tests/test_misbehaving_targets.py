@@ -40,6 +40,7 @@ from suite_runs import (
     SuiteRun,
     finish_suite,
     gzip_bomb,
+    read_head,
     refused_url,
     run_suite,
     start_suite,
@@ -85,13 +86,10 @@ class _HangUp(socketserver.BaseRequestHandler):
     server: HangUpServer
 
     def handle(self) -> None:
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = self.request.recv(65536)
-            if not chunk:
-                return
-            received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
+        read = read_head(self.request)
+        if read is None:
+            return
+        head, body = read
         if head.split(b" ", 1)[0].decode() in self.server.hang_up_on:
             return  # the connection closes, no status line sent
         fields = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
