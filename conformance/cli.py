@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import UsageError
+from .errors import USAGE_ERROR, UsageError
 
 __all__ = ["main"]
-
-USAGE_ERROR = 4
 
 
 class _Parser(argparse.ArgumentParser):

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import SUITE_FAILED
 from .redaction import Secrets
 
 __all__ = ["SUITE_FAILED", "fail", "known_secrets", "summary"]
 
-SUITE_FAILED = 3
 MAX_SUMMARY = 300  # characters of the error's message on the one line
 
 

@@ -21,7 +21,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from . import calls
 from .client import BudgetSpent, Exchange
@@ -45,7 +44,7 @@ OPS: dict[str, ProbeOp] = {
     "calls:delete": "delete",
 }
 INVALID_CREATE: dict[str, Any] = {}  # no agent_id, no contact_number: 400 for a key that may create
-UNKNOWN_ACTION = {"action": "call.husky_conformance_probe", "data": {}}
+UNKNOWN_ACTION = "husky_conformance_probe"  # sent as `call.husky_conformance_probe`
 
 
 @dataclass
@@ -84,11 +83,8 @@ class _Probe:
             "contact_number": "+91" + str(self.rng.randrange(6 * 10**9, 10**10)),
             "contact_name": "Zq credential probe",
         }
-        exchange = self.env.client.request("POST", "/v1/calls", headers=tenant.auth(), json_body=body)
-        self.env.note_created(exchange)
-        data = exchange.json().get("data") if isinstance(exchange.json(), dict) else None
-        call_id = data.get("call_id") if exchange.status == 201 and isinstance(data, dict) else None
-        return call_id if isinstance(call_id, str) else None
+        exchange = self.env.note_created(calls.create(self.env.client, tenant.auth(), body))
+        return calls.created_id(exchange) if exchange.status == 201 else None
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -152,12 +148,11 @@ class _Probe:
     def token(self, variable: str, token: str) -> None:
         """A body the contract refuses: 401 says the token is unknown, unless a target answers 401 to
         bad bodies too (any 4xx is allowed there), so a 401 is asked again with a valid create."""
-        exchange = self.env.client.request("POST", _hook_path(token), json_body=UNKNOWN_ACTION)
+        exchange = calls.hook(self.env.client, token, UNKNOWN_ACTION, {})
         if exchange.status != 401:
             return
-        body = {"action": "call.create", "data": {"agent_id": self.env.agent_id, "contact_number": "+919800000000"}}
-        again = self.env.client.request("POST", _hook_path(token), json_body=body)
-        self.env.note_created(again)
+        body = {"agent_id": self.env.agent_id, "contact_number": "+919800000000"}
+        again = self.env.note_created(calls.hook(self.env.client, token, "create", body))
         if again.status == 401:
             raise UsageError(
                 f"{variable}: the target does not know this webhook token (POST /v1/hooks/{{token}} answered 401"
@@ -253,7 +248,3 @@ def _path(exchange: Exchange, *, short: bool = False) -> str:
     path = exchange.url.split("://", 1)[-1]
     path = path[path.find("/v1/") :] if "/v1/" in path else path
     return re.sub(r"/v1/calls/[^/]+", "/v1/calls/{id}", path) if short else path
-
-
-def _hook_path(token: str) -> str:
-    return f"/v1/hooks/{quote(token, safe='')}"

@@ -151,6 +151,10 @@ class Environment:
         _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
         return answer["api_key"]
 
+    def tenant(self, name: str) -> Tenant:
+        """Organisation `name` ("A" or "B")."""
+        return self.b if name == "B" else self.a
+
     def _from_credentials(self, config: SuiteConfig) -> None:
         found = config.credentials
         self.a.key, self.a.limited_key, self.a.webhook_token = (
@@ -255,7 +259,7 @@ class Environment:
         if call_id is None:
             return None
         entry = self.ledger.entries.get(call_id)
-        tenant = self.b if entry is not None and entry.org == "B" else self.a
+        tenant = self.tenant(entry.org if entry is not None else "A")
         if tenant.key is None:
             return None
         return self.client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)

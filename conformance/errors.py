@@ -16,7 +16,10 @@ from _pytest.outcomes import Skipped
 if TYPE_CHECKING:
     from .client import Exchange
 
-__all__ = ["Failure", "NotExercised", "UsageError"]
+__all__ = ["SUITE_FAILED", "USAGE_ERROR", "Failure", "NotExercised", "UsageError"]
+
+USAGE_ERROR = 4  # the exit code of a `UsageError`
+SUITE_FAILED = 3  # the exit code when the suite itself failed (`conformance.crash`)
 
 
 class Failure(AssertionError):

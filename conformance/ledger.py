@@ -188,7 +188,7 @@ def _count(env: Environment, result: CleanUp, entry: Entry, outcome: str) -> Non
 
 def _clean(env: Environment, entry: Entry) -> str:
     """What became of one call: deleted, cancelled, gone, retained, why it is left over, or `RUNS_ON`."""
-    tenant = env.a if entry.org == "A" else env.b
+    tenant = env.tenant(entry.org)
     if tenant.key is None:
         return f"no API key of organisation {entry.org} to clean it up with"
     if env.guard.reused(entry.call_id):
@@ -222,7 +222,7 @@ def _clean(env: Environment, entry: Entry) -> str:
 
 def _wait_and_delete(env: Environment, entry: Entry) -> str:
     """A running call, once the target has ended it by itself (`--seeder api` and the like)."""
-    tenant = env.a if entry.org == "A" else env.b
+    tenant = env.tenant(entry.org)
     state = env.seeder.wait_ended(tenant, entry.call_id)
     if state is None:
         return f"still {entry.state}"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Budget
-from .errors import UsageError
+from .errors import SUITE_FAILED, USAGE_ERROR, UsageError  # a worker's usage error or crash is the run's
 from .results import MAX_FAILURES_PER_REQUIREMENT, Results
 
 __all__ = [
@@ -72,9 +72,7 @@ COSTS: dict[str, tuple[int, int, int, int]] = {
 BUDGET_COLUMN = {"smoke": 0, "quick": 1, "default": 2, "thorough": 3}
 DEFAULT_COST = 10
 LIFECYCLE_PARTS = 4  # the lifecycle runs in independent parts, each its own seed and share of the runs
-USAGE_ERROR = 4  # a worker's usage error is the run's
 NOTHING_SELECTED = 5  # pytest's "no tests collected": -k left this worker's slice empty
-SUITE_FAILED = 3  # a worker crashed (`conformance.crash`): so did the run
 
 
 def parse_slice(text: str) -> tuple[int, int]:

@@ -31,7 +31,6 @@ IN_PLAY: pytest.StashKey[bool] = pytest.StashKey()  # the suite's own tests were
 CRASHED: pytest.StashKey[BaseException] = pytest.StashKey()  # the suite itself failed (exit 3)
 MISUSED: pytest.StashKey[str] = pytest.StashKey()  # a usage error met in a check: the run stops (exit 4)
 SUITE_MARKER = "husky"
-USAGE_ERROR = 4
 RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.recording`), when --cassettes
 
 
@@ -313,6 +312,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _clean_up(suite, session.config)
         if crashed is None and MISUSED in session.config.stash:
             print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)
+            from .errors import USAGE_ERROR
+
             session.exitstatus = USAGE_ERROR
         elif crashed is None:
             code = report.finish(suite)
