@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["FixturesClient", "SeededOrg"]
+__all__ = ["FixturesClient", "FixturesRefused", "SeededOrg"]
 
 ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
 
@@ -16,6 +16,19 @@ ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
 class SeededOrg:
     org_id: str
     webhook_token: str = field(repr=False)
+
+
+class FixturesRefused(RuntimeError):
+    """The fixtures API did not answer as expected; `status` and `detail` say what it answered."""
+
+    def __init__(self, path: str, expect: int, response: httpx.Response) -> None:
+        super().__init__(f"POST {path} answered {response.status_code}, expected {expect}")
+        self.status = response.status_code
+        try:
+            error = response.json()["error"]
+            self.detail = f"{error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            self.detail = response.text[:200]
 
 
 class FixturesClient:
@@ -31,7 +44,7 @@ class FixturesClient:
     def _post(self, path: str, body: dict[str, Any] | None = None, expect: int = 201) -> Any:
         response = self.http.post(path, json=body, headers=self.headers)
         if response.status_code != expect:
-            raise RuntimeError(f"POST {path} answered {response.status_code}, expected {expect}")
+            raise FixturesRefused(path, expect, response)
         return response.json() if response.content else None
 
     def org(self) -> SeededOrg:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from .fixtures_client import ALL_SCOPES
+from .fixtures_client import ALL_SCOPES, FixturesClient, FixturesRefused, SeededOrg
 from .mock.config import MockConfig
 from .mock.faults import FAULTS, unknown_faults
 from .mock.fixtures_api import SEED_FIELDS
@@ -78,7 +78,8 @@ class HuskyMock:
     def __init__(self, *, host: str = "127.0.0.1") -> None:
         self._token = secrets.token_urlsafe(24)
         self._server = MockServer(MockConfig(fixtures_token=self._token), host=host)
-        self._http = httpx.Client(base_url=self._server.url, headers={"x-fixtures-token": self._token}, trust_env=False)
+        self._http = httpx.Client(base_url=self._server.url, trust_env=False)
+        self._fixtures = FixturesClient(self._http, self._token)
 
     def __repr__(self) -> str:
         return f"HuskyMock({self.url})"  # not the fixtures token
@@ -106,29 +107,26 @@ class HuskyMock:
 
     # --- seeding ----------------------------------------------------------------------------------
 
-    def _post(self, what: str, path: str, body: dict[str, Any] | None, expect: int) -> Any:
-        response = self._http.post(path, json=body)
-        if response.status_code != expect:
-            try:
-                error = response.json()["error"]
-                detail = f"{error['code']}: {error['message']}"
-            except (ValueError, KeyError, TypeError):
-                detail = response.text[:200]
-            raise ValueError(f"{what}: the mock refused it ({response.status_code} {detail})")
-        return response.json()
+    @contextmanager
+    def _refusal(self, what: str) -> Iterator[None]:
+        """A refusal of the fixtures API as the one-line error a test reads: what the mock answered."""
+        try:
+            yield
+        except FixturesRefused as refused:
+            raise ValueError(f"{what}: the mock refused it ({refused.status} {refused.detail})") from None
 
     def new_org(self, scopes: str | Iterable[str] = SCOPES) -> MockOrg:
         """A new organisation, of this test alone, whose `api_key` holds `scopes` (default: all)."""
         wanted = _scopes(scopes)
-        body = self._post("new_org", "/_fixtures/orgs", None, 201)
-        org_id, token = body["org_id"], body["webhook_token"]
-        key = self._post("new_org", f"/_fixtures/orgs/{org_id}/keys", {"scopes": list(wanted)}, 201)["api_key"]
-        return MockOrg(org_id, key, token, f"{self.url}/v1/hooks/{token}", wanted)
+        with self._refusal("new_org"):
+            org = self._fixtures.org()
+            key = self._fixtures.key(org, wanted)
+        return MockOrg(org.org_id, key, org.webhook_token, f"{self.url}/v1/hooks/{org.webhook_token}", wanted)
 
     def new_key(self, org: MockOrg, scopes: str | Iterable[str] = SCOPES, *, revoked: bool = False) -> str:
         """Another API key of `org`, holding `scopes`; `revoked=True` gives one the API refuses (401)."""
-        body = {"scopes": list(_scopes(scopes)), "revoked": revoked}
-        return str(self._post("new_key", f"/_fixtures/orgs/{org.org_id}/keys", body, 201)["api_key"])
+        with self._refusal("new_key"):
+            return self._fixtures.key(SeededOrg(org.org_id, org.webhook_token), _scopes(scopes), revoked=revoked)
 
     def seed_call(self, org: MockOrg, status: str, **fields: Any) -> dict[str, Any]:
         """A call of `org` in `status`, made directly (no create request); the call as `GET` renders it.
@@ -142,15 +140,15 @@ class HuskyMock:
         unknown = [name for name in fields if name not in SEED_FIELDS]
         if unknown:
             raise ValueError(_listing("field", unknown, SEED_FIELDS))
-        body = {"org_id": org.org_id, "status": status, **fields}
-        return dict(self._post("seed_call", "/_fixtures/calls", body, 201)["data"])
+        with self._refusal("seed_call"):
+            return self._fixtures.call(SeededOrg(org.org_id, org.webhook_token), status, **fields)
 
     def advance(self, call: str | Mapping[str, Any], status: str) -> dict[str, Any]:
         """Move a call (its id, or the call itself) forward to `status`, as telephony would; the call then."""
         if status not in STATUSES:
             raise ValueError(_listing("status", [status], STATUSES, "statuses"))
-        path = f"/_fixtures/calls/{_call_id(call)}/status"
-        return dict(self._post("advance", path, {"status": status}, 200)["data"])
+        with self._refusal("advance"):
+            return self._fixtures.advance(_call_id(call), status)
 
     # --- faults -----------------------------------------------------------------------------------
 
