@@ -6,7 +6,6 @@ encoded path segment: that is how adversarial ids reach the server byte for byte
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -132,8 +131,5 @@ def created_id(exchange: Exchange) -> str | None:
 
 
 def _hook_creates(exchange: Exchange) -> bool:
-    try:
-        sent = json.loads(exchange.body or b"")
-    except ValueError:
-        return False
+    sent = exchange.sent_json()
     return isinstance(sent, dict) and sent.get("action") == "call.create"

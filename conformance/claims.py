@@ -16,7 +16,6 @@ delete names it, the clean-up included, since it may be someone else's call.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -69,20 +68,13 @@ class Claims:
     def _sent_number(self, call_id: str, exchange: Exchange) -> str | None:
         """The contact number the suite created `call_id` with: from the create it sent, or its PII."""
         if exchange.method == "POST":
-            sent = _json(exchange.body)
+            sent = exchange.sent_json()
             data = sent.get("data", sent) if isinstance(sent, dict) else None
             number = data.get("contact_number") if isinstance(data, dict) else None
         else:
             pii = self._pii_of.get(call_id) if self.guard.owned(call_id) else None
             number = pii.get("contact_number") if pii else None
         return number if isinstance(number, str) else None
-
-
-def _json(body: bytes | None) -> Any:
-    try:
-        return json.loads(body or b"")
-    except ValueError:
-        return None
 
 
 def _replay(first: Exchange, again: Exchange) -> bool:

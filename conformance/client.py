@@ -66,10 +66,15 @@ class Exchange:
     @cached_property
     def _json(self) -> Any:
         # Every observer and check of an exchange reads its body: parsed once, not once each.
-        try:
-            return json.loads(self.response_body)
-        except ValueError:
-            return None
+        return _parsed(self.response_body)
+
+    def sent_json(self) -> Any:
+        """The request body's JSON value, or None when it is not JSON (parsed once: do not mutate it)."""
+        return self._sent_json
+
+    @cached_property
+    def _sent_json(self) -> Any:
+        return _parsed(self.body or b"")
 
     def body_shape(self) -> Any:
         """The structure of the JSON body, keys and types but not values (None: not JSON)."""
@@ -107,6 +112,13 @@ class Exchange:
             body = secrets.mark_text(self.body.decode("utf-8", "replace"))
             words += ["--data-binary", secrets.render(body, shell=True)]
         return " ".join(words)
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _shape(value: Any) -> Any:
