@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import UsageError
+from conformance.errors import UsageError
 
 __all__ = [
     "BUDGETS",
@@ -268,7 +268,7 @@ def build_config(
 def _replay_env(cassettes: str | None, target_url: str | None) -> Mapping[str, str]:
     if cassettes is None or target_url is None:
         raise UsageError("--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')")
-    from .cassettes import read_index, replay_environment
+    from conformance.cassettes.cassette_set import read_index, replay_environment
 
     return replay_environment(read_index(Path(cassettes)))
 

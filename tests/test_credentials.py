@@ -23,10 +23,10 @@ import httpx
 import pytest
 from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, run_suites
 
-from conformance.cassettes import CREDENTIAL_NAMES
-from conformance.fixtures_client import FixturesClient
+from conformance.cassettes.cassette_set import CREDENTIAL_NAMES
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.mock import MockConfig, MockServer
-from conformance.requirements import REQUIREMENTS
+from conformance.target.fixtures_client import FixturesClient
 
 FIXTURES_TOKEN = "credentials-fixtures-token"
 SCHEMA_LAYER = {r.id for r in REQUIREMENTS if r.id.startswith("SCHEMA-")}  # deselected by -k test_property

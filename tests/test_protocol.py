@@ -19,10 +19,10 @@ import pytest
 from conftest import FIXTURES_TOKEN
 from helpers import Tenant
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.protocol import HttpProtocol
 from conformance.mock.server import UVICORN_OPTIONS
+from conformance.target.fixtures_client import FixturesClient
 
 Seen = Counter[tuple[str, str]]
 

@@ -87,7 +87,7 @@ def test_a_session_that_never_asks_starts_nothing(pytester: pytest.Pytester) -> 
             assert "conformance.plugin" in sys.modules  # the plugin is loaded...
             assert "conformance.testing" not in sys.modules  # ...but nothing it would import lazily
             assert "conformance.mock" not in sys.modules
-            assert "conformance.session" not in sys.modules
+            assert "conformance.run.session" not in sys.modules
             assert not [t for t in threading.enumerate() if t.name == "mock-server"]
         """
     )

@@ -20,7 +20,7 @@ from helpers import Tenant
 from second_target import SecondTarget, TargetConfig
 from suite_runs import SuiteRun, run_suite
 
-from conformance.fixtures_client import FixturesClient
+from conformance.target.fixtures_client import FixturesClient
 
 TOKEN = "fixtures-" + secrets.token_urlsafe(16)
 NUMBER = "+919812345678"
