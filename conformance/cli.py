@@ -320,11 +320,11 @@ def _as_run(args: argparse.Namespace, **overrides: Any) -> argparse.Namespace:
 def _record(args: argparse.Namespace) -> int:
     import pytest
 
-    from conformance.cassettes.cassette_set import refuse_foreign
+    from conformance.cassettes.cassette_set import refuse_foreign, run_environment
     from conformance.config import config_from
 
     run = _as_run(args, keyword="test_property")
-    config = config_from(run, os.environ)
+    config = config_from(run, run_environment(run))
     refuse_foreign(Path(args.cassettes))
     if config.target_url is not None:
         from conformance.http.client import check_reachable
@@ -337,7 +337,7 @@ def _replay(args: argparse.Namespace) -> int:
     """The recorded run again, offline: its target, seed, budget and options, and its placeholders as secrets."""
     import pytest
 
-    from conformance.cassettes.cassette_set import read_index
+    from conformance.cassettes.cassette_set import read_index, run_environment
     from conformance.config import config_from
 
     index = read_index(Path(args.cassettes))
@@ -353,7 +353,7 @@ def _replay(args: argparse.Namespace) -> int:
         keyword="test_property",
         replay=True,
     )
-    config_from(run, os.environ)
+    config_from(run, run_environment(run))
     words = ["--cassettes", args.cassettes, "--replay", "--record-mode=none", "--block-network"]
     return int(pytest.main([*pytest_args(run), *words]))
 

@@ -185,9 +185,10 @@ def _open(config: pytest.Config) -> SuiteSession:
 
 
 def _suite_config(config: pytest.Config) -> Any:
+    from conformance.cassettes.cassette_set import run_environment
     from conformance.config import config_from
 
-    return config_from(config.option, os.environ)
+    return config_from(config.option, run_environment(config.option))
 
 
 @pytest.fixture(scope="session")

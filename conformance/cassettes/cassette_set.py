@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,13 @@ def read_index(directory: Path) -> Index:
 def write_index(directory: Path, index: Index) -> None:
     text = json.dumps({"format": FORMAT, **asdict(index)}, indent=2, ensure_ascii=False)
     (directory / INDEX).write_text(text + "\n", encoding="utf-8")
+
+
+def run_environment(options: Any) -> Mapping[str, str]:
+    """The environment a run's config is built from: a replay's placeholders, else the process's own."""
+    if getattr(options, "replay", False) and getattr(options, "cassettes", None):
+        return replay_environment(read_index(Path(options.cassettes)))
+    return os.environ
 
 
 def replay_environment(index: Index) -> dict[str, str]:
