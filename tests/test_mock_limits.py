@@ -1,4 +1,4 @@
-"""The mock's bounds (README, "Bounds"), each against the attack it stops, with raw sockets on loopback.
+"""The mock's bounds (docs/mock.md, "Bounds"), each against the attack it stops, with raw sockets on loopback.
 
 Every attack here is small (tens of connections, fractions of a second): what it shows is the
 mechanism; `benchmarks/mock_soak.py` measures memory at scale. During each, a normal client must

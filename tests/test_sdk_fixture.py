@@ -78,6 +78,13 @@ def test_the_readme_shows_the_example_as_it_is() -> None:
     assert "examples/sdk/test_example_sdk.py" in section
 
 
+def test_the_sdk_page_shows_the_whole_example_as_it_is() -> None:
+    page = (ROOT / "docs" / "sdk.md").read_text()
+    section = page.split("## The complete example\n", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks == [EXAMPLE.read_text()]  # the whole file, verbatim
+
+
 def test_a_session_that_never_asks_starts_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_plain="""
