@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from conformance.contract import model
-from conformance.contract.model import Auth, ModelCall, Prediction, TargetId
+from conformance.contract.model import Auth, ModelCall, TargetId
+from conformance.contract.predictions import Prediction, predict
 from conformance.http.client import Exchange
 from conformance.layers import strategies
 from conformance.layers.checks import Context
@@ -258,7 +259,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _perform(self, step: Step) -> Exchange:
         step = self._aimed(step)
-        prediction = model.predict(self.world, step.auth, step.op, step.target)
+        prediction = predict(self.world, step.auth, step.op, step.target)
         with distinct():
             exchange = self._request(step)
             if step.target.kind != "existing" and calls.names_exactly(exchange, segment_id(step.target.raw_segment)):

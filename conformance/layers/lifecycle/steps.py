@@ -13,7 +13,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from conformance.contract import model
-from conformance.contract.model import Auth, Prediction, TargetId
+from conformance.contract.model import Auth, TargetId
+from conformance.contract.predictions import Prediction
 from conformance.errors import Failure
 from conformance.http.client import Exchange
 from conformance.layers import strategies
