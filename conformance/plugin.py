@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conformance.layers.checks import Context
+    from conformance.layers.context import Context
     from conformance.run.session import SuiteSession
     from conformance.testing import HuskyMock
 

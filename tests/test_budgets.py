@@ -29,7 +29,8 @@ from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import NotExercised, UsageError
 from conformance.http.client import Client
 from conformance.http.redaction import Secrets
-from conformance.layers.checks import CHECKS, Context
+from conformance.layers.checks import CHECKS
+from conformance.layers.context import Context
 from conformance.layers.properties import _common, auth, create, ids, webhook
 from conformance.layers.results import Results
 from conformance.mock import MockServer

@@ -12,7 +12,7 @@ from conformance.errors import UsageError
 from conformance.http.client import BudgetSpent, Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.contract import model
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.layers.lifecycle import need_a_key, run_lifecycle
 from conformance.run.parallel import LIFECYCLE_PARTS, lifecycle_share
 

@@ -11,7 +11,7 @@ import pytest
 
 from conformance.contract.requirements import by_id
 from conformance.errors import Failure
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.layers.schema import Finding, SchemaLayer, operation_labels
 
 # What the checks of each phase can judge (see `conformance.layers.schema.CHECK_REQUIREMENTS`).

@@ -12,7 +12,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.errors import NotExercised
 from conformance.http.client import BudgetSpent, Client
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.layers.determinism import no_mined_constants
 from conformance.layers.lifecycle.machine import LifecycleMachine
 

@@ -20,7 +20,7 @@ from conformance.contract.model import Auth, ModelCall, TargetId
 from conformance.contract.predictions import Prediction, predict
 from conformance.http.client import Exchange
 from conformance.layers import strategies
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.layers.lifecycle.steps import (
     ACTING_OP,
     OPS,

@@ -17,7 +17,7 @@ from conformance.contract._resources import spec_path
 from conformance.errors import NotExercised
 
 if TYPE_CHECKING:
-    from conformance.layers.checks import Context
+    from conformance.layers.context import Context
 
 Case = schemathesis.Case[Any]
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]

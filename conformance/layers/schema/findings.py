@@ -19,7 +19,7 @@ from conformance.layers.schema.configuration import Case
 from conformance.layers.schema.judging import NO_ANSWER_REQUIREMENT
 
 if TYPE_CHECKING:
-    from conformance.layers.checks import Context
+    from conformance.layers.context import Context
 
 __all__ = ["Finding", "Tally", "record_failure", "record_no_answer", "render_curl"]
 

@@ -26,7 +26,7 @@ from conformance.target import calls
 from conformance.target.ledger import MAX_CLEANUP_COST
 
 if TYPE_CHECKING:
-    from conformance.layers.checks import Context
+    from conformance.layers.context import Context
 
 __all__ = ["SchemaLayer"]
 
