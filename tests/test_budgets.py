@@ -38,8 +38,8 @@ from conformance.run import session
 from conformance.run.parallel import shares
 from conformance.run.session import SuiteSession, check_budget, smallest_budget
 from conformance.target import calls, environment
+from conformance.target.cleanup import clean_up
 from conformance.target.environment import Environment
-from conformance.target.ledger import clean_up
 
 BASE = "http://127.0.0.1:9"  # nothing here sends a request
 SMOKE_REQUESTS = 300

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from conformance.errors import UsageError
 from conformance.http.client import BudgetSpent, Exchange
 from conformance.target import calls
+from conformance.target.cleanup import clean_up
 from conformance.target.fixtures_client import ALL_SCOPES
-from conformance.target.ledger import clean_up
 
 if TYPE_CHECKING:
     from conformance.config import Credentials, SuiteConfig
