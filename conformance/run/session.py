@@ -19,8 +19,9 @@ from conformance.mock import MockConfig, MockServer
 from conformance.target import calls
 from conformance.target.cleanup import CleanUp, clean_up
 from conformance.target.credentials_probe import planned_requests
-from conformance.target.environment import Environment, provisioning_requests
+from conformance.target.environment import Environment
 from conformance.target.ledger import MAX_CLEANUP_COST
+from conformance.target.provisioning import provisioning_requests
 from conformance.target.safety import destructive_target
 
 __all__ = ["SuiteSession", "check_budget", "smallest_budget"]
