@@ -48,12 +48,7 @@ class SuiteSession:
         """
         check_budget(config)
         planned = config if config.dry_run else None
-        mock = None
-        if config.embedded or config.dry_run:
-            token = secrets.token_urlsafe(24)
-            mock = MockServer(MockConfig(fixtures_token=token)).start()
-            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
-            config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
+        config, mock = _with_mock(config, planned)
         assert config.target_url is not None
         store = Secrets()
         client = Client(
@@ -125,6 +120,17 @@ def check_budget(config: SuiteConfig) -> None:
             f"a budget of {config.max_requests} requests is too small for one check: the smallest that works"
             f" is --budget {smallest} ({how})"
         )
+
+
+def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockServer | None]:
+    """An embedded run or a plan runs against the bundled mock: the mock started, the config aimed at it."""
+    if not (config.embedded or config.dry_run):
+        return config, None
+    token = secrets.token_urlsafe(24)
+    mock = MockServer(MockConfig(fixtures_token=token)).start()
+    config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
+    config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
+    return config, mock
 
 
 def _watch(client: Client, env: Environment) -> None:
