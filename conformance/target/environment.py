@@ -2,10 +2,11 @@
 way to put calls in a state.
 
 With a fixtures token the suite makes everything itself (contract section 8). Without one it
-uses the `HUSKY_*` credentials (both: `conformance.target.provisioning`), and calls come from the seeder (`conformance.target.seeders`): what it
-cannot make is `NotExercised`. Every call the suite uses is one it created (each is written to the
-ledger, `conformance.target.ledger`); never-existing ids are fresh random UUIDs. The guard
-(`conformance.target.safety`) holds every id the suite may cancel or delete.
+uses the `HUSKY_*` credentials (both: `conformance.target.provisioning`), and calls come from the
+seeder (`conformance.target.seeders`): what it cannot make is `NotExercised`. Every call the suite
+uses is one it created (each is written to the ledger, `conformance.target.ledger`); never-existing
+ids are fresh random UUIDs. The guard (`conformance.target.safety`) holds every id the suite may
+cancel or delete.
 """
 
 from __future__ import annotations
