@@ -12,7 +12,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conformance.http.client import BudgetSpent
+from conformance.errors import BudgetSpent
 from conformance.target.calls import Op, path_for
 from conformance.target.ledger import RETAINED, RUNNING, Entry, reported_state
 

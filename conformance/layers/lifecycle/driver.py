@@ -10,8 +10,8 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from conformance.errors import NotExercised
-from conformance.http.client import BudgetSpent, Client
+from conformance.errors import BudgetSpent, NotExercised
+from conformance.http.client import Client
 from conformance.layers.context import Context
 from conformance.layers.determinism import no_mined_constants
 from conformance.layers.lifecycle.machine import LifecycleMachine
