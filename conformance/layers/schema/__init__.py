@@ -19,7 +19,7 @@ With the seed fixed and no example database, the same seed sends the same reques
 Schemathesis sends through `requests`, not the suite's client. Each of its requests (auth probes
 included) is counted into the run's total and shown to the client's observers as an `Exchange`,
 so the response-wide rules (`conformance.layers.universal`) judge fuzzed responses too; 429s are waited
-out as the client does. It sends through `limits.capped_session`: the client's size cap and total
+out as the client does. It sends through `conformance.http.capped_session`: the client's size cap and total
 deadline hold for schemathesis' requests too, and no redirect is followed (`layer`). Cancels and
 deletes go only to calls the suite made (`safety`).
 

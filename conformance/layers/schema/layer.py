@@ -1,5 +1,5 @@
 """`SchemaLayer`: schemathesis over the spec, configured for this run's target; what both phases
-share: sending a case (counted, paced, 429s waited out, through `limits.capped_session`), running
+share: sending a case (counted, paced, 429s waited out, through `conformance.http.capped_session`), running
 every check on its response, and counting each check result into the run's results."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from conformance.contract._resources import spec_path
 from conformance.errors import NotExercised
+from conformance.http.capped_session import capped_session
 from conformance.http.client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
-from conformance.http.limits import AnswerTooLarge, capped_session
+from conformance.http.limits import AnswerTooLarge
 from conformance.layers.schema import operations, stateful
 from conformance.layers.schema.configuration import SAMPLED_SEEDED_STATES, SEEDED_STATES, Case, layer_config, seed_calls
 from conformance.layers.schema.findings import Finding, Tally, record_failure, record_no_answer
