@@ -162,7 +162,7 @@ def cancel_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = 
 
 
 def _cache_expired(store: Store, call: Call) -> bool:
-    """ "repeat-cancel-after-pause-409": the response cache answers repeats for 1 s; then the state machine."""
+    """Fault "repeat-cancel-after-pause-409": the response cache answers repeats for 1 s; then the state machine."""
     return store.clock() - store.cancelled_at.get(call.call_id, float("-inf")) > 1.0
 
 
@@ -235,7 +235,7 @@ def delete_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = 
 
 
 def _hook_delete(store: Store, org_id: str, call_id: str, deleted: dict[str, Any]) -> dict[str, Any]:
-    """ "mixed-transport-delete-race": the webhook worker serialises its own deletes, not REST's."""
+    """Fault "mixed-transport-delete-race": the webhook worker serialises its own deletes, not REST's."""
     with store.hook_lock:
         with store.lock:
             call = _find(store, org_id, call_id, DELETE_NOT_FOUND_MESSAGE)

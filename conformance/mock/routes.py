@@ -143,7 +143,7 @@ def _queued(call_id: str) -> dict[str, Any]:
 
 
 def _org_named_in(store: Store, body: dict[str, Any], org_id: str) -> str:
-    """ "webhook-org-id-honoured": an organisation named in the body (a mass-assigned field) is taken."""
+    """Fault "webhook-org-id-honoured": an organisation named in the body (a mass-assigned field) is taken."""
     data = body["data"]
     for named in (body.get("org_id"), body.get("organization_id"), data.get("org_id"), data.get("organization_id")):
         if isinstance(named, str) and named in store.orgs:
@@ -152,7 +152,7 @@ def _org_named_in(store: Store, body: dict[str, Any], org_id: str) -> str:
 
 
 def _create_then_validate(store: Store, org_id: str, body: dict[str, Any]) -> Response:
-    """ "webhook-invalid-create-persists": the row goes in before the body is validated, and stays."""
+    """Fault "webhook-invalid-create-persists": the row goes in before the body is validated, and stays."""
     data = body.get("data")
     fields = {name: data[name] for name in operations.CREATE_FIELDS if name in data} if isinstance(data, dict) else {}
     fields.setdefault("agent_id", "")

@@ -303,7 +303,7 @@ class Store:
             self._purge_contact(call)
 
     def _late_sync(self) -> None:
-        """ "delete-restored-later": due syncs write the deleted calls back (hold `lock`)."""
+        """Fault "delete-restored-later": due syncs write the deleted calls back (hold `lock`)."""
         now = self.clock()
         due = [call for at, call in self.restores if at <= now]
         self.restores = [(at, call) for at, call in self.restores if at > now]
