@@ -50,19 +50,24 @@ def _split(base: Path, args: Sequence[str]) -> Split:
     processes = {}
     for shard, folder in folders.items():
         folder.parent.mkdir(parents=True)
-        command = _command(args, folder, shard)
-        processes[shard] = subprocess.Popen(
-            command, cwd=folder.parent, env=suite_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-    codes = {shard: p.wait(timeout=RUN_SECONDS * 2) for shard, p in processes.items()}
-    for shard, process in processes.items():
-        assert process.stdout is not None
-        output = process.stdout.read()
-        process.stdout.close()
-        assert codes[shard] in EXIT_CODES.values(), f"{shard}: exit {codes[shard]}\n{output[-3000:]}"
+        with (folder.parent / "output.txt").open("w", encoding="utf-8") as output:  # the child keeps its copy
+            processes[shard] = subprocess.Popen(
+                _command(args, folder, shard), cwd=folder.parent, env=suite_env(), stdout=output, stderr=output
+            )
+    try:
+        for shard, process in processes.items():
+            code = process.wait(timeout=RUN_SECONDS * 3)
+            output = (folders[shard].parent / "output.txt").read_text(encoding="utf-8")
+            assert code in EXIT_CODES.values(), f"{shard}: exit {code}\n{output[-3000:]}"
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     shards, merged = [folders["1/2"], folders["2/2"]], base / "merged"
     code = main(["merge", *map(str, reversed(shards)), "--report-dir", str(merged)])  # any order
-    return Split(_read(folders[None]), codes[None], shards, _read(merged), code)
+    whole_code = processes[None].returncode
+    return Split(_read(folders[None]), whole_code, shards, _read(merged), code)
 
 
 def _read(folder: Path) -> dict[str, Any]:
