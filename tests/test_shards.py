@@ -156,12 +156,12 @@ def _set(index: int, **changes: Any) -> Callable[[list[dict[str, Any]]], None]:
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (_set(1, seed=8), "their seed differ (7 and 8)"),
-        (_set(1, budget="default"), "their budget differ"),
-        (_set(1, contract_version="9.9.9"), "their contract_version differ"),
+        (_set(1, seed=8), "they differ in seed (7 and 8)"),
+        (_set(1, budget="default"), "they differ in budget (quick and default)"),
+        (_set(1, contract_version="9.9.9"), "they differ in contract_version"),
         (
             lambda r: [p.update(bundled_mock=False, target=f"http://127.0.0.1:{n}") for n, p in enumerate(r, 1)],
-            "target",
+            "they differ in target (http://127.0.0.1:1 and http://127.0.0.1:2)",
         ),
         (_set(1, shard={"index": 1, "count": 2}), "shard 1/2 is given twice"),
         (_set(1, shard={"index": 2, "count": 3}), "split the suite different ways (2 and 3)"),

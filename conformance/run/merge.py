@@ -119,13 +119,13 @@ def check_shards(found: Sequence[tuple[Path, Report]]) -> None:
         if report.shard is None:
             raise UsageError(f"{directory} is not a shard's report (made without --shard K/N)")
     keys = [*AGREE, "target"] if not all(r.bundled_mock for _, r in found) else AGREE
+    (first, a), *rest = found
     for key in keys:
-        (first, a), *rest = found
         for other, b in rest:
             if getattr(a, key) != getattr(b, key):
-                shown = (getattr(a, key), getattr(b, key))
                 raise UsageError(
-                    f"{first} and {other} are not shards of one run: their {key} differ ({shown[0]} and {shown[1]})"
+                    f"{first} and {other} are not shards of one run: they differ in {key}"
+                    f" ({getattr(a, key)} and {getattr(b, key)})"
                 )
     _check_parts(found)
 
@@ -145,7 +145,15 @@ def _check_parts(found: Sequence[tuple[Path, Report]]) -> None:
         seen[report.shard.index] = directory
     missing = [str(k) for k in range(1, count + 1) if k not in seen]
     if missing:
-        raise UsageError(f"shard {', '.join(missing)} of {count} is missing: merge needs the report folder of each")
+        which = (
+            f"shard {missing[0]} of {count} is" if len(missing) == 1 else f"shards {', '.join(missing)} of {count} are"
+        )
+        raise UsageError(f"{which} missing: merge needs the report folder of each")
+
+
+def _total(values: Sequence[float]) -> float:
+    """The shards' caps or paces together: their sum, or 0 (none) when one shard had none."""
+    return sum(values) if all(values) else 0
 
 
 def merge(directories: Sequence[Path], out: Path, *, strict: bool) -> int:
@@ -164,10 +172,8 @@ def merge(directories: Sequence[Path], out: Path, *, strict: bool) -> int:
     errors = [f"shard {r.shard.index}/{r.shard.count}: {e}" for r in reports if r.shard for e in r.suite_errors]
     joined = replace(
         join(reports, strict=strict or any(r.strict for r in reports), errors=errors),
-        max_requests=sum(r.max_requests for r in reports) if all(r.max_requests for r in reports) else 0,
-        rate_limit_per_minute=sum(r.rate_limit_per_minute for r in reports)
-        if all(r.rate_limit_per_minute for r in reports)
-        else 0.0,
+        max_requests=int(_total([r.max_requests for r in reports])),
+        rate_limit_per_minute=_total([r.rate_limit_per_minute for r in reports]),
         duration_s=max(r.duration_s for r in reports),
         shards=len(reports),
     )
