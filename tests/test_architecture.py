@@ -115,7 +115,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "cli.py:_parser": "being rewritten (options declared once, issue 12)",
     "config.py:build_config": "being rewritten (options declared once, issue 12)",
     "layers/properties/states.py:cancel_table": "being rewritten (one implementation per rule, issue 12)",
-    "run/report.py:build": "being rewritten (one verdict, a typed report, issue 12)",
 }
 
 
