@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance.config import SuiteConfig
-from conformance.errors import UsageError
-from conformance.http.client import BudgetSpent, Client, probe
+from conformance.errors import BudgetSpent, UsageError
+from conformance.http.client import Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
 from conformance.layers.checks import Context

@@ -24,8 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from conformance.contract import model
 from conformance.contract.model import Auth, ModelCall, Prediction, TargetId
-from conformance.errors import Failure, NotExercised
-from conformance.http.client import BudgetSpent, Client, Exchange
+from conformance.errors import BudgetSpent, Failure, NotExercised
+from conformance.http.client import Client, Exchange
 from conformance.layers import strategies
 from conformance.layers.checks import Context
 from conformance.layers.determinism import no_mined_constants

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.http.client import BudgetSpent, Exchange
+from conformance.errors import BudgetSpent
+from conformance.http.client import Exchange
 from conformance.target.calls import Op, deleted_call, path_for
 
 if TYPE_CHECKING:
