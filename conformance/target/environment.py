@@ -22,6 +22,7 @@ from conformance.http.redaction import Secrets
 from conformance.target import calls
 from conformance.target.claims import Claims
 from conformance.target.credentials_probe import probe_credentials
+from conformance.target.erasure import Erasure
 from conformance.target.fixtures_client import ALL_SCOPES
 from conformance.target.ledger import Ledger
 from conformance.target.safety import Guard
@@ -92,6 +93,7 @@ class Environment:
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
         self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
         self.guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        self.erasure = Erasure(self.pii_of)  # DEL-ERASURE: the PII of deleted calls, and the one search for it
         self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
         self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
         self.seeder = self._seeder(config)
@@ -263,16 +265,6 @@ class Environment:
         if tenant.key is None:
             return None
         return self.client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)
-
-    def pii_strings(self, call_id: str) -> set[str]:
-        """Every PII value the call was seeded with, as strings no response may hold once it is deleted."""
-        pii = self.pii_of.get(call_id)
-        if pii is None:
-            return set()
-        found = {str(pii.get(k)) for k in ("contact_number", "contact_name", "contact_email", "recording_url")}
-        found |= {str(v) for v in pii.get("additional_info", {}).values()}
-        found |= {entry["text"] for entry in pii.get("transcript", [])}
-        return found - {"None"}
 
     def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
         """The seeding exchanges of every created call that `exchanges` mention."""
