@@ -121,11 +121,12 @@ class Erasure:
             wanted = {call: self._gone[call] for value in hits for call in self._owners[value]}
         else:
             wanted = {call: self._gone.get(call) or self.strings(call) for call in calls}
+        held = {call: [v for v in values if v.lower() in text] for call, values in wanted.items()}
+        held = {call: values for call, values in held.items() if values}
+        if not held:
+            return {}
         may_hold = self._may_hold(exchange, gone=self._gone.keys() | wanted.keys())
-        leaked = {
-            call: sorted(v for v in values if v.lower() in text and not may_hold(call, v))
-            for call, values in wanted.items()
-        }
+        leaked = {call: sorted(v for v in values if not may_hold(call, v)) for call, values in held.items()}
         return {call: values for call, values in leaked.items() if values}
 
     def _may_hold(self, exchange: Exchange, gone: Collection[str]) -> Callable[[str, str], bool]:
