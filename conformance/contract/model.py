@@ -18,17 +18,23 @@ __all__ = [
     "ACCEPTED_KINDS",
     "ANY_4XX",
     "AUTH_KINDS",
+    "CALL_FIELDS",
     "CHECKED",
+    "COMPLETED_FIELDS",
     "FORWARD",
     "LISTED_KEYS",
     "NOT_401",
     "NOT_RESOLVED",
     "NO_5XX",
+    "PII_FIELDS",
     "REACHED_CODE",
+    "SCOPES",
+    "SCOPE_OF",
     "STATES",
     "Auth",
     "Expect",
     "ModelCall",
+    "Op",
     "Org",
     "Prediction",
     "TargetId",
@@ -57,7 +63,8 @@ _NEXT: dict[str, tuple[str, ...]] = {
     "ringing": ("in_progress", "failed"),
     "in_progress": ("completed", "failed"),
 }
-SCOPE_OF: dict[str, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}
+SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")  # every scope a key can hold (section 2)
+SCOPE_OF: dict[Op, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}  # each operation's
 CALL_FIELDS = (
     *("call_id", "status", "agent_id", "contact_number", "contact_name", "contact_email"),
     *("additional_info", "created_at", "updated_at"),
@@ -302,7 +309,7 @@ def _gone(op: str, owner: bool) -> tuple[Expect, ...]:
     return (_not_found("DEL-GONE"), *_OP_NOT_FOUND[op])
 
 
-def _unroutable(auth: Auth, op: str, victim: ModelCall | None) -> Prediction:
+def _unroutable(auth: Auth, op: Op, victim: ModelCall | None) -> Prediction:
     allowed = {404} | ({401} if auth.refusal else set()) | ({401, 403} if SCOPE_OF[op] in auth.lacks else set())
     return _with_effect(Prediction(_odd(frozenset(allowed)), "unroutable"), op, victim, "ID-EXACT-MATCH")
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 
+from conformance.contract.model import SCOPES
+
 __all__ = ["FixturesClient", "FixturesRefused", "SeededOrg"]
 
-ALL_SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")
+ALL_SCOPES = SCOPES  # the contract model's
 
 
 @dataclass(frozen=True)
