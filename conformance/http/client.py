@@ -4,7 +4,8 @@ Paths are sent exactly as given (already percent-encoded), under the target's ba
 adversarial ids reach the server byte for byte. Transport errors (refused, reset, timed out: the
 whole exchange within `--timeout`) and an answer past `limits.MAX_ANSWER_BYTES` become an Exchange
 with `status=None`; a redirect is never followed; a 429 is waited out per `Retry-After` and
-retried, and counted. Observers see every exchange: that is how response-wide rules are checked.
+retried, and counted (`conformance.http.throttle`). Observers see every exchange: that is how
+response-wide rules are checked.
 
 Before anything is sent, the client asks its gate (`conformance.target.safety`) whether the request may
 go at all, keeps the run within its request budget, and paces (`--rate-limit`). A request whose
@@ -33,11 +34,10 @@ import httpx
 from conformance.errors import BudgetSpent
 from conformance.http.limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from conformance.http.redaction import Secrets
+from conformance.http.throttle import until_served, wait_for
 
 __all__ = ["Client", "Exchange", "Pacer", "check_reachable", "probe"]
 
-MAX_RETRY_AFTER = 60.0
-MAX_THROTTLE_RETRIES = 5
 MAX_URLS = 4096  # URLs the client keeps built
 
 
@@ -221,7 +221,8 @@ class Client:
         cleanup = cleanup or self.cleaning
         self.gate(method, path, content, cleanup)
         keep = 0 if cleanup else self.reserve_for(method, path, content)
-        for _ in range(MAX_THROTTLE_RETRIES + 1):  # a 429 was not acted on: sending it again is safe
+
+        def attempt() -> Exchange:
             self._admit(1, cleanup, keep, hold=True)
             try:
                 exchange = self._send(method, path, headers, content)
@@ -231,12 +232,15 @@ class Client:
             finally:
                 with self._lock:
                     self._in_flight -= keep
-            if exchange.status != 429:
-                break
-            with self._lock:
-                self.throttled += 1
-            self.sleep(_retry_after(exchange))
-        return exchange
+            return exchange
+
+        answer = until_served(attempt, _wait, self.sleep, self._count_throttled)
+        assert answer is not None  # every attempt answers an Exchange
+        return answer
+
+    def _count_throttled(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.throttled += 1
 
     def admit(self, count: int = 1, *, cleanup: bool = False, keep: int = 0) -> None:
         """Count `count` requests about to go into the budget, then pace.
@@ -306,9 +310,8 @@ class Client:
             observe(exchange)
 
 
-def _retry_after(exchange: Exchange) -> float:
-    value = exchange.response_headers.get("retry-after", "1")
-    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
+def _wait(exchange: Exchange) -> float | None:
+    return wait_for(exchange.status, exchange.response_headers.get("retry-after"))
 
 
 PROBE = "/v1/calls/reachability-probe"
