@@ -23,7 +23,7 @@ from conformance.target import calls
 from conformance.target.claims import Claims
 from conformance.target.credentials_probe import probe_credentials
 from conformance.target.erasure import Erasure
-from conformance.target.fixtures_client import ALL_SCOPES
+from conformance.target.fixtures_client import ALL_SCOPES, FixturesApi
 from conformance.target.ledger import Ledger
 from conformance.target.safety import Guard
 from conformance.target.seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
@@ -96,6 +96,7 @@ class Environment:
         self.erasure = Erasure(self.pii_of)  # DEL-ERASURE: the PII of deleted calls, and the one search for it
         self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
         self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
+        self.fixtures_api = FixturesApi(self.fixtures)  # sent through `client`, as every request of the run
         self.seeder = self._seeder(config)
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
         if self.fixtures_token:
@@ -125,7 +126,7 @@ class Environment:
     # -- provisioning -------------------------------------------------------------------------
 
     def fixtures(
-        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, *, fields: tuple[str, ...] = ()
+        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, fields: tuple[str, ...] = ()
     ) -> tuple[Exchange, dict[str, str]]:
         """POST to the fixtures API: (exchange, each of `fields` its answer holds, a dotted path such as
         `data.call_id` to a string); a one-line UsageError unless it answers `expect` with all of them."""
@@ -141,7 +142,7 @@ class Environment:
         only A gets the revoked key and the keys without a scope, and no limited key (those stand in
         for it): B is only ever the other organisation, whose calls A must not reach."""
         for tenant in (self.a, self.b):
-            _, org = self.fixtures("/_fixtures/orgs", fields=("org_id", "webhook_token"))
+            _, org = self.fixtures_api.org()
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
             made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
             tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
@@ -149,8 +150,7 @@ class Environment:
             self._name_secrets(tenant)
 
     def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
-        body = {"scopes": list(scopes), "revoked": revoked}
-        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
+        _, answer = self.fixtures_api.key(tenant.org_id, scopes, revoked=revoked)
         return answer["api_key"]
 
     def tenant(self, name: str) -> Tenant:
