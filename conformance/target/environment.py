@@ -83,12 +83,15 @@ def provisioning_requests(config: SuiteConfig) -> int:
 @dataclass
 class Parts:
     """What an environment holds that its client's hooks need before either exists: the guard, the
-    ledger and the two organisations. `hooks()` are given to the client at construction."""
+    ledger and the two organisations. `hooks()` are given to the client at construction; they act
+    once the environment is `ready`: its own setting up (the provisioning, the credential check) is
+    budgeted by `conformance.run.session.smallest_budget`, not gated or kept back for."""
 
     guard: Guard
     ledger: Ledger
     a: Tenant = field(default_factory=lambda: Tenant("A"))
     b: Tenant = field(default_factory=lambda: Tenant("B"))
+    ready: bool = False
 
     @classmethod
     def of(cls, config: SuiteConfig) -> Parts:
@@ -101,17 +104,22 @@ class Parts:
 
     def hooks(self) -> Hooks:
         """The client asks the guard before each request, keeps back the clean-up's requests, reads lost ones back."""
-        return Hooks(
-            gate=lambda method, path, body, cleanup: self.guard.check(method, path, body, cleanup=cleanup),
-            on_lost=self.read_back,
-            reserved=self.ledger.cleanup_cost,  # kept as the calls change: nothing to sum before a request
-            reserve_for=_reserve_for,
-        )
+        return Hooks(gate=self._gate, on_lost=self.read_back, reserved=self._reserved, reserve_for=self._reserve_for)
+
+    def _gate(self, method: str, path: str, body: bytes | None, cleanup: bool) -> None:
+        if self.ready:
+            self.guard.check(method, path, body, cleanup=cleanup)
+
+    def _reserved(self) -> int:
+        return self.ledger.cleanup_cost() if self.ready else 0  # kept as the calls change: nothing to sum
+
+    def _reserve_for(self, method: str, path: str, body: bytes | None) -> int:
+        return _reserve_for(method, path, body) if self.ready else 0
 
     def read_back(self, client: Client, lost: Exchange) -> Exchange | None:
         """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
         call_id = calls.destructive_id(lost)
-        if call_id is None:
+        if call_id is None or not self.ready:
             return None
         entry = self.ledger.entries.get(call_id)
         tenant = self.tenant(entry.org if entry is not None else "A")
@@ -150,6 +158,7 @@ class Environment:
             self._provision(config.budget.breadth)
         else:
             self._from_credentials(config)
+        parts.ready = True  # set up: from here on the client's hooks act
 
     def _seeder(self, config: SuiteConfig) -> Seeder:
         if config.seeder == "fixtures" and self.fixtures_token:
