@@ -4,8 +4,11 @@
 and the exchanges that show it. `UsageError`: the suite was misused (a bad flag, an unreachable
 target, missing credentials); its message says what to do. `NotExercised`: a check cannot run
 with what this target and these credentials allow; its requirement is reported "not exercised"
-(`BudgetSpent`: the request budget is used up). `UnsafeRequest`: the suite's own bug, caught
-before a cancel or delete went to an id that might not be its own.
+(`BudgetSpent`: the run's request budget is used up). `UnsafeRequest`: the suite itself was about to
+cancel or delete an id that might not be its own; never sent.
+
+The schema layer's `CallStillThere` is a schemathesis check failure, not one of these: it lives
+with the schema layer, so that this module (which the mock imports) never loads schemathesis.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def _gone(op: str, owner: bool) -> tuple[Expect, ...]:
     return (_not_found("DEL-GONE"), *_OP_NOT_FOUND[op])
 
 
-def _unroutable(auth: Auth, op: str, victim: ModelCall | None) -> Prediction:
+def _unroutable(auth: Auth, op: Op, victim: ModelCall | None) -> Prediction:
     allowed = {404} | ({401} if auth.refusal else set()) | ({401, 403} if SCOPE_OF[op] in auth.lacks else set())
     return _with_effect(Prediction(_odd(frozenset(allowed)), "unroutable"), op, victim, "ID-EXACT-MATCH")
 

@@ -12,8 +12,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from conformance.contract.model import Op
 from conformance.errors import BudgetSpent
-from conformance.target.calls import Op, path_for
+from conformance.target.calls import path_for
 from conformance.target.ledger import RETAINED, RUNNING, Entry, reported_state
 
 if TYPE_CHECKING:

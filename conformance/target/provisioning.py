@@ -48,7 +48,7 @@ def provision(env: Environment, breadth: str = "every") -> None:
     only A gets the revoked key and the keys without a scope, and no limited key (those stand in
     for it): B is only ever the other organisation, whose calls A must not reach."""
     for tenant in (env.a, env.b):
-        _, org = env.fixtures("/_fixtures/orgs", fields=("org_id", "webhook_token"))
+        _, org = env.fixtures_api.org()
         tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
         made = {role: _key(env, tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
         tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
@@ -57,8 +57,7 @@ def provision(env: Environment, breadth: str = "every") -> None:
 
 
 def _key(env: Environment, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
-    body = {"scopes": list(scopes), "revoked": revoked}
-    _, answer = env.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
+    _, answer = env.fixtures_api.key(tenant.org_id, scopes, revoked=revoked)
     return answer["api_key"]
 
 

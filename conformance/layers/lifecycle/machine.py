@@ -230,8 +230,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _erasure(self, exchange: Exchange) -> Exchange:
         """No response after a delete holds any PII of the deleted call (DEL-ERASURE)."""
+        leaks = self.ctx.env.erasure.leaks(exchange, [call.call_id for call in self.world.gone()])
         for call in self.world.gone():
-            leaked = model.leaks(call.pii, exchange.response_body)
+            leaked = leaks.get(call.call_id, [])
             title = f"{exchange.method} answer holds PII {leaked[:3]} of the deleted call {call.call_id}"
             self.ctx.expect("DEL-ERASURE", not leaked, title, *self._evidence(call.call_id, exchange))
         return exchange

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conformance.layers.checks import check
 from conformance.layers.context import Context
 from conformance.target import calls
+from conformance.target.erasure import found
 
 
 @check("erasure", "DEL-ERASURE")
@@ -16,7 +17,8 @@ def erasure(ctx: Context) -> None:
     victim = ctx.env.seed_call(a, "completed", victim_pii)
     sibling = ctx.env.seed_call(a, "completed", sibling_pii)
     shown = calls.get(ctx.client, victim, a.auth())
-    visible = {v for v in ctx.env.pii_strings(victim) if v.encode() in shown.response_body}
+    erasure = ctx.env.erasure
+    visible = found(erasure.strings(victim), shown.response_body)
     ctx.expect(
         "DEL-ERASURE",
         bool(visible),
@@ -35,12 +37,12 @@ def erasure(ctx: Context) -> None:
     if a.webhook_token:
         probes += [calls.hook(ctx.client, a.webhook_token, op, {"call_id": victim}) for op in ("cancel", "delete")]
     for probe in probes:
-        leaked = sorted(v for v in ctx.env.pii_strings(victim) if v.encode() in probe.response_body)
+        leaked = erasure.leaks(probe, [victim]).get(victim, [])
         ctx.expect("DEL-ERASURE", not leaked, f"{probe.method} after delete still answers PII {leaked[:3]}", probe)
     sibling_seen = probes[3].response_body
     ctx.expect(
         "DEL-ERASURE",
-        sibling_pii["contact_name"].encode() in sibling_seen,
+        bool(found([sibling_pii["contact_name"]], sibling_seen)),
         "deleting one call erased another call's PII",
         probes[3],
     )

@@ -4,7 +4,6 @@ every check on its response, and counting each check result into the run's resul
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -16,8 +15,9 @@ from schemathesis.specs.openapi.checks import ignored_auth
 from conformance.contract._resources import spec_path
 from conformance.errors import NotExercised
 from conformance.http.capped_session import capped_session
-from conformance.http.client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
+from conformance.http.client import Exchange
 from conformance.http.limits import AnswerTooLarge
+from conformance.http.throttle import until_served, wait_for
 from conformance.layers.schema import operations, stateful
 from conformance.layers.schema.configuration import SAMPLED_SEEDED_STATES, SEEDED_STATES, Case, layer_config, seed_calls
 from conformance.layers.schema.findings import Finding, Tally, record_failure, record_no_answer
@@ -89,18 +89,22 @@ class SchemaLayer:
         except NotExercised:  # a cancel or delete this target does not allow (--allow-destructive)
             return None
         keep = self._keep(case)
-        for attempt in range(MAX_THROTTLE_RETRIES + 1):
+
+        def attempt() -> schemathesis.Response | None:
             self.ctx.client.admit(keep=keep)  # the run's budget and pace
             try:
                 with capped_session() as session:
-                    response = case.call(**{**kwargs, "session": session})
+                    return case.call(**{**kwargs, "session": session})
             except NO_ANSWER as exc:
                 self._no_answer(case, recorder, exc)
                 return None
-            if response.status_code != 429 or attempt == MAX_THROTTLE_RETRIES:
-                break
-            self._observe(Interaction(Request.from_prepared_request(response.request), response), throttled=True)
-            time.sleep(_retry_after(response))
+
+        def throttled(answer: schemathesis.Response) -> None:
+            self._observe(Interaction(Request.from_prepared_request(answer.request), answer), throttled=True)
+
+        response = until_served(attempt, _wait, self.ctx.client.sleep, throttled)
+        if response is None:
+            return None
         self.tally.errors_in_a_row = 0
         recorder.record_response(case_id=case.id, response=response)
         self._observe(recorder.interactions[case.id])
@@ -183,9 +187,9 @@ class SchemaLayer:
         record_no_answer(self.ctx, self.tally, case, recorder, exc, kind)
 
 
-def _retry_after(response: schemathesis.Response) -> float:
-    value = (response.headers.get("retry-after") or ["1"])[0]
-    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
+def _wait(response: schemathesis.Response) -> float | None:
+    values = response.headers.get("retry-after")
+    return wait_for(response.status_code, values[0] if values else None)
 
 
 def _exchange(interaction: Interaction, error: str | None) -> Exchange:
