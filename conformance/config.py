@@ -1,11 +1,13 @@
 """The suite's settings: built once from options and the environment, then frozen.
 
-Nothing else reads `os.environ` or pytest's options; the plugin builds a `SuiteConfig` and hands
-it to whatever needs it.
+Built from the options' values by name (declared in `conformance.run.options`, which applies their
+environment variables) and the environment's credentials, once a process: the CLI builds it and
+hands it to the plugin, a raw pytest run's plugin builds it; then it goes to whatever needs it.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -184,29 +186,16 @@ def _report_dir(text: str) -> Path:
     return path
 
 
-def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
-    """The config from parsed options (the CLI's or pytest's: they share these attribute names)."""
-    return build_config(
-        target_url=options.target_url,
-        fixtures_token=options.fixtures_token,
-        report_dir=options.report_dir,
-        seed=options.seed,
-        budget=options.budget,
-        strict=options.conformance_strict,
-        timeout=options.request_timeout,
-        env=env,
-        rate_limit=options.rate_limit,
-        allow_destructive=options.allow_destructive,
-        isolated_target=options.isolated_target,
-        dry_run=options.dry_run,
-        seeder=options.seeder,
-        pool_file=options.pool_file,
-        wait_completed=options.wait_completed,
-        agent_id=options.agent_id,
-        cassettes=getattr(options, "cassettes", None),  # record and replay only
-        replay=getattr(options, "replay", False),
-        max_requests=getattr(options, "max_requests", None),  # a parallel run's worker only
-    )
+# Option names (`conformance.run.options`) whose config parameter is named otherwise.
+RENAMED = {"conformance_strict": "strict", "request_timeout": "timeout"}
+
+
+def config_from(values: Mapping[str, Any], env: Mapping[str, str]) -> SuiteConfig:
+    """The config from the options' values by name (`conformance.run.options.suite_config`): those
+    `build_config` takes; the others (`-k`, `--workers`, ...) are not the config's."""
+    wanted = set(inspect.signature(build_config).parameters) - {"env"}
+    named = {RENAMED.get(name, name): value for name, value in values.items()}
+    return build_config(env=env, **{name: value for name, value in named.items() if name in wanted})
 
 
 def build_config(
@@ -231,12 +220,12 @@ def build_config(
     replay: bool = False,
     max_requests: int | None = None,
 ) -> SuiteConfig:
-    if replay:  # `env` is the recording's placeholders (`run_environment`), whatever this environment holds
+    if replay:  # the fixtures token and the credentials are the recording's placeholders (`run_environment`)
         if cassettes is None or target_url is None:
             raise UsageError(
                 "--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')"
             )
-        fixtures_token, rate_limit = None, "off"
+        rate_limit = "off"
     if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
     if wait_completed is not None and not 0 <= wait_completed < math.inf:
@@ -244,7 +233,7 @@ def build_config(
     if wait_completed is None:  # the api seeder waits when asked for by name; the implicit one does not
         wait_completed = DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
     target = _target(target_url)
-    token = fixtures_token or env.get("HUSKY_FIXTURES_TOKEN") or None
+    token = fixtures_token or None  # HUSKY_FIXTURES_TOKEN: `conformance.run.options.resolve`
     profile, cap = resolve_budget(budget)
     return SuiteConfig(
         target_url=target,
