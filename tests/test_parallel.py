@@ -20,7 +20,16 @@ from conformance.layers import properties  # noqa: F401  (registers the checks)
 from conformance.layers.checks import CHECKS
 from conformance.layers.schema_layer import operation_labels
 from conformance.mock import MockConfig, MockServer
-from conformance.run.parallel import LIFECYCLE_PARTS, _worker_words, assign, cost, lifecycle_share, parse_slice
+from conformance.run.options import given
+from conformance.run.parallel import (
+    LIFECYCLE_PARTS,
+    _worker_words,
+    assign,
+    cost,
+    lifecycle_share,
+    parse_slice,
+    worker_values,
+)
 
 LIFECYCLE = [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
 ALL_CHECKS = [*CHECKS, *operation_labels(), "test_schema_stateful", *LIFECYCLE]
@@ -56,13 +65,26 @@ def test_a_bad_slice_is_refused(text: str) -> None:
 
 def test_each_worker_gets_its_share_of_the_pace_and_the_budget() -> None:
     config = SimpleNamespace(rate_limit=60.0, max_requests=3000, budget=BUDGETS["default"])
-    words = [_worker_words(["-x"], k, 3, config, Path(f"r/{k}")) for k in (1, 2, 3)]
-    assert [w[:5] for w in words] == [["-x", "--slice", f"{k}/3", "--rate-limit", "20/min"] for k in (1, 2, 3)]
-    shares = [int(w[5].removeprefix("--max-requests=")) for w in words]
+    values = given(SimpleNamespace(seed=7))
+    workers = [worker_values(values, k, 3, config, Path(f"r/{k}")) for k in (1, 2, 3)]
+    assert [(w["slice"], w["rate_limit"], w["report_dir"]) for w in workers] == [
+        (f"{k}/3", "20/min", f"r/{k}") for k in (1, 2, 3)
+    ]
+    assert {w["seed"] for w in workers} == {7}  # the run's own options go with them
+    shares = [w["max_requests"] for w in workers]
     assert 3000 - 3 <= sum(shares) <= 3000  # the budget, shared by the slices' weights
     assert min(shares) > 800
-    unpaced = _worker_words([], 1, 2, SimpleNamespace(rate_limit=None, max_requests=0, budget=config.budget), Path("d"))
-    assert unpaced == ["--slice", "1/2", "--rate-limit", "off", "--report-dir", "d"]
+    unpaced = SimpleNamespace(rate_limit=None, max_requests=0, budget=config.budget)
+    words = _worker_words(values, 1, 2, unpaced, Path("d"))
+    assert _after(words, "--slice") == "1/2"
+    assert _after(words, "--rate-limit") == "off"
+    assert _after(words, "--report-dir") == "d"
+    assert "--max-requests" not in words
+    assert words.count("--report-dir") == words.count("--rate-limit") == 1
+
+
+def _after(words: list[str], flag: str) -> str:
+    return words[words.index(flag) + 1]
 
 
 @pytest.fixture(scope="module")

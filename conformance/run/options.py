@@ -106,7 +106,7 @@ class Option:
 
     def words(self, value: Any) -> list[str]:
         """Its part of a pytest command line: nothing when not given."""
-        if self.owner == "cli" or value is None or value is False:
+        if self.owner == "cli" or value is None or value is False or value == "":
             return []
         return [self.flag] if self.switch else [self.flag, str(value)]
 
@@ -178,6 +178,7 @@ OPTIONS: tuple[Option, ...] = (
         "-k",
         "only the checks matching EXPR (pytest -k)",
         commands=(RUN,),
+        default="",  # pytest's
         metavar="EXPR",
         owner="pytest",
     ),
