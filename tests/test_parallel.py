@@ -128,6 +128,20 @@ def test_the_merged_report_adds_up_the_workers(both: tuple[SuiteRun, SuiteRun]) 
     assert parallel.stdout.rstrip().splitlines()[-1].startswith("verdict: PASS (exit 0)")
 
 
+def test_shards_split_the_checks_as_the_workers_do(tmp_path: Path) -> None:
+    """`--shard K/N`: share K of the split `--workers N` makes, its pace and budget share, its report where asked."""
+    args = ["--budget", "quick", "--rate-limit", "6000/min", "-k", "test_property"]
+    shards = run_suites([([*args, "--shard", f"{k}/2"], tmp_path / f"shard-{k}", None) for k in (1, 2)])
+    split = assign(list(CHECKS), 2, BUDGETS["quick"])
+    for k, shard in enumerate(shards, 1):
+        assert shard.returncode == 2, shard.describe()  # incomplete: the targeted properties alone
+        ran = [line.split()[1] for line in shard.stdout.splitlines() if line.startswith("  [properties]")]
+        assert sorted(ran) == sorted(name for name, share in split.items() if share == k)
+        assert shard.report["rate_limit_per_minute"] == 3000
+        assert not (shard.report_dir / "workers").exists()
+    assert sum(shard.report["max_requests"] for shard in shards) <= 2000
+
+
 def test_a_dry_run_plans_one_process(tmp_path: Path) -> None:
     run = run_suite(["--workers", "2", "--dry-run"], tmp_path / "reports")
     assert run.returncode == 4

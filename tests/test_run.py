@@ -79,6 +79,7 @@ def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
 def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], mentions: str) -> None:
     run = run_suite(args, tmp_path / "reports")
     assert run.returncode == 4, run.describe()
+    assert run.stdout == "", "pytest's header (or more) came with the usage error"
     assert run.stderr.count("\n") == 1, run.stderr
     assert run.stderr.startswith("husky-conformance: ")
     assert mentions in run.stderr
