@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -142,6 +142,9 @@ class SuiteConfig:
         return self.fixtures_token is not None and (self.embedded or self.isolated_target)
 
 
+_FIELDS = {f.name for f in fields(SuiteConfig)}
+
+
 def _target(url: str | None) -> str | None:
     if url is None:
         return None
@@ -192,10 +195,13 @@ RENAMED = {"conformance_strict": "strict", "request_timeout": "timeout"}
 
 def config_from(values: Mapping[str, Any], env: Mapping[str, str]) -> SuiteConfig:
     """The config from the options' values by name (`conformance.run.options.suite_config`): those
-    `build_config` takes; the others (`-k`, `--workers`, ...) are not the config's."""
+    `build_config` takes, checked there; as given, those that are a field of `SuiteConfig` it does
+    not take; the others (`-k`, `--workers`, ...) are not the config's."""
     wanted = set(inspect.signature(build_config).parameters) - {"env"}
     named = {RENAMED.get(name, name): value for name, value in values.items()}
-    return build_config(env=env, **{name: value for name, value in named.items() if name in wanted})
+    config = build_config(env=env, **{name: value for name, value in named.items() if name in wanted})
+    plain = {name: value for name, value in named.items() if name in _FIELDS and name not in wanted}
+    return replace(config, **plain) if plain else config
 
 
 def build_config(

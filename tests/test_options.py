@@ -117,6 +117,18 @@ def test_the_config_takes_every_option_it_has_a_parameter_for() -> None:
     assert parameters <= fed, parameters - fed
 
 
+def test_an_option_named_as_a_config_field_reaches_the_config(tmp_path: Path) -> None:
+    """Checked by `build_config` (its parameters) or taken as given (`SuiteConfig`'s other fields)."""
+    samples = {o.dest: _sample(o)[1] for o in OPTIONS}
+    values = options.given(SimpleNamespace(report_dir=str(tmp_path), seeder="api", rate_limit="30/min"))
+    as_given = ("conformance_strict", "request_timeout", "allow_destructive", "isolated_target", "dry_run")
+    as_given += ("wait_completed", "agent_id", "max_requests", "fixtures_token")
+    config = options.suite_config(values | {name: samples[name] for name in as_given}, {})
+    for name in as_given:
+        assert getattr(config, RENAMED.get(name, name)) == samples[name], name
+    assert (config.seeder, config.rate_limit) == ("api", 30.0)
+
+
 def test_a_recording_keeps_config_fields_and_no_secret(tmp_path: Path) -> None:
     fields = set(SuiteConfig.__dataclass_fields__)
     for option in OPTIONS:
