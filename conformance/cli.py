@@ -59,6 +59,16 @@ def _parser() -> _Parser:
     parser = _Parser(prog="husky-conformance", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _mock_parser(commands)
+    run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
+    options.add_arguments(run, "run")
+    commands.add_parser("requirements", help="print the requirement catalogue")
+    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
+    _cassette_commands(commands)
+    return parser
+
+
+def _mock_parser(commands: Any) -> None:
     mock = commands.add_parser("mock", help="serve the stateful reference mock server")
     mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     mock.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
@@ -90,12 +100,6 @@ def _parser() -> _Parser:
         metavar="MS",
         help="hold every request MS milliseconds before answering, without blocking others (default 0)",
     )
-    run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
-    options.add_arguments(run, "run")
-    commands.add_parser("requirements", help="print the requirement catalogue")
-    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
-    _cassette_commands(commands)
-    return parser
 
 
 def _list_faults() -> int:
@@ -289,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the suite's own bug: one line and exit 3, never a traceback
         from conformance.run import crash
 
-        secrets = crash.known_secrets(os.environ, getattr(args, "fixtures_token", None))
+        secrets = crash.known_secrets(os.environ)
+        for name, value in options.secret_values(args).items():
+            secrets.add(value, name)
         report_dir = getattr(args, "report_dir", None)
         return crash.fail(exc, secrets, Path(report_dir) if report_dir else None)
 

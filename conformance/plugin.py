@@ -101,8 +101,11 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
     from pathlib import Path
 
     from conformance.run import crash
+    from conformance.run.options import secret_values
 
-    secrets = crash.known_secrets(os.environ, config.option.fixtures_token)
+    secrets = crash.known_secrets(os.environ)
+    for name, value in secret_values(config.option).items():
+        secrets.add(value, name)
     data = None
     if suite is not None:
         from conformance.run import report

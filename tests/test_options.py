@@ -107,7 +107,7 @@ def test_a_secret_from_the_environment_stays_out_of_the_command_line(tmp_path: P
     assert "tok-from-the-environment" not in " ".join(options.pytest_words(values))
     given = options.given(SimpleNamespace(report_dir=str(tmp_path), fixtures_token="tok-given"))
     assert options.suite_config(given, env).fixtures_token == "tok-given"  # the option wins
-    assert options.secret_values(SimpleNamespace(fixtures_token="tok-given")) == ["tok-given"]
+    assert options.secret_values(SimpleNamespace(fixtures_token="tok-given")) == {"HUSKY_FIXTURES_TOKEN": "tok-given"}
 
 
 def test_the_config_takes_every_option_it_has_a_parameter_for() -> None:

@@ -342,9 +342,10 @@ def suite_config(values: Mapping[str, Any], env: Mapping[str, str]) -> SuiteConf
     return config_from(resolve(values, env), env)
 
 
-def secret_values(options: Any) -> list[str]:
-    """The secret options' values that were given (`options` parsed, by `dest`)."""
-    return [value for o in OPTIONS if o.secret and (value := getattr(options, o.dest, None))]
+def secret_values(options: Any) -> dict[str, str]:
+    """The secret options given (`options` parsed, by `dest`), each by its name in the redacted
+    text (its environment variable: `${HUSKY_FIXTURES_TOKEN}`)."""
+    return {o.env or o.flag: value for o in OPTIONS if o.secret and (value := getattr(options, o.dest, None))}
 
 
 def kept(config: SuiteConfig) -> dict[str, Any]:
