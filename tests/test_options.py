@@ -68,8 +68,14 @@ def test_every_option_of_the_cli_is_declared() -> None:
         assert flags <= declared, (command, flags - declared)
 
 
+def _here(words: list[str]) -> list[str]:
+    """`words` without their `--rootdir`: pytester's folder is the test's."""
+    at = words.index("--rootdir")
+    return words[:at] + words[at + 2 :]
+
+
 def _pytest_config(pytester: pytest.Pytester, words: list[str]) -> pytest.Config:
-    return pytester.parseconfig(*words[words.index("--rootdir") + 2 :])
+    return pytester.parseconfig(*_here(words))
 
 
 def test_each_plugin_option_is_a_pytest_option(pytester: pytest.Pytester) -> None:
@@ -143,3 +149,25 @@ def test_a_recording_keeps_config_fields_and_no_secret(tmp_path: Path) -> None:
         "wait_completed": 0.0,
         "agent_id": "agent_conformance",
     }
+
+
+def test_the_plugin_takes_the_clis_config_and_builds_none(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Built once a process: the CLI's config goes to the plugin (`plugin.main`), which builds no other."""
+    import json
+
+    from suite_runs import QUICK_PROPERTIES
+
+    from conformance import plugin
+
+    values = options.given(SimpleNamespace(report_dir=str(tmp_path / "reports"), budget="quick", seed=4242))
+    config = options.suite_config(values, {})
+    built: list[Any] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(options, "config_from", lambda *args: built.append(args))
+        words = _here(options.pytest_words(values | {"seed": 1}))  # the words' seed is not the config's
+        result = pytester.runpytest_inprocess(
+            *words, *QUICK_PROPERTIES, "-k", "repeat_delete", plugins=[plugin._Given(config)]
+        )
+    assert result.ret == 2, "\n".join(result.outlines + result.errlines)
+    assert built == []
+    assert json.loads((tmp_path / "reports" / "report.json").read_text())["seed"] == 4242
