@@ -188,8 +188,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     # --collect-only lists the checks: it must not provision anything on the target.
     if config.option.collectonly or not _suite_items(session):
-        if _selects_none(session):
-            _refuse(config, f"-k {config.option.keyword!r} selects none of the suite's checks; drop it or widen it")
+        if reason := _selects_none(session):
+            _refuse(config, reason)
         return progress.release(config)
     config.stash[IN_PLAY] = True
     from conformance.errors import UsageError
@@ -204,12 +204,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     progress.start(config, suite)
 
 
-def _selects_none(session: pytest.Session) -> bool:
-    """`-k` left none of the suite's checks (a worker's or a shard's slice may be empty)."""
+def _selects_none(session: pytest.Session) -> str | None:
+    """Why the run has none of the suite's checks, when the user's options are why: `-k`, or a shard
+    beyond them (a worker's empty slice is its parent's business: `conformance.run.parallel`)."""
     config = session.config
-    named = config.stash.get(FROM_CLI, False) or _names_suite(config)
-    asked = named and config.option.keyword and not config.option.slice and not config.option.collectonly
-    return bool(asked) and not session.testsfailed
+    if config.option.collectonly or session.testsfailed or _suite_items(session):
+        return None
+    share, keyword, cli = config.option.slice, config.option.keyword, config.stash.get(FROM_CLI, False)
+    if share and cli:
+        return f"shard {share} has none of the checks to run; use fewer shards" + (
+            f", or widen -k {keyword!r}" if keyword else ""
+        )
+    if keyword and not share and (cli or _names_suite(config)):
+        return f"-k {keyword!r} selects none of the suite's checks; drop it or widen it"
+    return None
 
 
 def _refuse_pytest_strict(config: pytest.Config) -> None:
