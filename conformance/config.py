@@ -234,10 +234,6 @@ def build_config(
         rate_limit = "off"
     if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
-    if wait_completed is not None and not 0 <= wait_completed < math.inf:
-        raise UsageError(f"--wait-completed must be a number of seconds, got {wait_completed}")
-    if wait_completed is None:  # the api seeder waits when asked for by name; the implicit one does not
-        wait_completed = DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
     target = _target(target_url)
     token = fixtures_token or None  # HUSKY_FIXTURES_TOKEN: `conformance.run.options.resolve`
     profile, cap = resolve_budget(budget)
@@ -257,11 +253,19 @@ def build_config(
         dry_run=dry_run,
         seeder=_seeder(seeder, token, target, pool_file),
         pool_file=Path(pool_file) if pool_file else None,
-        wait_completed=wait_completed,
+        wait_completed=_wait_completed(wait_completed, seeder),
         agent_id=agent_id or DEFAULT_AGENT_ID,
         cassettes=Path(cassettes) if cassettes else None,
         replay=replay,
     )
+
+
+def _wait_completed(seconds: float | None, seeder: str | None) -> float:
+    if seconds is None:  # the api seeder waits when asked for by name; the implicit one does not
+        return DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
+    if not 0 <= seconds < math.inf:
+        raise UsageError(f"--wait-completed must be a number of seconds, got {seconds}")
+    return seconds
 
 
 def is_loopback(url: str) -> bool:

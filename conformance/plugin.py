@@ -145,13 +145,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
     from conformance.config import resolve_budget
-    from conformance.errors import UsageError
     from conformance.run.parallel import assign, parse_slice
 
-    try:
-        k, n = parse_slice(config.option.slice)
-    except UsageError as error:
-        raise pytest.UsageError(str(error)) from None
+    k, n = parse_slice(config.option.slice)  # checked by pytest already (`conformance.run.options.k_of_n`)
     suite = {_name(item): item for item in items if item.get_closest_marker(SUITE_MARKER)}
     slices = assign(list(suite), n, resolve_budget(config.option.budget)[0])
     others = [item for name, item in suite.items() if slices[name] != k]
@@ -195,7 +191,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     from conformance.errors import UsageError
 
     try:
-        _refuse_pytest_strict(config)
+        if "--strict" in map(str, config.invocation_params.args):  # pytest's own (markers, config): not ours
+            raise UsageError("--strict is pytest's own option and leaves the verdict lenient: use --conformance-strict")
         suite = _open(config)
     except UsageError as error:
         _refuse(config, str(error))
@@ -218,14 +215,6 @@ def _selects_none(session: pytest.Session) -> str | None:
     if keyword and not share and (cli or _names_suite(config)):
         return f"-k {keyword!r} selects none of the suite's checks; drop it or widen it"
     return None
-
-
-def _refuse_pytest_strict(config: pytest.Config) -> None:
-    """pytest's own --strict (strict markers and config) would leave the suite silently lenient."""
-    from conformance.errors import UsageError
-
-    if "--strict" in map(str, config.invocation_params.args):
-        raise UsageError("--strict is pytest's own option and leaves the verdict lenient: use --conformance-strict")
 
 
 def _refuse(config: pytest.Config, message: str) -> NoReturn:
