@@ -19,7 +19,7 @@ from conformance.run.options import OPTIONS, Option
 
 pytest_plugins = ["pytester"]
 
-COMMANDS = ("run", "record", "replay", "drift")
+COMMANDS = ("run", "record", "replay", "drift", "merge")
 
 
 def _sample(option: Option) -> tuple[list[str], Any]:
@@ -39,7 +39,7 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def _required(option: Option, command: str) -> list[str]:
     """What else `command` needs to parse (its required options and positional argument)."""
-    words = ["DIR"] if command in ("replay", "drift") else []
+    words = ["DIR"] if command in ("replay", "drift", "merge") else []
     for other in OPTIONS:
         if command in other.required_in and other is not option:
             words += [other.cli_flag or other.flag, _sample(other)[0][0]]

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from suite_runs import SuiteRun, run_suite, run_suites
+from suite_runs import SuiteRun, assert_fits_schema, run_suite, run_suites
 
 from conformance.config import BUDGETS
 from conformance.errors import UsageError
@@ -128,6 +128,15 @@ def test_the_merged_report_adds_up_the_workers(both: tuple[SuiteRun, SuiteRun]) 
     assert parallel.stdout.rstrip().splitlines()[-1].startswith("verdict: PASS (exit 0)")
 
 
+def test_the_reports_of_both_fit_the_published_schema(both: tuple[SuiteRun, SuiteRun]) -> None:
+    sequential, parallel = both
+    workers = [json.loads((parallel.report_dir / "workers" / str(k) / "report.json").read_text()) for k in (1, 2, 3)]
+    for report in [sequential.report, parallel.report, *workers]:
+        assert_fits_schema(report)
+    assert [w["shard"] for w in workers] == [{"index": k, "count": 3} for k in (1, 2, 3)]
+    assert "shard" not in parallel.report
+
+
 def test_shards_split_the_checks_as_the_workers_do(tmp_path: Path) -> None:
     """`--shard K/N`: share K of the split `--workers N` makes, its pace and budget share, its report where asked."""
     args = ["--budget", "quick", "--rate-limit", "6000/min", "-k", "test_property"]
@@ -139,6 +148,7 @@ def test_shards_split_the_checks_as_the_workers_do(tmp_path: Path) -> None:
         assert sorted(ran) == sorted(name for name, share in split.items() if share == k)
         assert shard.report["rate_limit_per_minute"] == 3000
         assert not (shard.report_dir / "workers").exists()
+        assert shard.report["shard"] == {"index": k, "count": 2}  # what `merge` joins
     assert sum(shard.report["max_requests"] for shard in shards) <= 2000
 
 

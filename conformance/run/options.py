@@ -44,7 +44,7 @@ __all__ = [
     "suite_config",
 ]
 
-RUN, RECORD, REPLAY, DRIFT = "run", "record", "replay", "drift"
+RUN, RECORD, REPLAY, DRIFT, MERGE = "run", "record", "replay", "drift", "merge"
 STAGING = "running against a shared or live target"  # the CLI's help group of the staging options
 # The pytest command line of every run, whatever its options. No ini file and no conftest.py of
 # wherever it runs: the suite is the same from every directory. `--assert=plain`: pytest would
@@ -133,7 +133,7 @@ OPTIONS: tuple[Option, ...] = (
         "report_dir",
         "--report-dir",
         "where the reports go (default %(default)s/)",
-        commands=(RUN, RECORD, REPLAY, DRIFT),
+        commands=(RUN, RECORD, REPLAY, DRIFT, MERGE),
         default="reports",
         metavar="DIR",
     ),
@@ -158,8 +158,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "conformance_strict",
         "--conformance-strict",
-        "SHOULD failures fail the verdict too",
-        commands=(RUN, RECORD, REPLAY),
+        "SHOULD failures fail the verdict too (merge: as they did in any shard)",
+        commands=(RUN, RECORD, REPLAY, MERGE),
         cli_flag="--strict",
         switch=True,
     ),
