@@ -20,7 +20,7 @@ import pytest
 
 if TYPE_CHECKING:
     from conformance.config import SuiteConfig
-    from conformance.layers.checks import Context
+    from conformance.layers.context import Context
     from conformance.run.session import SuiteSession
     from conformance.testing import HuskyMock
 

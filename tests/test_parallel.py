@@ -18,7 +18,7 @@ from conformance.config import BUDGETS
 from conformance.errors import UsageError
 from conformance.layers import properties  # noqa: F401  (registers the checks)
 from conformance.layers.checks import CHECKS
-from conformance.layers.schema_layer import operation_labels
+from conformance.layers.schema import operation_labels
 from conformance.mock import MockConfig, MockServer
 from conformance.run.options import given
 from conformance.run.parallel import (

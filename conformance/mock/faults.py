@@ -223,6 +223,7 @@ FAULTS: dict[str, Fault] = {
             'cancel answers status "canceled" (one l)',
             "CANCEL-QUEUED-200",
             "CANCEL-REPEAT-200",
+            "SCHEMA-RESPONSES",
         ),
         _f("webhook-cancel-wrapped", 'webhook call.cancel wraps its answer in "data"', "HOOK-EQUIVALENCE"),
         _f("cancel-text-content-type", "cancel answers text/plain", "ENV-JSON", strict=True),
@@ -233,6 +234,7 @@ FAULTS: dict[str, Fault] = {
             "a repeat delete over 0.5 s after the first finds a dangling index entry and crashes (500)",
             "DEL-REPEAT-404",
             "ENV-NO-5XX",
+            "DEL-GONE",
         ),
         _f(
             "repeat-cancel-after-pause-409",
@@ -244,6 +246,7 @@ FAULTS: dict[str, Fault] = {
             "webhook call.delete of a deleted call answers 200",
             "DEL-REPEAT-404",
             "HOOK-EQUIVALENCE",
+            "DEL-GONE",
         ),
     )
 }
