@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from conformance.errors import USAGE_ERROR, UsageError
+from conformance.run import options
 
 __all__ = ["main"]
 
@@ -22,12 +23,6 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return int(text)
 
 
 MAX_LATENCY_MS = 10_000
@@ -49,15 +44,40 @@ def _port(text: str) -> int:
     return int(text)
 
 
+class _Version(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions of the suite and its contract")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> NoReturn:
+        from conformance import CONTRACT_VERSION, __version__
+
+        print(f"husky-conformance {__version__} (contract {CONTRACT_VERSION})")
+        parser.exit()
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="husky-conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _mock_parser(commands)
+    run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
+    options.add_arguments(run, "run")
+    commands.add_parser("requirements", help="print the requirement catalogue")
+    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
+    merge = commands.add_parser("merge", help="join the report folders of a run's shards (run --shard K/N) into one")
+    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="each shard's --report-dir")
+    options.add_arguments(merge, "merge")
+    _cassette_commands(commands)
+    return parser
+
+
+def _mock_parser(commands: Any) -> None:
     mock = commands.add_parser("mock", help="serve the stateful reference mock server")
     mock.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     mock.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0 picks a free one)")
     mock.add_argument("--fixtures-token", help="secret for the fixtures API (default: generated and printed)")
     mock.add_argument(
-        "--rate-limit", type=_positive_int, metavar="N", help="N requests a minute per key (default: off)"
+        "--rate-limit", type=options.positive_int, metavar="N", help="N requests a minute per key (default: off)"
     )
     mock.add_argument("--no-demo", action="store_true", help="do not seed the demo organisation")
     mock.add_argument(
@@ -72,7 +92,7 @@ def _parser() -> _Parser:
     mock.add_argument("--list-faults", action="store_true", help="list the faults and the requirements they break")
     mock.add_argument(
         "--max-calls",
-        type=_positive_int,
+        type=options.positive_int,
         metavar="N",
         help="hold at most N calls; a create beyond them gets 429 until calls are deleted (default 100000)",
     )
@@ -83,71 +103,6 @@ def _parser() -> _Parser:
         metavar="MS",
         help="hold every request MS milliseconds before answering, without blocking others (default 0)",
     )
-    run = commands.add_parser("run", help="run the conformance suite against a target (default: the bundled mock)")
-    run.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
-    run.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
-    run.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
-    run.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
-    run.add_argument(
-        "--budget",
-        default="default",
-        metavar="NAME|N",
-        help="smoke, quick, default or thorough, or a number of requests the run may send (default: default)",
-    )
-    run.add_argument(
-        "--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail the verdict too"
-    )
-    run.add_argument(
-        "--timeout",
-        dest="request_timeout",
-        type=float,
-        default=10.0,
-        help="seconds each request may take in all, its whole answer included (default 10)",
-    )
-    run.add_argument("-k", dest="keyword", metavar="EXPR", help="only the checks matching EXPR (pytest -k)")
-    run.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="run the checks in N processes at once, against the same target (default 1)",
-    )
-    staging = run.add_argument_group("running against a shared or live target")
-    staging.add_argument(
-        "--rate-limit", metavar="N/min", help="send at most N requests a minute (default 60/min; loopback: off)"
-    )
-    staging.add_argument(
-        "--allow-destructive", action="store_true", help="cancel and delete the suite's calls on a non-loopback target"
-    )
-    staging.add_argument(
-        "--isolated-target",
-        action="store_true",
-        help="the target holds no call but the suite's: cancel and delete may try near-miss ids (README, safety)",
-    )
-    staging.add_argument("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
-    staging.add_argument(
-        "--seeder",
-        choices=("fixtures", "api", "pool"),
-        help="how calls are made (default: fixtures with a token, else api)",
-    )
-    staging.add_argument(
-        "--pool", dest="pool_file", metavar="FILE", help="pre-provisioned completed call ids (--seeder pool)"
-    )
-    staging.add_argument(
-        "--wait-completed",
-        type=float,
-        metavar="SECONDS",
-        help="how long the api seeder polls a new call to complete (default 60 with --seeder api, else 0)",
-    )
-    staging.add_argument("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
-    commands.add_parser("requirements", help="print the requirement catalogue")
-    commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
-    merge = commands.add_parser("merge", help="join the report folders of a run's shards (run --shard K/N) into one")
-    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="each shard's --report-dir")
-    merge.add_argument("--report-dir", default="reports", help="where the joined reports go (default reports/)")
-    merge.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too (as any shard's)")
-    _cassette_commands(commands)
-    return parser
 
 
 def _list_faults() -> int:
@@ -201,45 +156,13 @@ def _mock(args: argparse.Namespace) -> int:
     return 0
 
 
-def pytest_args(args: argparse.Namespace) -> list[str]:
-    """The pytest command line that `run` stands for (also what `pytest --pyargs` users type)."""
-    # No ini file and no conftest.py of wherever it runs: the suite is the same from every directory.
-    words = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-c", os.devnull, "--noconftest"]
-    # pytest would rewrite the asserts of every module of every plugin's distribution (hypothesis and
-    # schemathesis too): seconds a run where bytecode is not cached. The suite states its rules with
-    # `ctx.expect`, not with asserts.
-    words += ["--assert=plain"]
-    words += ["--rootdir", os.getcwd()]
-    for flag, value in (
-        ("--target-url", args.target_url),
-        ("--fixtures-token", args.fixtures_token),
-        ("--report-dir", args.report_dir),
-        ("--seed", args.seed),
-        ("--budget", args.budget),
-        ("--request-timeout", args.request_timeout),
-        ("-k", args.keyword),
-        ("--rate-limit", args.rate_limit),
-        ("--seeder", args.seeder),
-        ("--pool", args.pool_file),
-        ("--wait-completed", args.wait_completed),
-        ("--agent-id", args.agent_id),
-    ):
-        if value is not None:
-            words += [flag, str(value)]
-    switches = {"--conformance-strict": args.conformance_strict, "--allow-destructive": args.allow_destructive}
-    switches["--dry-run"] = args.dry_run
-    switches["--isolated-target"] = args.isolated_target
-    return words + [flag for flag, on in switches.items() if on]
-
-
 def _run(args: argparse.Namespace) -> int:
     """Check the options and the target first, so that a mistake is one line, then run pytest."""
-    import pytest
-
-    from conformance.config import config_from
+    from conformance import plugin
     from conformance.run.session import check_budget
 
-    config = config_from(args, os.environ)
+    values = options.given(args)
+    config = options.suite_config(values, os.environ)
     check_budget(config)
     if config.target_url is not None and not config.dry_run:
         from conformance.http.client import check_reachable
@@ -248,18 +171,28 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.layers.determinism import warm_unicode_tables
 
     warm_unicode_tables()
-    if args.workers > 1:
-        if config.dry_run:
-            raise UsageError("--dry-run plans a run of one process; drop --workers")
-        from conformance.run.parallel import check_shares, run
-        from conformance.run.session import smallest_budget
+    if args.workers > 1 or args.slice:
+        return _shared(values, config)
+    return plugin.main(options.pytest_words(values), config)
 
-        check_shares(config, args.workers, smallest_budget(config)[0])
-        return run(pytest_args(args), config, args.workers)
-    code = int(pytest.main(pytest_args(args)))
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED and args.keyword:  # 5 is none of the run's exit codes
-        raise UsageError(f"-k {args.keyword!r} selects none of the suite's checks; drop it or widen it")
-    return code
+
+def _shared(values: dict[str, Any], config: Any) -> int:
+    """`--workers N`: N processes here, each a share of the checks. `--shard K/N`: share K, in this process."""
+    from conformance import plugin
+    from conformance.run import parallel
+    from conformance.run.session import smallest_budget
+
+    workers, shard = values["workers"], values["slice"]
+    if config.dry_run:
+        raise UsageError(f"--dry-run plans a run of one process; drop {'--shard' if shard else '--workers'}")
+    if shard and workers > 1:
+        raise UsageError("--shard K/N runs share K of the checks in this process; drop --workers")
+    k, n = parallel.parse_slice(shard) if shard else (0, workers)
+    parallel.check_shares(config, n, smallest_budget(config)[0])
+    if not shard:
+        return parallel.run(values, config, workers)
+    own = parallel.worker_values(values, k, n, config, config.report_dir)  # this shard's pace and budget
+    return plugin.main(options.pytest_words(own), options.suite_config(own, os.environ))
 
 
 def _requirements(args: argparse.Namespace) -> int:
@@ -279,7 +212,7 @@ def _contract(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     from conformance.run.merge import merge
 
-    return merge(args.directories, Path(args.report_dir), strict=args.strict)
+    return merge(args.directories, Path(args.report_dir), strict=args.conformance_strict)
 
 
 # --- cassettes: record, replay, drift --------------------------------------------------------
@@ -289,73 +222,39 @@ def _cassette_commands(commands: Any) -> None:
     record = commands.add_parser(
         "record", help="record the targeted properties into a cassette set (default: against the bundled mock)"
     )
-    record.add_argument("--cassettes", required=True, metavar="DIR", help="the cassette set to write (replaced)")
-    record.add_argument("--target-url", help="base URL, base path included (default: start the bundled mock)")
-    record.add_argument("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
-    record.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
-    record.add_argument("--seed", type=int, help="seed of all generated input (default 20261201)")
-    record.add_argument("--budget", default="quick", metavar="NAME|N", help="as for run (default: quick)")
-    record.add_argument("--strict", dest="conformance_strict", action="store_true", help="as for run")
-    record.add_argument(
-        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
-    )
-    record.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
-    record.add_argument("--allow-destructive", action="store_true", help="as for run")
-    record.add_argument("--isolated-target", action="store_true", help="as for run")
-    record.add_argument("--seeder", choices=("fixtures", "api", "pool"), help="as for run")
-    record.add_argument("--agent-id", help="as for run")
+    options.add_arguments(record, "record")
     replay = commands.add_parser("replay", help="replay a cassette set offline and judge every requirement again")
     replay.add_argument("cassettes", metavar="DIR", help="a cassette set written by record")
-    replay.add_argument("--report-dir", default="reports", help="where the reports go (default reports/)")
-    replay.add_argument("--seed", type=int, help="another seed than the recording's (its requests will not match)")
-    replay.add_argument("--strict", dest="conformance_strict", action="store_true", help="SHOULD failures fail too")
+    options.add_arguments(replay, "replay")
     drift = commands.add_parser("drift", help="re-send a cassette set to a live target: where do its answers differ?")
     drift.add_argument("cassettes", metavar="DIR", help="a cassette set written by record")
-    drift.add_argument("--target-url", required=True, help="the live target, base path included")
-    drift.add_argument("--fixtures-token", help="its fixtures API's token (or HUSKY_FIXTURES_TOKEN)")
-    drift.add_argument("--report-dir", default="reports", help="where drift.json and drift.md go (default reports/)")
-    drift.add_argument(
-        "--timeout", dest="request_timeout", type=float, default=10.0, help="seconds each request may take in all"
-    )
-    drift.add_argument("--rate-limit", metavar="N/min", help="as for run (default 60/min; loopback: off)")
-    drift.add_argument("--allow-destructive", action="store_true", help="needed for a non-loopback target")
-
-
-def _as_run(args: argparse.Namespace, **overrides: Any) -> argparse.Namespace:
-    """Another subcommand's options as `run`'s, with run's defaults for the rest."""
-    defaults = vars(_parser().parse_args(["run"]))
-    return argparse.Namespace(**(defaults | vars(args) | overrides))
+    options.add_arguments(drift, "drift")
 
 
 def _record(args: argparse.Namespace) -> int:
-    import pytest
+    from conformance import plugin
+    from conformance.cassettes.cassette_set import refuse_foreign
 
-    from conformance.cassettes.cassette_set import refuse_foreign, run_environment
-    from conformance.config import config_from
-
-    run = _as_run(args, keyword="test_property")
-    config = config_from(run, run_environment(run))
+    values = options.given(args, keyword="test_property")
+    config = options.suite_config(values, os.environ)
     refuse_foreign(Path(args.cassettes))
     if config.target_url is not None:
         from conformance.http.client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
-    return int(pytest.main([*pytest_args(run), "--cassettes", args.cassettes, "--record-mode=rewrite"]))
+    return plugin.main([*options.pytest_words(values), "--record-mode=rewrite"], config)
 
 
 def _replay(args: argparse.Namespace) -> int:
     """The recorded run again, offline: its target, seed, budget and options, and its placeholders as secrets."""
-    import pytest
-
-    from conformance.cassettes.cassette_set import read_index, run_environment
-    from conformance.config import config_from
+    from conformance import plugin
+    from conformance.cassettes.cassette_set import read_index, replay_environment
 
     index = read_index(Path(args.cassettes))
-    run = _as_run(
+    values = options.given(
         args,
         **index.options,
         target_url=index.target,
-        fixtures_token=None,
         seed=index.seed if args.seed is None else args.seed,
         budget=index.budget,
         conformance_strict=args.conformance_strict or index.strict,
@@ -363,17 +262,16 @@ def _replay(args: argparse.Namespace) -> int:
         keyword="test_property",
         replay=True,
     )
-    config_from(run, run_environment(run))
-    words = ["--cassettes", args.cassettes, "--replay", "--record-mode=none", "--block-network"]
-    return int(pytest.main([*pytest_args(run), *words]))
+    config = options.suite_config(values, replay_environment(index))
+    words = ["--record-mode=none", "--block-network"]
+    return plugin.main([*options.pytest_words(values), *words], config)
 
 
 def _drift(args: argparse.Namespace) -> int:
     from conformance.cassettes import drift
-    from conformance.config import config_from
     from conformance.http.client import check_reachable
 
-    config = config_from(_as_run(args), os.environ)
+    config = options.suite_config(options.given(args), os.environ)
     assert config.target_url is not None
     if not config.destructive_allowed:
         raise UsageError("drift re-sends the recording's cancels and deletes: pass --allow-destructive for this target")
@@ -394,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_home()))  # workers inherit it
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except SystemExit as done:  # --help, --version
+        return int(done.code or 0)
     except UsageError as exc:
         print(f"husky-conformance: {exc}", file=sys.stderr)
         return USAGE_ERROR
@@ -402,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the suite's own bug: one line and exit 3, never a traceback
         from conformance.run import crash
 
-        secrets = crash.known_secrets(os.environ, getattr(args, "fixtures_token", None))
+        secrets = crash.known_secrets(os.environ)
+        for name, value in options.secret_values(args).items():
+            secrets.add(value, name)
         report_dir = getattr(args, "report_dir", None)
         return crash.fail(exc, secrets, Path(report_dir) if report_dir else None)
 

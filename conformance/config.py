@@ -1,16 +1,18 @@
 """The suite's settings: built once from options and the environment, then frozen.
 
-Nothing else reads `os.environ` or pytest's options; the plugin builds a `SuiteConfig` and hands
-it to whatever needs it.
+Built from the options' values by name (declared in `conformance.run.options`, which applies their
+environment variables) and the environment's credentials, once a process: the CLI builds it and
+hands it to the plugin, a raw pytest run's plugin builds it; then it goes to whatever needs it.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -140,6 +142,9 @@ class SuiteConfig:
         return self.fixtures_token is not None and (self.embedded or self.isolated_target)
 
 
+_FIELDS = {f.name for f in fields(SuiteConfig)}
+
+
 def _target(url: str | None) -> str | None:
     if url is None:
         return None
@@ -184,29 +189,19 @@ def _report_dir(text: str) -> Path:
     return path
 
 
-def config_from(options: Any, env: Mapping[str, str]) -> SuiteConfig:
-    """The config from parsed options (the CLI's or pytest's: they share these attribute names)."""
-    return build_config(
-        target_url=options.target_url,
-        fixtures_token=options.fixtures_token,
-        report_dir=options.report_dir,
-        seed=options.seed,
-        budget=options.budget,
-        strict=options.conformance_strict,
-        timeout=options.request_timeout,
-        env=env,
-        rate_limit=options.rate_limit,
-        allow_destructive=options.allow_destructive,
-        isolated_target=options.isolated_target,
-        dry_run=options.dry_run,
-        seeder=options.seeder,
-        pool_file=options.pool_file,
-        wait_completed=options.wait_completed,
-        agent_id=options.agent_id,
-        cassettes=getattr(options, "cassettes", None),  # record and replay only
-        replay=getattr(options, "replay", False),
-        max_requests=getattr(options, "max_requests", None),  # a parallel run's worker only
-    )
+# Option names (`conformance.run.options`) whose config parameter is named otherwise.
+RENAMED = {"conformance_strict": "strict", "request_timeout": "timeout"}
+
+
+def config_from(values: Mapping[str, Any], env: Mapping[str, str]) -> SuiteConfig:
+    """The config from the options' values by name (`conformance.run.options.suite_config`): those
+    `build_config` takes, checked there; as given, those that are a field of `SuiteConfig` it does
+    not take; the others (`-k`, `--workers`, ...) are not the config's."""
+    wanted = set(inspect.signature(build_config).parameters) - {"env"}
+    named = {RENAMED.get(name, name): value for name, value in values.items()}
+    config = build_config(env=env, **{name: value for name, value in named.items() if name in wanted})
+    plain = {name: value for name, value in named.items() if name in _FIELDS and name not in wanted}
+    return replace(config, **plain) if plain else config
 
 
 def build_config(
@@ -231,20 +226,16 @@ def build_config(
     replay: bool = False,
     max_requests: int | None = None,
 ) -> SuiteConfig:
-    if replay:  # `env` is the recording's placeholders (`run_environment`), whatever this environment holds
+    if replay:  # the fixtures token and the credentials are the recording's placeholders (`run_environment`)
         if cassettes is None or target_url is None:
             raise UsageError(
                 "--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')"
             )
-        fixtures_token, rate_limit = None, "off"
+        rate_limit = "off"
     if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
-    if wait_completed is not None and not 0 <= wait_completed < math.inf:
-        raise UsageError(f"--wait-completed must be a number of seconds, got {wait_completed}")
-    if wait_completed is None:  # the api seeder waits when asked for by name; the implicit one does not
-        wait_completed = DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
     target = _target(target_url)
-    token = fixtures_token or env.get("HUSKY_FIXTURES_TOKEN") or None
+    token = fixtures_token or None  # HUSKY_FIXTURES_TOKEN: `conformance.run.options.resolve`
     profile, cap = resolve_budget(budget)
     return SuiteConfig(
         target_url=target,
@@ -262,11 +253,19 @@ def build_config(
         dry_run=dry_run,
         seeder=_seeder(seeder, token, target, pool_file),
         pool_file=Path(pool_file) if pool_file else None,
-        wait_completed=wait_completed,
+        wait_completed=_wait_completed(wait_completed, seeder),
         agent_id=agent_id or DEFAULT_AGENT_ID,
         cassettes=Path(cassettes) if cassettes else None,
         replay=replay,
     )
+
+
+def _wait_completed(seconds: float | None, seeder: str | None) -> float:
+    if seconds is None:  # the api seeder waits when asked for by name; the implicit one does not
+        return DEFAULT_WAIT_COMPLETED if seeder == "api" else 0.0
+    if not 0 <= seconds < math.inf:
+        raise UsageError(f"--wait-completed must be a number of seconds, got {seconds}")
+    return seconds
 
 
 def is_loopback(url: str) -> bool:

@@ -14,11 +14,12 @@ import os
 import sys
 import traceback
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 if TYPE_CHECKING:
+    from conformance.config import SuiteConfig
     from conformance.layers.context import Context
     from conformance.run.session import SuiteSession
     from conformance.testing import HuskyMock
@@ -30,38 +31,43 @@ REASON: pytest.StashKey[str] = pytest.StashKey()
 IN_PLAY: pytest.StashKey[bool] = pytest.StashKey()  # the suite's own tests were collected: crashes are ours
 CRASHED: pytest.StashKey[BaseException] = pytest.StashKey()  # the suite itself failed (exit 3)
 MISUSED: pytest.StashKey[str] = pytest.StashKey()  # a usage error met in a check: the run stops (exit 4)
+SUITE_CONFIG: pytest.StashKey[SuiteConfig] = pytest.StashKey()
+FROM_CLI: pytest.StashKey[bool] = pytest.StashKey()  # run by `husky-conformance` (`main`), not by pytest itself
 SUITE_MARKER = "husky"
 RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.cassettes.recording`), when --cassettes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("husky-conformance", "HuskyVoice conformance suite")
-    group.addoption("--target-url", help="base URL of the server to test (default: start the bundled mock)")
-    group.addoption("--fixtures-token", help="token of the target's fixtures API (or HUSKY_FIXTURES_TOKEN)")
-    group.addoption("--report-dir", default="reports", help="where report.json, junit.xml, summary.md, report.html go")
-    group.addoption("--seed", type=int, help="seed of every generated input (same seed, same requests)")
-    group.addoption("--budget", default="default", help="smoke, quick, default, thorough, or a number of requests")
-    # pytest owns --strict (an alias of --strict-markers); `husky-conformance run --strict` maps here.
-    group.addoption("--conformance-strict", action="store_true", help="SHOULD failures fail the verdict too")
-    group.addoption(
-        "--request-timeout",
-        type=float,
-        default=10.0,
-        help="seconds each request may take in all, its whole answer included (default 10)",
-    )
-    group.addoption("--rate-limit", help="at most N requests a minute: N/min or off (default 60/min; loopback: off)")
-    group.addoption("--allow-destructive", action="store_true", help="cancel and delete on a non-loopback target")
-    group.addoption("--isolated-target", action="store_true", help="the target holds no call but the suite's")
-    group.addoption("--dry-run", action="store_true", help="print the plan (checks, requests, time); send nothing")
-    group.addoption("--seeder", help="fixtures, api or pool (default: fixtures with a token, else api)")
-    group.addoption("--pool", dest="pool_file", help="file of pre-provisioned completed call ids (--seeder pool)")
-    group.addoption("--wait-completed", type=float, help="seconds the api seeder polls a new call")
-    group.addoption("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
-    # A parallel run's workers (`husky-conformance run --workers N`, conformance.run.parallel):
-    group.addoption("--slice", help="K/N: run only slice K of the suite's checks split N ways")
-    group.addoption("--max-requests", type=int, help="this process's share of the budget's request cap")
-    group.addoption("--cassettes", metavar="DIR", help="record the targeted properties into VCR.py cassettes in DIR")
-    group.addoption("--replay", action="store_true", help="with --cassettes: replay them offline and judge again")
+    from conformance.run import options
+
+    options.add_pytest_options(parser.getgroup("husky-conformance", "HuskyVoice conformance suite"))
+
+
+def main(words: list[str], suite_config: SuiteConfig) -> int:
+    """`pytest.main(words)` for the CLI, with the config it built from the same options: built once."""
+    return int(pytest.main(words, plugins=[_Given(suite_config)]))
+
+
+class _Given:
+    """The CLI's config for this run, and its way of saying a usage error (`husky-conformance: ...`)."""
+
+    def __init__(self, suite_config: SuiteConfig) -> None:
+        self.suite_config = suite_config
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[SUITE_CONFIG] = self.suite_config
+        config.stash[FROM_CLI] = True
+
+
+def _suite_config(config: pytest.Config) -> SuiteConfig:
+    """The run's config: the CLI's (`main`), else built from pytest's options, once."""
+    if SUITE_CONFIG not in config.stash:
+        from conformance.cassettes.cassette_set import run_environment
+        from conformance.run import options
+
+        values = options.given(config.option)
+        config.stash[SUITE_CONFIG] = options.suite_config(values, run_environment(config.option))
+    return config.stash[SUITE_CONFIG]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,8 +101,11 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
     from pathlib import Path
 
     from conformance.run import crash
+    from conformance.run.options import secret_values
 
-    secrets = crash.known_secrets(os.environ, config.option.fixtures_token)
+    secrets = crash.known_secrets(os.environ)
+    for name, value in secret_values(config.option).items():
+        secrets.add(value, name)
     data = None
     if suite is not None:
         from conformance.run import report
@@ -136,13 +145,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
     from conformance.config import resolve_budget
-    from conformance.errors import UsageError
     from conformance.run.parallel import assign, parse_slice
 
-    try:
-        k, n = parse_slice(config.option.slice)
-    except UsageError as error:
-        raise pytest.UsageError(str(error)) from None
+    k, n = parse_slice(config.option.slice)  # checked by pytest already (`conformance.run.options.k_of_n`)
     suite = {_name(item): item for item in items if item.get_closest_marker(SUITE_MARKER)}
     slices = assign(list(suite), n, resolve_budget(config.option.budget)[0])
     others = [item for name, item in suite.items() if slices[name] != k]
@@ -159,25 +164,72 @@ def _suite_items(session: pytest.Session) -> list[pytest.Item]:
     return [item for item in session.items if item.get_closest_marker(SUITE_MARKER)]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's header: held until the run is known to start
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.stash.get(FROM_CLI, False) or _names_suite(session.config):
+        from conformance.run import progress
+
+        progress.hold(session.config)
+
+
+def _names_suite(config: pytest.Config) -> bool:
+    """Whether pytest's command line names the suite (`--pyargs conformance.suite`, a path into it)."""
+    words = [str(arg).split("::")[0].replace("/", ".").removesuffix(".py") for arg in config.invocation_params.args]
+    return any(word.endswith("conformance.suite") or "conformance.suite." in word for word in words)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
+    from conformance.run import progress
+
+    config = session.config
     # --collect-only lists the checks: it must not provision anything on the target.
-    if session.config.option.collectonly or not _suite_items(session):
-        return
-    session.config.stash[IN_PLAY] = True
+    if config.option.collectonly or not _suite_items(session):
+        if reason := _selects_none(session):
+            _refuse(config, reason)
+        return progress.release(config)
+    config.stash[IN_PLAY] = True
     from conformance.errors import UsageError
 
     try:
-        suite = _open(session.config)
+        if "--strict" in map(str, config.invocation_params.args):  # pytest's own (markers, config): not ours
+            raise UsageError("--strict is pytest's own option and leaves the verdict lenient: use --conformance-strict")
+        suite = _open(config)
     except UsageError as error:
-        raise pytest.UsageError(str(error)) from None
-    session.config.stash[SESSION] = suite
-    if session.config.option.slice:  # the report names the part of a split run it is (`merge` joins them)
+        _refuse(config, str(error))
+    config.stash[SESSION] = suite
+    if config.option.slice:  # the report names the part of a split run it is (`merge` joins them)
         from conformance.run.parallel import shard
 
-        suite.shard = shard(session.config.option.slice)
+        suite.shard = shard(config.option.slice)
+    progress.release(config)
+    progress.start(config, suite)
+
+
+def _selects_none(session: pytest.Session) -> str | None:
+    """Why the run has none of the suite's checks, when the user's options are why: `-k`, or a shard
+    beyond them (a worker's empty slice is its parent's business: `conformance.run.parallel`)."""
+    config = session.config
+    if config.option.collectonly or session.testsfailed or _suite_items(session):
+        return None
+    share, keyword, cli = config.option.slice, config.option.keyword, config.stash.get(FROM_CLI, False)
+    if share and cli:
+        return f"shard {share} has none of the checks to run; use fewer shards" + (
+            f", or widen -k {keyword!r}" if keyword else ""
+        )
+    if keyword and not share and (cli or _names_suite(config)):
+        return f"-k {keyword!r} selects none of the suite's checks; drop it or widen it"
+    return None
+
+
+def _refuse(config: pytest.Config, message: str) -> NoReturn:
+    """A usage error met once pytest started: this one line, and nothing of pytest's (exit 4)."""
     from conformance.run import progress
 
-    progress.start(session.config, suite)
+    progress.release(config, show=False)
+    if config.stash.get(FROM_CLI, False):
+        print(f"husky-conformance: {message}", file=sys.stderr)
+        raise pytest.UsageError()  # pytest prints each of its arguments: none
+    raise pytest.UsageError(message)
 
 
 def _open(config: pytest.Config) -> SuiteSession:
@@ -186,13 +238,6 @@ def _open(config: pytest.Config) -> SuiteSession:
 
     suite_config, recording = _suite_config(config), config.pluginmanager.get_plugin(RECORDING)
     return recording.open(suite_config) if recording else SuiteSession.open(suite_config)
-
-
-def _suite_config(config: pytest.Config) -> Any:
-    from conformance.cassettes.cassette_set import run_environment
-    from conformance.config import config_from
-
-    return config_from(config.option, run_environment(config.option))
 
 
 @pytest.fixture(scope="session")
@@ -307,6 +352,9 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    from conformance.run import progress
+
+    progress.release(session.config)  # if collection ended early
     suite = session.config.stash.get(SESSION, None)
     if suite is None:
         return

@@ -24,6 +24,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
+import conformance
 import conformance.mock.server
 from conformance.cli import main
 
@@ -107,6 +108,13 @@ def assert_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], ment
 )
 def test_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], mentions: str) -> None:
     assert_usage_error(capsys, argv, mentions)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{PROG} {conformance.__version__} (contract {conformance.CONTRACT_VERSION})\n"
+    assert err == ""
 
 
 def test_a_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,7 +119,7 @@ def test_no_credentials_at_all_is_a_usage_error(runs: dict[str, SuiteRun]) -> No
     assert run.returncode == 4, run.describe()
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
-    assert lines[0].startswith("ERROR: no credentials: ")
+    assert lines[0].startswith("husky-conformance: no credentials: ")
     for what_to_set in ("--fixtures-token", "HUSKY_API_KEY", "HUSKY_WEBHOOK_TOKEN"):
         assert what_to_set in lines[0]
     assert not (run.report_dir / "report.json").exists()

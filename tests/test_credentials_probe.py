@@ -180,7 +180,7 @@ def test_a_wrong_credential_ends_the_run_with_exit_4(mock: MockServer, orgs: Org
         assert run.returncode == 4, run.describe()
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         assert len(lines) == 1, lines
-        assert lines[0].startswith(f"ERROR: {variable}"), lines[0]
+        assert lines[0].startswith(f"husky-conformance: {variable}"), lines[0]
         assert says in lines[0]
         assert not (run.report_dir / "report.json").exists(), "a check ran on a wrong credential"
         for secret in env.values():  # the wrong one too: it may be a real key of something else

@@ -20,7 +20,16 @@ from conformance.layers import properties  # noqa: F401  (registers the checks)
 from conformance.layers.checks import CHECKS
 from conformance.layers.schema import operation_labels
 from conformance.mock import MockConfig, MockServer
-from conformance.run.parallel import LIFECYCLE_PARTS, _worker_words, assign, cost, lifecycle_share, parse_slice
+from conformance.run.options import given
+from conformance.run.parallel import (
+    LIFECYCLE_PARTS,
+    _worker_words,
+    assign,
+    cost,
+    lifecycle_share,
+    parse_slice,
+    worker_values,
+)
 
 LIFECYCLE = [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
 ALL_CHECKS = [*CHECKS, *operation_labels(), "test_schema_stateful", *LIFECYCLE]
@@ -56,13 +65,26 @@ def test_a_bad_slice_is_refused(text: str) -> None:
 
 def test_each_worker_gets_its_share_of_the_pace_and_the_budget() -> None:
     config = SimpleNamespace(rate_limit=60.0, max_requests=3000, budget=BUDGETS["default"])
-    words = [_worker_words(["-x"], k, 3, config, Path(f"r/{k}")) for k in (1, 2, 3)]
-    assert [w[:5] for w in words] == [["-x", "--slice", f"{k}/3", "--rate-limit", "20/min"] for k in (1, 2, 3)]
-    shares = [int(w[5].removeprefix("--max-requests=")) for w in words]
+    values = given(SimpleNamespace(seed=7))
+    workers = [worker_values(values, k, 3, config, Path(f"r/{k}")) for k in (1, 2, 3)]
+    assert [(w["slice"], w["rate_limit"], w["report_dir"]) for w in workers] == [
+        (f"{k}/3", "20/min", f"r/{k}") for k in (1, 2, 3)
+    ]
+    assert {w["seed"] for w in workers} == {7}  # the run's own options go with them
+    shares = [w["max_requests"] for w in workers]
     assert 3000 - 3 <= sum(shares) <= 3000  # the budget, shared by the slices' weights
     assert min(shares) > 800
-    unpaced = _worker_words([], 1, 2, SimpleNamespace(rate_limit=None, max_requests=0, budget=config.budget), Path("d"))
-    assert unpaced == ["--slice", "1/2", "--rate-limit", "off", "--report-dir", "d"]
+    unpaced = SimpleNamespace(rate_limit=None, max_requests=0, budget=config.budget)
+    words = _worker_words(values, 1, 2, unpaced, Path("d"))
+    assert _after(words, "--slice") == "1/2"
+    assert _after(words, "--rate-limit") == "off"
+    assert _after(words, "--report-dir") == "d"
+    assert "--max-requests" not in words
+    assert words.count("--report-dir") == words.count("--rate-limit") == 1
+
+
+def _after(words: list[str], flag: str) -> str:
+    return words[words.index(flag) + 1]
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +135,21 @@ def test_the_reports_of_both_fit_the_published_schema(both: tuple[SuiteRun, Suit
         assert_fits_schema(report)
     assert [w["shard"] for w in workers] == [{"index": k, "count": 3} for k in (1, 2, 3)]
     assert "shard" not in parallel.report
+
+
+def test_shards_split_the_checks_as_the_workers_do(tmp_path: Path) -> None:
+    """`--shard K/N`: share K of the split `--workers N` makes, its pace and budget share, its report where asked."""
+    args = ["--budget", "quick", "--rate-limit", "6000/min", "-k", "test_property"]
+    shards = run_suites([([*args, "--shard", f"{k}/2"], tmp_path / f"shard-{k}", None) for k in (1, 2)])
+    split = assign(list(CHECKS), 2, BUDGETS["quick"])
+    for k, shard in enumerate(shards, 1):
+        assert shard.returncode == 2, shard.describe()  # incomplete: the targeted properties alone
+        ran = [line.split()[1] for line in shard.stdout.splitlines() if line.startswith("  [properties]")]
+        assert sorted(ran) == sorted(name for name, share in split.items() if share == k)
+        assert shard.report["rate_limit_per_minute"] == 3000
+        assert not (shard.report_dir / "workers").exists()
+        assert shard.report["shard"] == {"index": k, "count": 2}  # what `merge` joins
+    assert sum(shard.report["max_requests"] for shard in shards) <= 2000
 
 
 def test_a_dry_run_plans_one_process(tmp_path: Path) -> None:

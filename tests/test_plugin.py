@@ -191,6 +191,7 @@ def assert_one_error_line(run: SuiteRun) -> str:
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("ERROR: ")
+    assert run.stdout.strip() == "", "pytest's header (or more) came with the usage error"
     assert not run.report_dir.exists(), "a usage error wrote reports"
     return lines[0]
 
@@ -211,10 +212,17 @@ def unreachable() -> Iterator[str]:
         (["--target-url", "http://127.0.0.1:99999"], "--target-url must be an http(s) URL"),
         (["--target-url", "http://[::1"], "--target-url must be an http(s) URL"),
         (["--target-url", "http://127.0.0.1:8080/?q=1"], "takes no query or fragment"),
+        (["--strict"], "--strict is pytest's own option and leaves the verdict lenient: use --conformance-strict"),
+        (["-k", "no_check_is_called_this"], "-k 'test_property and no_check_is_called_this' selects none"),
     ],
-    ids=["bad budget", "zero timeout", "NaN timeout", "not http", "port out of range", "broken IPv6", "query"],
+    ids=[
+        *("bad budget", "zero timeout", "NaN timeout", "not http", "port out of range", "broken IPv6", "query"),
+        *("pytest's --strict", "-k selects nothing"),
+    ],
 )
 def test_a_bad_option_is_one_error_line(pytester: pytest.Pytester, args: list[str], mentions: str) -> None:
+    if args[0] == "-k":  # pytest takes the last -k: both in one
+        args = ["-k", f"test_property and {args[1]}"]
     assert mentions in assert_one_error_line(run_suite(pytester, *QUICK_PROPERTIES, *args))
 
 

@@ -73,12 +73,22 @@ def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
         (["--target-url", "http://127.0.0.1:abc"], "--target-url must be an http(s) URL"),
         (["-k", "no_check_is_called_this"], "-k 'no_check_is_called_this' selects none of the suite's checks"),
+        (["-k", "repeat_delete", "--shard", "2/2"], "shard 2/2 has none of the checks to run; use fewer shards"),
+        (
+            ["--shard", "1/2", "--workers", "2"],
+            "--shard K/N runs share K of the checks in this process; drop --workers",
+        ),
+        (["--shard", "2/1"], "argument --shard: expected K/N with 1 <= K <= N, got '2/1'"),
     ],
-    ids=["bad budget", "NaN timeout", "port not a number", "-k selects nothing"],
+    ids=[
+        *("bad budget", "NaN timeout", "port not a number", "-k selects nothing"),
+        *("empty shard", "shard and workers", "shard beyond N"),
+    ],
 )
 def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], mentions: str) -> None:
     run = run_suite(args, tmp_path / "reports")
     assert run.returncode == 4, run.describe()
+    assert run.stdout == "", "pytest's header (or more) came with the usage error"
     assert run.stderr.count("\n") == 1, run.stderr
     assert run.stderr.startswith("husky-conformance: ")
     assert mentions in run.stderr

@@ -28,6 +28,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRe
 from conformance.cassettes import cassette_set
 from conformance.cassettes.cassette_set import CLEANUP, OPEN, Index, Scrubber
 from conformance.errors import NotExercised, UsageError
+from conformance.run import options
 
 if TYPE_CHECKING:
     from conformance.config import SuiteConfig
@@ -260,21 +261,9 @@ class Recording:
             checks=[check.name for check in self.checks],
             cassettes=files,
             requirements=dict(sorted(requirements.items())),
-            options=_options(config),
+            options=options.kept(config),
         )
         cassette_set.write_index(self.directory, index)
-
-
-def _options(config: SuiteConfig) -> dict[str, Any]:
-    """The run's other options that shape what it sends (a replay passes them again)."""
-    return {
-        "seeder": config.seeder,
-        "agent_id": config.agent_id,
-        "allow_destructive": config.allow_destructive,
-        "isolated_target": config.isolated_target,
-        "pool_file": str(config.pool_file) if config.pool_file else None,
-        "wait_completed": config.wait_completed,
-    }
 
 
 def _unchanged(request: Any) -> Any:

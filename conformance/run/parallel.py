@@ -16,13 +16,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from argparse import ArgumentTypeError
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conformance.config import Budget
 from conformance.errors import SUITE_FAILED, USAGE_ERROR, UsageError  # a worker's usage error or crash is the run's
+from conformance.run import options
 from conformance.run.merge import join, join_ledgers
 from conformance.run.report_data import Report, Shard
 
@@ -37,6 +39,7 @@ __all__ = [
     "run",
     "shard",
     "shares",
+    "worker_values",
 ]
 
 # Requests of each check against the bundled mock at each budget (smoke, quick, default, thorough),
@@ -80,9 +83,11 @@ NOTHING_SELECTED = 5  # pytest's "no tests collected": -k left this worker's sli
 
 def parse_slice(text: str) -> tuple[int, int]:
     """`K/N` (1 <= K <= N): this process runs slice K of N."""
+    try:
+        options.k_of_n(text)
+    except ArgumentTypeError as error:
+        raise UsageError(f"--slice: {error}") from None
     k, _, n = text.partition("/")
-    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        raise UsageError(f"--slice takes K/N with 1 <= K <= N, got {text!r}")
     return int(k), int(n)
 
 
@@ -121,10 +126,16 @@ def _names() -> list[str]:
     return names + [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
 
 
-def _worker_words(words: list[str], k: int, workers: int, config: Any, directory: Path) -> list[str]:
+def worker_values(values: Mapping[str, Any], k: int, workers: int, config: Any, directory: Path) -> dict[str, Any]:
+    """The options of worker (or `--shard`) K of N: its slice, its share of the pace and of the budget, its reports."""
     rate = f"{config.rate_limit / workers:g}/min" if config.rate_limit else "off"
-    share = [f"--max-requests={shares(config, workers)[k - 1]}"] if config.max_requests else []
-    return [*words, "--slice", f"{k}/{workers}", "--rate-limit", rate, *share, "--report-dir", str(directory)]
+    share = shares(config, workers)[k - 1] if config.max_requests else None
+    own = {"slice": f"{k}/{workers}", "rate_limit": rate, "max_requests": share, "report_dir": str(directory)}
+    return {**values, **own, "workers": 1}
+
+
+def _worker_words(values: Mapping[str, Any], k: int, workers: int, config: Any, directory: Path) -> list[str]:
+    return options.pytest_words(worker_values(values, k, workers, config, directory))
 
 
 def shares(config: Any, workers: int, max_requests: int | None = None) -> list[int]:
@@ -148,8 +159,8 @@ def check_shares(config: Any, workers: int, smallest: int) -> None:
     )
 
 
-def run(words: list[str], config: Any, workers: int) -> int:
-    """Run the suite's pytest command line `words` as `workers` slices at once; merge, report, exit."""
+def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
+    """Run the suite with the options' `values` as `workers` slices at once; merge, report, exit."""
     from conformance.run import report
 
     started = time.monotonic()
@@ -159,7 +170,7 @@ def run(words: list[str], config: Any, workers: int) -> int:
     for k, directory in enumerate(directories, 1):
         directory.mkdir(parents=True, exist_ok=True)
         output = (directory / "output.txt").open("w", encoding="utf-8")
-        command = [sys.executable, "-m", "pytest", *_worker_words(words, k, workers, config, directory)]
+        command = [sys.executable, "-m", "pytest", *_worker_words(values, k, workers, config, directory)]
         processes.append((subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True), output))
     print(f"husky-conformance: {workers} workers, reports of each in {base}/workers/", flush=True)
     codes = []
