@@ -281,7 +281,7 @@ def _verdict(check: Any, raw: bytes) -> str:
 
 
 @pytest.mark.parametrize("depth", range(28, 35))
-@pytest.mark.parametrize("inner", [b"1", b"{}", b'{"k":[]}', b'"[[{{"'])
+@pytest.mark.parametrize("inner", [b"1", b"{}", b'{"k":[]}', b'"[[{{"', b'"\\\\"', b'"\\"[["', b'"\\\\\\"{{\\\\"'])
 @pytest.mark.parametrize("layer", [(b"[", b"]"), (b'{"a":', b"}"), (b'[{"]":', b"}]")])
 def test_the_fast_nesting_check_judges_as_the_walk(depth: int, inner: bytes, layer: tuple[bytes, bytes]) -> None:
     """Bodies with many brackets (here 40 in a string) near the 32 levels, by both paths."""
@@ -289,6 +289,14 @@ def test_the_fast_nesting_check_judges_as_the_walk(depth: int, inner: bytes, lay
     raw = b'{"pad":"' + b"[" * 40 + b'","v":' + opening * depth + inner + closing * depth + b"}"
     walked = _verdict(lambda body: validation._check_tree(json.loads(body)), raw)
     assert _verdict(validation.parse_json, raw) == walked
+
+
+@pytest.mark.parametrize("pad", [b'"\\""', b'"a\\"b"', b'"\\\\\\""', b'"\\\\"'])
+def test_escaped_quotes_and_backslashes_hide_no_nesting_from_the_fast_check(pad: bytes) -> None:
+    """Strings around a value nested too deep, whose escapes would fool a split on quotes."""
+    raw = b'{"p":' + pad + b',"v":' + b"[" * 40 + b"]" * 40 + b',"q":' + pad + b"}"
+    assert not validation._shallow(raw)
+    assert "nested deeper" in _verdict(validation.parse_json, raw)
 
 
 def test_a_wide_body_with_brackets_in_its_strings_takes_the_fast_path() -> None:
