@@ -304,6 +304,30 @@ def test_a_wide_body_with_brackets_in_its_strings_takes_the_fast_path() -> None:
     assert validation._shallow(raw)
 
 
+_FULL_COLLECTIONS = """
+import gc, json, sys
+from conformance.mock.server import settle_gc
+from conformance.mock.validation import parse_json
+if sys.argv[1] == "settled":
+    settle_gc()
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+raw = json.dumps({"x": [[] for _ in range(15_000)]}).encode()
+kept = [json.dumps(parse_json(raw)) for _ in range(40)]  # held as text, as the store holds them
+print(len(full))
+"""
+
+
+def test_wide_bodies_set_off_no_full_collection_in_the_mock_command_s_process() -> None:
+    """Parsed, a 60 KB body is 15,000 lists: with CPython's defaults they reach the oldest generation."""
+    runs = {
+        how: subprocess.run([sys.executable, "-c", _FULL_COLLECTIONS, how], capture_output=True, text=True, check=True)
+        for how in ("settled", "default")
+    }
+    assert int(runs["settled"].stdout) == 0
+    assert int(runs["default"].stdout) > 0  # what the setting is for
+
+
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------
 
 
