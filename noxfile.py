@@ -52,7 +52,7 @@ def staging(session: nox.Session) -> None:
     """The suite against a shared target from HUSKY_* variables: paced, smoke budget (options after --)."""
     target = os.environ.get("HUSKY_TARGET_URL")
     if not target or not (os.environ.get("HUSKY_API_KEY") or os.environ.get("HUSKY_FIXTURES_TOKEN")):
-        session.error(f"the staging session needs {STAGING_NEEDS}; see README, 'Running against staging'")
+        session.error(f"the staging session needs {STAGING_NEEDS}; see docs/staging.md")
     session.install("-e", ".")
     defaults = ["--target-url", target, "--report-dir", "reports/staging", "--budget", "smoke"]
     session.run("husky-conformance", "run", *defaults, *session.posargs)  # a later option wins
@@ -106,7 +106,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(name="kill-rate")
 def kill_rate(session: nox.Session) -> None:
-    """Seeded faults caught by our suite versus stock schemathesis (minutes; its table is in the README)."""
+    """Seeded faults caught by our suite versus stock schemathesis (minutes; its table is in docs/faults.md)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/kill_rate.py", *session.posargs)
 

@@ -31,11 +31,11 @@ from typing import Any
 
 import httpx
 
-from conformance._resources import spec_path
 from conformance.config import DEFAULT_SEED
-from conformance.fixtures_client import FixturesClient
+from conformance.contract._resources import spec_path
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.faults import FAULTS, Fault
+from conformance.target.fixtures_client import FixturesClient
 
 TOKEN = "kill-rate-fixtures-token"
 SEEDED = ["queued", "initiated", "ringing", "in_progress", "failed", "cancelled"] + ["completed"] * 8

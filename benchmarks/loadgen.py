@@ -7,7 +7,7 @@ free connection) and writes, per request, its status and latency, and the window
 on `time.perf_counter` (CLOCK_MONOTONIC: comparable across processes), to FILE as a pickle.
 
 Raw streams rather than httpx: httpx costs more per request than the servers it would measure
-(see the README, "Mock capacity"). uvloop is used when it is installed.
+(see docs/performance.md, "Mock capacity"). uvloop is used when it is installed.
 """
 
 from __future__ import annotations

@@ -50,9 +50,9 @@ from typing import Any
 
 import httpx
 
-from conformance._resources import spec_path
-from conformance.fixtures_client import FixturesClient
+from conformance.contract._resources import spec_path
 from conformance.mock.server import bind
+from conformance.target.fixtures_client import FixturesClient
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "mock-capacity-fixtures-token"

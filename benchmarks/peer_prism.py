@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from conformance._resources import spec_path
+from conformance.contract._resources import spec_path
 from conformance.mock.server import bind
 
 CREDENTIALS = {

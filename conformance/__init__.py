@@ -11,8 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .mock import MockConfig, MockServer, create_app
-    from .testing import HuskyMock, MockOrg
+    from conformance.mock import MockConfig, MockServer, create_app
+    from conformance.testing import HuskyMock, MockOrg
 
     CONTRACT_VERSION: str
 
@@ -33,7 +33,7 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name == "CONTRACT_VERSION":  # from specs/contract.md, read when first asked for
-        from ._resources import contract_version
+        from conformance.contract._resources import contract_version
 
         return contract_version()
     if name in _LAZY:

@@ -1,7 +1,7 @@
 """The `husky-conformance` command line: one subcommand per job.
 
 A usage mistake ends with one line on stderr saying what to do, and exit code 4; a failure of the
-suite itself, with one line and exit code 3 (`conformance.crash`).
+suite itself, with one line and exit code 3 (`conformance.run.crash`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import USAGE_ERROR, UsageError
+from conformance.errors import USAGE_ERROR, UsageError
 
 __all__ = ["main"]
 
@@ -147,7 +147,7 @@ def _parser() -> _Parser:
 
 
 def _list_faults() -> int:
-    from .mock.faults import FAULTS
+    from conformance.mock.faults import FAULTS
 
     width = max(map(len, FAULTS))
     lines = []
@@ -164,10 +164,10 @@ def _list_faults() -> int:
 
 
 def _mock(args: argparse.Namespace) -> int:
-    from .mock import MockConfig
-    from .mock.faults import unknown_faults
-    from .mock.server import bind, serve
-    from .mock.store import STATUSES
+    from conformance.mock import MockConfig
+    from conformance.mock.faults import unknown_faults
+    from conformance.mock.server import bind, serve
+    from conformance.mock.store import STATUSES
 
     if args.list_faults:
         return _list_faults()
@@ -232,23 +232,23 @@ def _run(args: argparse.Namespace) -> int:
     """Check the options and the target first, so that a mistake is one line, then run pytest."""
     import pytest
 
-    from .config import config_from
-    from .session import check_budget
+    from conformance.config import config_from
+    from conformance.run.session import check_budget
 
     config = config_from(args, os.environ)
     check_budget(config)
     if config.target_url is not None and not config.dry_run:
-        from .client import check_reachable
+        from conformance.http.client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
-    from .determinism import warm_unicode_tables
+    from conformance.layers.determinism import warm_unicode_tables
 
     warm_unicode_tables()
     if args.workers > 1:
         if config.dry_run:
             raise UsageError("--dry-run plans a run of one process; drop --workers")
-        from .parallel import check_shares, run
-        from .session import smallest_budget
+        from conformance.run.parallel import check_shares, run
+        from conformance.run.session import smallest_budget
 
         check_shares(config, args.workers, smallest_budget(config)[0])
         return run(pytest_args(args), config, args.workers)
@@ -259,14 +259,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _requirements(args: argparse.Namespace) -> int:
-    from .requirements import render_table
+    from conformance.contract.requirements import render_table
 
     print(render_table())
     return 0
 
 
 def _contract(args: argparse.Namespace) -> int:
-    from ._resources import CONTRACT, spec_path
+    from conformance.contract._resources import CONTRACT, spec_path
 
     print(spec_path(CONTRACT).read_text(encoding="utf-8"), end="")
     return 0
@@ -320,14 +320,14 @@ def _as_run(args: argparse.Namespace, **overrides: Any) -> argparse.Namespace:
 def _record(args: argparse.Namespace) -> int:
     import pytest
 
-    from .cassettes import refuse_foreign
-    from .config import config_from
+    from conformance.cassettes.cassette_set import refuse_foreign, run_environment
+    from conformance.config import config_from
 
     run = _as_run(args, keyword="test_property")
-    config = config_from(run, os.environ)
+    config = config_from(run, run_environment(run))
     refuse_foreign(Path(args.cassettes))
     if config.target_url is not None:
-        from .client import check_reachable
+        from conformance.http.client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
     return int(pytest.main([*pytest_args(run), "--cassettes", args.cassettes, "--record-mode=rewrite"]))
@@ -337,8 +337,8 @@ def _replay(args: argparse.Namespace) -> int:
     """The recorded run again, offline: its target, seed, budget and options, and its placeholders as secrets."""
     import pytest
 
-    from .cassettes import read_index
-    from .config import config_from
+    from conformance.cassettes.cassette_set import read_index, run_environment
+    from conformance.config import config_from
 
     index = read_index(Path(args.cassettes))
     run = _as_run(
@@ -353,15 +353,15 @@ def _replay(args: argparse.Namespace) -> int:
         keyword="test_property",
         replay=True,
     )
-    config_from(run, os.environ)
+    config_from(run, run_environment(run))
     words = ["--cassettes", args.cassettes, "--replay", "--record-mode=none", "--block-network"]
     return int(pytest.main([*pytest_args(run), *words]))
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from . import drift
-    from .client import check_reachable
-    from .config import config_from
+    from conformance.cassettes import drift
+    from conformance.config import config_from
+    from conformance.http.client import check_reachable
 
     config = config_from(_as_run(args), os.environ)
     assert config.target_url is not None
@@ -379,7 +379,7 @@ COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
-        from .determinism import hypothesis_home
+        from conformance.layers.determinism import hypothesis_home
 
         os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_home()))  # workers inherit it
         args = _parser().parse_args(argv)
@@ -390,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the suite's own bug: one line and exit 3, never a traceback
-        from . import crash
+        from conformance.run import crash
 
         secrets = crash.known_secrets(os.environ, getattr(args, "fixtures_token", None))
         report_dir = getattr(args, "report_dir", None)

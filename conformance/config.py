@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .errors import UsageError
+from conformance.errors import UsageError
 
 __all__ = [
     "BUDGETS",
@@ -231,8 +231,12 @@ def build_config(
     replay: bool = False,
     max_requests: int | None = None,
 ) -> SuiteConfig:
-    if replay:  # the recording's placeholders are the secrets, whatever this environment holds
-        env, fixtures_token, rate_limit = _replay_env(cassettes, target_url), None, "off"
+    if replay:  # `env` is the recording's placeholders (`run_environment`), whatever this environment holds
+        if cassettes is None or target_url is None:
+            raise UsageError(
+                "--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')"
+            )
+        fixtures_token, rate_limit = None, "off"
     if not 0 < timeout < math.inf:  # also refuses NaN
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
     if wait_completed is not None and not 0 <= wait_completed < math.inf:
@@ -263,14 +267,6 @@ def build_config(
         cassettes=Path(cassettes) if cassettes else None,
         replay=replay,
     )
-
-
-def _replay_env(cassettes: str | None, target_url: str | None) -> Mapping[str, str]:
-    if cassettes is None or target_url is None:
-        raise UsageError("--replay needs --cassettes DIR and the recorded --target-url ('husky-conformance replay')")
-    from .cassettes import read_index, replay_environment
-
-    return replay_environment(read_index(Path(cassettes)))
 
 
 def is_loopback(url: str) -> bool:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from _pytest.outcomes import Skipped
 
 if TYPE_CHECKING:
-    from .client import Exchange
+    from conformance.http.client import Exchange
 
 __all__ = ["SUITE_FAILED", "USAGE_ERROR", "Failure", "NotExercised", "UsageError"]
 
 USAGE_ERROR = 4  # the exit code of a `UsageError`
-SUITE_FAILED = 3  # the exit code when the suite itself failed (`conformance.crash`)
+SUITE_FAILED = 3  # the exit code when the suite itself failed (`conformance.run.crash`)
 
 
 class Failure(AssertionError):

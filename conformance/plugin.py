@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .checks import Context
-    from .session import SuiteSession
-    from .testing import HuskyMock
+    from conformance.layers.checks import Context
+    from conformance.run.session import SuiteSession
+    from conformance.testing import HuskyMock
 
 SESSION: pytest.StashKey[SuiteSession] = pytest.StashKey()
 OUTCOME: pytest.StashKey[str] = pytest.StashKey()
@@ -31,7 +31,7 @@ IN_PLAY: pytest.StashKey[bool] = pytest.StashKey()  # the suite's own tests were
 CRASHED: pytest.StashKey[BaseException] = pytest.StashKey()  # the suite itself failed (exit 3)
 MISUSED: pytest.StashKey[str] = pytest.StashKey()  # a usage error met in a check: the run stops (exit 4)
 SUITE_MARKER = "husky"
-RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.recording`), when --cassettes
+RECORDING = "husky-recording"  # the record/replay plugin object (`conformance.cassettes.recording`), when --cassettes
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pool", dest="pool_file", help="file of pre-provisioned completed call ids (--seeder pool)")
     group.addoption("--wait-completed", type=float, help="seconds the api seeder polls a new call")
     group.addoption("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
-    # A parallel run's workers (`husky-conformance run --workers N`, conformance.parallel):
+    # A parallel run's workers (`husky-conformance run --workers N`, conformance.run.parallel):
     group.addoption("--slice", help="K/N: run only slice K of the suite's checks split N ways")
     group.addoption("--max-requests", type=int, help="this process's share of the budget's request cap")
     group.addoption("--cassettes", metavar="DIR", help="record the targeted properties into VCR.py cassettes in DIR")
@@ -94,12 +94,12 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
     """Exit code 3: one line on stderr, the details in report.json (with what the run judged, if it can)."""
     from pathlib import Path
 
-    from . import crash
+    from conformance.run import crash
 
     secrets = crash.known_secrets(os.environ, config.option.fixtures_token)
     data = None
     if suite is not None:
-        from . import report
+        from conformance.run import report
 
         with contextlib.suppress(Exception):  # what broke may be the report itself
             data = report.build(suite)
@@ -109,8 +109,8 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
 def _register_recording(config: pytest.Config) -> None:
     from pathlib import Path
 
-    from .errors import UsageError
-    from .recording import Recording
+    from conformance.cassettes.recording import Recording
+    from conformance.errors import UsageError
 
     try:
         recording = Recording(Path(config.option.cassettes), replay=config.option.replay)
@@ -135,9 +135,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _keep_slice(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from .config import resolve_budget
-    from .errors import UsageError
-    from .parallel import assign, parse_slice
+    from conformance.config import resolve_budget
+    from conformance.errors import UsageError
+    from conformance.run.parallel import assign, parse_slice
 
     try:
         k, n = parse_slice(config.option.slice)
@@ -164,35 +164,36 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly or not _suite_items(session):
         return
     session.config.stash[IN_PLAY] = True
-    from .errors import UsageError
+    from conformance.errors import UsageError
 
     try:
         suite = _open(session.config)
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     session.config.stash[SESSION] = suite
-    from . import progress
+    from conformance.run import progress
 
     progress.start(session.config, suite)
 
 
 def _open(config: pytest.Config) -> SuiteSession:
     """The run's session; a record or replay run opens it inside its set-up cassette."""
-    from .session import SuiteSession
+    from conformance.run.session import SuiteSession
 
     suite_config, recording = _suite_config(config), config.pluginmanager.get_plugin(RECORDING)
     return recording.open(suite_config) if recording else SuiteSession.open(suite_config)
 
 
 def _suite_config(config: pytest.Config) -> Any:
-    from .config import config_from
+    from conformance.cassettes.cassette_set import run_environment
+    from conformance.config import config_from
 
-    return config_from(config.option, os.environ)
+    return config_from(config.option, run_environment(config.option))
 
 
 @pytest.fixture(scope="session")
 def husky_recording(request: pytest.FixtureRequest) -> Any:
-    """The record or replay side of this run (`--cassettes`; a `conformance.recording.Recording`), or None."""
+    """The record or replay side of this run (`--cassettes`; a `conformance.cassettes.recording.Recording`), or None."""
     return request.config.pluginmanager.get_plugin(RECORDING)
 
 
@@ -213,7 +214,7 @@ def husky_mock() -> Generator[HuskyMock, None, None]:
     `.seed_call(org, status, **fields)`, `.advance(call, status)`, `.new_key(org, ...)`, and
     `with .faults(name, ...):` to break rules of the contract for one block.
     """
-    from .testing import HuskyMock
+    from conformance.testing import HuskyMock
 
     with HuskyMock() as mock:
         yield mock
@@ -232,7 +233,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     suite = item.config.stash.get(SESSION, None)
     if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
         return report
-    from .errors import Failure, NotExercised, UsageError
+    from conformance.errors import Failure, NotExercised, UsageError
 
     error = call.excinfo.value
     failures = _failures_in(error, Failure)
@@ -283,7 +284,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     name = _name(item)
     suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
     result = yield
-    from . import progress
+    from conformance.run import progress
 
     outcome, layer = item.stash.get(OUTCOME, "pass"), marker.kwargs.get("layer", "")
     requests = suite.ctx.client.requests - before
@@ -305,14 +306,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     suite = session.config.stash.get(SESSION, None)
     if suite is None:
         return
-    from . import report
+    from conformance.run import report
 
     crashed = session.config.stash.get(CRASHED, None)
     try:
         _clean_up(suite, session.config)
         if crashed is None and MISUSED in session.config.stash:
             print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)
-            from .errors import USAGE_ERROR
+            from conformance.errors import USAGE_ERROR
 
             session.exitstatus = USAGE_ERROR
         elif crashed is None:
@@ -340,6 +341,6 @@ def _clean_up(suite: SuiteSession, config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     suite = config.stash.get(SESSION, None)
     if suite is not None and CRASHED not in config.stash and MISUSED not in config.stash:
-        from . import report
+        from conformance.run import report
 
         terminalreporter.write_line(report.plan_table(suite) if suite.planned else report.final_table(suite))

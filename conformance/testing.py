@@ -21,12 +21,12 @@ from typing import Any
 
 import httpx
 
-from .fixtures_client import ALL_SCOPES, FixturesClient, FixturesRefused, SeededOrg
-from .mock.config import MockConfig
-from .mock.faults import FAULTS, unknown_faults
-from .mock.fixtures_api import SEED_FIELDS
-from .mock.server import MockServer
-from .mock.store import STATUSES
+from conformance.mock.config import MockConfig
+from conformance.mock.faults import FAULTS, unknown_faults
+from conformance.mock.fixtures_api import SEED_FIELDS
+from conformance.mock.server import MockServer
+from conformance.mock.store import STATUSES
+from conformance.target.fixtures_client import ALL_SCOPES, FixturesClient, FixturesRefused, SeededOrg
 
 __all__ = ["SCOPES", "STATUSES", "HuskyMock", "MockOrg"]
 

@@ -10,8 +10,8 @@ import pytest
 from helpers import Tenant
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer, create_app
+from conformance.target.fixtures_client import FixturesClient
 
 FIXTURES_TOKEN = "fixtures-" + secrets.token_urlsafe(16)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conformance.fixtures_client import SeededOrg
+from conformance.target.fixtures_client import SeededOrg
 
 
 @dataclass(frozen=True)

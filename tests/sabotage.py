@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from conformance import environment, report
-from conformance.environment import Environment
+from conformance.run import report
+from conformance.target import environment
+from conformance.target.environment import Environment
 
 WHERE = os.environ.get("SABOTAGE", "")
 

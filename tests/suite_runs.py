@@ -34,11 +34,11 @@ from starlette.types import ASGIApp
 # outlive it: the check registry (else a second run finds no checks), and httpcore (else httpx
 # maps a second run's connection errors by the first run's classes, and they escape as crashes).
 import conformance.suite.test_properties  # noqa: F401
+from conformance.layers.results import EXIT_CODES
 from conformance.mock import operations, routes
 from conformance.mock.errors import ApiError, Code
 from conformance.mock.server import bind
 from conformance.mock.store import Org, Store
-from conformance.results import EXIT_CODES
 
 LOOPBACK = "127.0.0.1"
 RUN_SECONDS = 120.0

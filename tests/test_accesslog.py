@@ -21,9 +21,9 @@ from conftest import FIXTURES_TOKEN, Tenant
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockServer
 from conformance.mock.accesslog import StreamAccessLog, access_line, redact_path
+from conformance.target.fixtures_client import FixturesClient
 
 ACCESS_LOGGER = "conformance.mock.access"
 LINE_KEYS = {"method", "path", "status", "ms"}

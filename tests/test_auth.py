@@ -6,7 +6,7 @@ import pytest
 from helpers import Tenant
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
+from conformance.target.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
 
 REST_OPERATIONS = {
     "calls:read": ("GET", "/v1/calls/{id}"),

@@ -17,9 +17,9 @@ import httpx
 import pytest
 import yaml
 
-from conformance._resources import spec_path
-from conformance.fixtures_client import FixturesClient
+from conformance.contract._resources import spec_path
 from conformance.mock import MockServer
+from conformance.target.fixtures_client import FixturesClient
 
 _SPEC = yaml.safe_load(spec_path("openapi.yaml").read_text(encoding="utf-8"))
 ERROR_CODES = frozenset(_SPEC["components"]["schemas"]["ErrorCode"]["enum"])

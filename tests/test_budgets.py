@@ -24,20 +24,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from suite_runs import run_suite, run_suites
 
-from conformance import calls, environment, session
-from conformance.checks import CHECKS, Context
-from conformance.client import Client
 from conformance.config import BUDGETS, SuiteConfig, build_config
-from conformance.environment import Environment
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import NotExercised, UsageError
-from conformance.ledger import clean_up
+from conformance.http.client import Client
+from conformance.http.redaction import Secrets
+from conformance.layers.checks import CHECKS, Context
+from conformance.layers.properties import _common, auth, create, ids, webhook
+from conformance.layers.results import Results
 from conformance.mock import MockServer
-from conformance.parallel import shares
-from conformance.properties import _common, auth, create, ids, webhook
-from conformance.redaction import Secrets
-from conformance.requirements import REQUIREMENTS
-from conformance.results import Results
-from conformance.session import SuiteSession, check_budget, smallest_budget
+from conformance.run import session
+from conformance.run.parallel import shares
+from conformance.run.session import SuiteSession, check_budget, smallest_budget
+from conformance.target import calls, environment
+from conformance.target.environment import Environment
+from conformance.target.ledger import clean_up
 
 BASE = "http://127.0.0.1:9"  # nothing here sends a request
 SMOKE_REQUESTS = 300
@@ -295,7 +296,7 @@ class FakeTarget:
 
 
 def fake_run(budget: int, target: FakeTarget, report_dir: Path) -> Environment:
-    """An environment on `target` at `budget`, watched as a run's is (`conformance.session`)."""
+    """An environment on `target` at `budget`, watched as a run's is (`conformance.run.session`)."""
     config = build_config(
         target_url=BASE,
         fixtures_token=None,

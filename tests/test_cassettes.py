@@ -1,4 +1,4 @@
-"""Record and replay (`conformance.cassettes`, `conformance.recording`): the real CLI in
+"""Record and replay (`conformance.cassettes.cassette_set`, `conformance.cassettes.recording`): the real CLI in
 subprocesses against mocks on loopback, and the scrubbing, matching and index in process.
 
 One recording against a correct mock and one against a mock with a seeded fault serve every
@@ -24,8 +24,7 @@ from suite_runs import SuiteRun, suite_env
 from vcr.request import Request
 from vcr.serializers import yamlserializer
 
-from conformance import universal
-from conformance.cassettes import (
+from conformance.cassettes.cassette_set import (
     CREDENTIAL_NAMES,
     INDEX,
     Scrubber,
@@ -34,15 +33,16 @@ from conformance.cassettes import (
     replay_environment,
     same_request,
 )
+from conformance.cassettes.recording import OUT_OF_SCOPE, RESPONSE_WIDE
 from conformance.cli import main
-from conformance.client import Exchange
 from conformance.config import Credentials
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import UsageError
+from conformance.http.client import Exchange
+from conformance.http.redaction import Secrets
+from conformance.layers import universal
+from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
-from conformance.recording import OUT_OF_SCOPE, RESPONSE_WIDE
-from conformance.redaction import Secrets
-from conformance.requirements import REQUIREMENTS
-from conformance.results import Results
 
 SHIPPED = Path(__file__).parents[1] / "cassettes" / "mock"
 TOKEN = "cassette-fixtures-" + secrets.token_urlsafe(12)

@@ -2,7 +2,7 @@
 
 A MUST is covered when a registered check names it, when a test of the suite carries it in its
 `husky` marker (collected with `--collect-only`, which touches no target), or when a universal
-rule (`conformance.universal`) checks it on every answer.
+rule (`conformance.layers.universal`) checks it on every answer.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from dataclasses import replace
 
 import pytest
 
-from conformance import checks, properties, universal
-from conformance.checks import CHECKS, Context, check
-from conformance.client import Client, Exchange
 from conformance.config import build_config
-from conformance.environment import Environment
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import Failure
+from conformance.http.client import Client, Exchange
+from conformance.http.redaction import Secrets
+from conformance.layers import checks, properties, universal
+from conformance.layers.checks import CHECKS, Context, check
+from conformance.layers.results import Results
 from conformance.plugin import SUITE_MARKER
-from conformance.redaction import Secrets
-from conformance.requirements import REQUIREMENTS
-from conformance.results import Results
+from conformance.target.environment import Environment
 
 pytest_plugins = ["pytester"]
 

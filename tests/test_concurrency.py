@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockServer
+from conformance.target.fixtures_client import FixturesClient
 
 PII = ("contact_number", "contact_name", "contact_email", "additional_info", "transcript", "recording_url")
 ROUNDS = 5

@@ -10,15 +10,17 @@ import sys
 import pytest
 
 import conformance
-from conformance._resources import CONTRACT, contract_anchor, contract_version, spec_path
-from conformance.requirements import REQUIREMENTS
+from conformance.contract._resources import CONTRACT, contract_anchor, contract_version, spec_path
+from conformance.contract.requirements import REQUIREMENTS
 
 TEXT = spec_path(CONTRACT).read_text(encoding="utf-8")
 SECTIONS = dict(re.findall(r"^## (\d+)\. [^\n]+\n(.*?)(?=^## |\Z)", TEXT, re.MULTILINE | re.DOTALL))
 
 
 @pytest.mark.parametrize("requirement", REQUIREMENTS, ids=lambda r: r.id)
-def test_the_contract_names_each_requirement_in_its_sections(requirement: conformance.requirements.Requirement) -> None:
+def test_the_contract_names_each_requirement_in_its_sections(
+    requirement: conformance.contract.requirements.Requirement,
+) -> None:
     for section in requirement.section.split(","):
         assert f"`{requirement.id}`" in SECTIONS[section], f"section {section} does not name {requirement.id}"
 

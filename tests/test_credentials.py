@@ -6,8 +6,9 @@ to complete) it can then only make queued calls (create) and cancelled ones (cre
 whatever needs a call in another state is not exercised, with a reason, and the verdict is
 incomplete rather than pass or fail.
 
-The README's walk-through, at the end, is the other way: the mock's own banner variables, every
-one of them, and `--seeder api` against a mock whose calls complete by themselves: PASS.
+The staging walk-through (docs/staging.md, "End to end"), at the end, is the other way: the mock's
+own banner variables, every one of them, and `--seeder api` against a mock whose calls complete by
+themselves: PASS.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import httpx
 import pytest
 from suite_runs import QUICK_PROPERTIES, SuiteRun, run_suite, run_suites
 
-from conformance.cassettes import CREDENTIAL_NAMES
-from conformance.fixtures_client import FixturesClient
+from conformance.cassettes.cassette_set import CREDENTIAL_NAMES
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.mock import MockConfig, MockServer
-from conformance.requirements import REQUIREMENTS
+from conformance.target.fixtures_client import FixturesClient
 
 FIXTURES_TOKEN = "credentials-fixtures-token"
 SCHEMA_LAYER = {r.id for r in REQUIREMENTS if r.id.startswith("SCHEMA-")}  # deselected by -k test_property
@@ -124,7 +125,7 @@ def test_no_credentials_at_all_is_a_usage_error(runs: dict[str, SuiteRun]) -> No
     assert not (run.report_dir / "report.json").exists()
 
 
-# --- the README's walk-through: the mock's own banner, pasted, reaches PASS ----------------------------
+# --- the staging walk-through (docs/staging.md): the mock's own banner, pasted, reaches PASS ----------
 
 WALK_THROUGH = ("--budget", "smoke", "--allow-destructive", "--seeder", "api", "--agent-id", "agent_autocomplete")
 WALK_THROUGH_SECONDS = 180.0  # about 60 s measured (the api seeder waits ~4 s for each completed call)

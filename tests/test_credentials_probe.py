@@ -1,4 +1,4 @@
-"""The credential check (`conformance.credentials_probe`): a wrong `HUSKY_*` credential is a usage
+"""The credential check (`conformance.target.credentials_probe`): a wrong `HUSKY_*` credential is a usage
 error (exit 4) naming its variable, before any check; never a FAIL of the target.
 
 The credentials are real ones of a live mock on loopback, made through its fixtures API by the test
@@ -16,13 +16,13 @@ import httpx
 import pytest
 from suite_runs import run_suites
 
-from conformance.client import Client
 from conformance.config import build_config
-from conformance.environment import Environment
 from conformance.errors import UsageError
-from conformance.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
+from conformance.http.client import Client
+from conformance.http.redaction import Secrets
 from conformance.mock import MockConfig, MockServer
-from conformance.redaction import Secrets
+from conformance.target.environment import Environment
+from conformance.target.fixtures_client import ALL_SCOPES, FixturesClient, SeededOrg
 
 TOKEN = "credentials-probe-fixtures-token"
 LIMITED = ("calls:create", "calls:read")

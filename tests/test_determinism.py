@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from suite_runs import QUICK_PROPERTIES, AppServer, SuiteRun, run_suite
 
 import conformance.mock.store
-from conformance.determinism import no_mined_constants
+from conformance.layers.determinism import no_mined_constants
 from conformance.mock import MockConfig, create_app
 
 FIXTURES_TOKEN = "determinism-fixtures-token"

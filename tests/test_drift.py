@@ -1,4 +1,4 @@
-"""Drift (`conformance.drift`): the shipped cassette set re-sent to fresh mocks on loopback, one
+"""Drift (`conformance.cassettes.drift`): the shipped cassette set re-sent to fresh mocks on loopback, one
 correct and one with a seeded fault, through the real command line in process; and substitution
 and comparison on their own."""
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from suite_runs import refused_url
 
+from conformance.cassettes.drift import Answer, Recorded, Substitutions, _judge
 from conformance.cli import main
-from conformance.client import Exchange
-from conformance.drift import Answer, Recorded, Substitutions, _judge
+from conformance.http.client import Exchange
+from conformance.http.redaction import Secrets
 from conformance.mock import MockConfig, MockServer
-from conformance.redaction import Secrets
 
 SHIPPED = Path(__file__).parents[1] / "cassettes" / "mock"
 TOKEN = "drift-fixtures-" + secrets.token_urlsafe(12)

@@ -10,9 +10,9 @@ import pytest
 from suite_runs import run_suite
 
 from conformance.cli import main
+from conformance.contract.requirements import by_id
 from conformance.mock import MockConfig, MockServer, Store
 from conformance.mock.faults import FAULTS
-from conformance.requirements import by_id
 
 MOCK_SOURCES = sorted((Path(__file__).parents[1] / "conformance" / "mock").glob("*.py"))
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import FIXTURES_TOKEN, Tenant
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, create_app
+from conformance.target.fixtures_client import FixturesClient
 
 STATUSES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
 # The single steps of contract section 4 (telephony, and cancel while queued).

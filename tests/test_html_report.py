@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from suite_runs import SuiteRun, run_suite
 
-from conformance._resources import CONTRACT, contract_links, spec_path
-from conformance.html_report import render
+from conformance.contract._resources import CONTRACT, contract_links, spec_path
+from conformance.contract.requirements import REQUIREMENTS
 from conformance.mock import MockConfig, MockServer
-from conformance.requirements import REQUIREMENTS
+from conformance.run.html_report import render
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 CONTRACT_URI = spec_path(CONTRACT).as_uri()

@@ -10,7 +10,7 @@ import pytest
 from helpers import Tenant
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import FixturesClient
+from conformance.target.fixtures_client import FixturesClient
 
 STATES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
 CREATE = {"agent_id": "agent_123", "contact_number": "+919876543210"}

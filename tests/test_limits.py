@@ -1,4 +1,4 @@
-"""What one answer may cost (`conformance.limits`): 4 MiB decompressed and `--timeout` in all.
+"""What one answer may cost (`conformance.http.limits`): 4 MiB decompressed and `--timeout` in all.
 
 Each hostile answer comes from a raw socket server on loopback, and goes both ways the suite sends:
 its own client (httpx) and the `requests` session schemathesis sends through.
@@ -16,10 +16,10 @@ import pytest
 import requests
 from suite_runs import RawServer, gzip_bomb
 
-from conformance.client import Client, Exchange, check_reachable
 from conformance.errors import UsageError
-from conformance.limits import MAX_ANSWER_BYTES, AnswerTooLarge, capped_session
-from conformance.redaction import Secrets
+from conformance.http.client import Client, Exchange, check_reachable
+from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, capped_session
+from conformance.http.redaction import Secrets
 
 TIMEOUT = 1.0
 DRIP = 0.2  # seconds between bytes: every read gets one well within TIMEOUT

@@ -336,11 +336,11 @@ def _named(answer: Callable[[Request], Awaitable[Response]]) -> Callable[[Reques
     ],
 )
 def test_a_malformed_fixtures_answer_is_a_usage_error(tmp_path: Path, broken: str, body: bytes, problem: str) -> None:
-    from conformance.client import Client
     from conformance.config import build_config
-    from conformance.environment import Environment
     from conformance.errors import UsageError
-    from conformance.redaction import Secrets
+    from conformance.http.client import Client
+    from conformance.http.redaction import Secrets
+    from conformance.target.environment import Environment
 
     with AppServer(fixtures_api(broken, body)) as server:
         config = build_config(

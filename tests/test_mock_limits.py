@@ -1,4 +1,4 @@
-"""The mock's bounds (README, "Bounds"), each against the attack it stops, with raw sockets on loopback.
+"""The mock's bounds (docs/mock.md, "Bounds"), each against the attack it stops, with raw sockets on loopback.
 
 Every attack here is small (tens of connections, fractions of a second): what it shows is the
 mechanism; `benchmarks/mock_soak.py` measures memory at scale. During each, a normal client must
@@ -24,10 +24,10 @@ from conftest import FIXTURES_TOKEN
 from helpers import Tenant
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer, create_app, validation
 from conformance.mock.errors import ApiError
 from conformance.mock.ratelimit import SlidingWindow
+from conformance.target.fixtures_client import FixturesClient
 
 TIMEOUT = 0.5  # the request timeout of the servers here (10 s by default)
 CLI = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from conformance import model
-from conformance.model import Auth, ModelCall, Prediction, TargetId, World
-from conformance.requirements import REQUIREMENTS, by_id
+from conformance.contract import model
+from conformance.contract.model import Auth, ModelCall, Prediction, TargetId, World
+from conformance.contract.requirements import REQUIREMENTS, by_id
 
 A_CALL, B_CALL, GONE_CALL = "call_a_1", "call_b_1", "call_a_gone"
 BEARER_A = Auth("bearer", "rest", "A", form="bearer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.needles import ONE_BY_ONE, PIECE, Needles, found_in
+from conformance.target.needles import ONE_BY_ONE, PIECE, Needles, found_in
 
 ALPHABET = "ab\u00e9 ."  # few letters: pieces are shared, strings overlap and occur often
 STRINGS = st.text(ALPHABET, min_size=1, max_size=3 * PIECE)

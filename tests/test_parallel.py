@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from suite_runs import SuiteRun, run_suite, run_suites
 
-from conformance import properties  # noqa: F401  (registers the checks)
-from conformance.checks import CHECKS
 from conformance.config import BUDGETS
 from conformance.errors import UsageError
+from conformance.layers import properties  # noqa: F401  (registers the checks)
+from conformance.layers.checks import CHECKS
+from conformance.layers.schema_layer import operation_labels
 from conformance.mock import MockConfig, MockServer
-from conformance.parallel import LIFECYCLE_PARTS, _worker_words, assign, cost, lifecycle_share, parse_slice
-from conformance.schema_layer import operation_labels
+from conformance.run.parallel import LIFECYCLE_PARTS, _worker_words, assign, cost, lifecycle_share, parse_slice
 
 LIFECYCLE = [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
 ALL_CHECKS = [*CHECKS, *operation_labels(), "test_schema_stateful", *LIFECYCLE]

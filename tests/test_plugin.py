@@ -24,9 +24,9 @@ from suite_runs import (
     refused_url,
 )
 
+from conformance.contract.requirements import REQUIREMENTS
+from conformance.layers.results import EXIT_CODES
 from conformance.mock import MockConfig, create_app
-from conformance.requirements import REQUIREMENTS
-from conformance.results import EXIT_CODES
 
 pytest_plugins = ["pytester"]
 

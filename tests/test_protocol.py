@@ -22,10 +22,10 @@ from helpers import Tenant
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from conformance.fixtures_client import FixturesClient
 from conformance.mock import MockConfig, MockServer, protocol
 from conformance.mock.protocol import HttpProtocol
 from conformance.mock.server import UVICORN_OPTIONS
+from conformance.target.fixtures_client import FixturesClient
 
 Seen = Counter[tuple[str, str]]
 

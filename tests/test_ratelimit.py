@@ -15,8 +15,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from conformance.fixtures_client import FixturesClient, SeededOrg
 from conformance.mock import MockConfig, MockServer, create_app
+from conformance.target.fixtures_client import FixturesClient, SeededOrg
 
 TOKEN = "fixtures-" + secrets.token_urlsafe(16)
 LIMIT = 3

@@ -17,9 +17,9 @@ import httpx
 import pytest
 from suite_runs import QUICK_PROPERTIES, SuiteRun, broken_rules, run_suite
 
-from conformance.client import Exchange
+from conformance.http.client import Exchange
+from conformance.http.redaction import MIN_SUBSTRING, REDACTED, Secrets
 from conformance.mock import MockConfig, MockServer
-from conformance.redaction import MIN_SUBSTRING, REDACTED, Secrets
 
 KEY = "sk_test_A1b2C3d4E5f6G7h8I9j0"
 TOKEN = "whk_Zz9Yy8Xx7Ww6Vv5Uu4"
@@ -342,9 +342,9 @@ def test_no_object_shows_a_secret_in_its_repr() -> None:
     """Tracebacks, hypothesis and pytest print reprs: short secrets, which no substring search
     redacts, must not be in them either."""
     from conformance.config import Credentials, build_config
-    from conformance.environment import Tenant
-    from conformance.fixtures_client import FixturesClient, SeededOrg
     from conformance.mock.store import ApiKey, Org
+    from conformance.target.environment import Tenant
+    from conformance.target.fixtures_client import FixturesClient, SeededOrg
 
     secret = "Sh0rt"
     env = dict.fromkeys(("HUSKY_API_KEY", "HUSKY_API_KEY_LIMITED", "HUSKY_API_KEY_B"), secret)

@@ -1,4 +1,4 @@
-"""`conformance.results`: status per requirement, the verdict (strict or not), and its exit code."""
+"""`conformance.layers.results`: status per requirement, the verdict (strict or not), and its exit code."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import cli, report
+from conformance import cli
 from conformance.config import BUDGETS
-from conformance.redaction import Secrets
-from conformance.requirements import REQUIREMENTS, by_id
-from conformance.results import EXIT_CODES, MAX_FAILURES_PER_REQUIREMENT, Results
+from conformance.contract.requirements import REQUIREMENTS, by_id
+from conformance.http.redaction import Secrets
+from conformance.layers.results import EXIT_CODES, MAX_FAILURES_PER_REQUIREMENT, Results
+from conformance.run import report
 
 MUST = "DEL-REPEAT-404"
 SHOULD = "CANCEL-PAST-QUEUED-409"

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from suite_runs import QUICK_PROPERTIES, RawServer, SuiteRun, run_suite, suite_env
 
-from conformance.checks import CHECKS
-from conformance.requirements import REQUIREMENTS
-from conformance.results import EXIT_CODES
+from conformance.contract.requirements import REQUIREMENTS
+from conformance.layers.checks import CHECKS
+from conformance.layers.results import EXIT_CODES
 
 PROGRESS = re.compile(r"  \[(?P<layer>\w+) *\] (?P<name>\S+) +(?P<outcome>.+?) +(?P<requests>\d+) requests")
 

@@ -1,4 +1,4 @@
-"""The guard (`conformance.safety`) and the claims (`conformance.claims`): which ids a cancel or a
+"""The guard (`conformance.target.safety`) and the claims (`conformance.target.claims`): which ids a cancel or a
 delete may name on a shared target, and how an id a target answered twice is found and left alone."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.claims import Claims
-from conformance.client import Exchange
 from conformance.errors import NotExercised
-from conformance.safety import Guard, IdAlphabet, UnsafeRequest
+from conformance.http.client import Exchange
+from conformance.target.claims import Claims
+from conformance.target.safety import Guard, IdAlphabet, UnsafeRequest
 
 URL = "http://127.0.0.1:9/v1"
 

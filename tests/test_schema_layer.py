@@ -17,14 +17,20 @@ import schemathesis
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
-from conformance._resources import spec_path
 from conformance.config import build_config
+from conformance.contract._resources import spec_path
+from conformance.contract.requirements import by_id
 from conformance.errors import NotExercised
+from conformance.http.redaction import Secrets
+from conformance.layers.schema_layer import (
+    CHECK_REQUIREMENTS,
+    SchemaLayer,
+    operation_labels,
+    render_curl,
+    requirement_for,
+)
 from conformance.mock import operations
-from conformance.redaction import Secrets
-from conformance.requirements import by_id
-from conformance.schema_layer import CHECK_REQUIREMENTS, SchemaLayer, operation_labels, render_curl, requirement_for
-from conformance.session import SuiteSession
+from conformance.run.session import SuiteSession
 
 KEY = "sk_test_" + "k" * 24
 TOKEN = "whk_" + "t" * 24

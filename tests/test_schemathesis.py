@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance._resources import spec_path
-from conformance.fixtures_client import FixturesClient
+from conformance.contract._resources import spec_path
 from conformance.mock import MockConfig, MockServer
+from conformance.target.fixtures_client import FixturesClient
 
 pytestmark = pytest.mark.schemathesis
 

@@ -78,6 +78,13 @@ def test_the_readme_shows_the_example_as_it_is() -> None:
     assert "examples/sdk/test_example_sdk.py" in section
 
 
+def test_the_sdk_page_shows_the_whole_example_as_it_is() -> None:
+    page = (ROOT / "docs" / "sdk.md").read_text()
+    section = page.split("## The complete example\n", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert blocks == [EXAMPLE.read_text()]  # the whole file, verbatim
+
+
 def test_a_session_that_never_asks_starts_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_plain="""
@@ -87,7 +94,7 @@ def test_a_session_that_never_asks_starts_nothing(pytester: pytest.Pytester) -> 
             assert "conformance.plugin" in sys.modules  # the plugin is loaded...
             assert "conformance.testing" not in sys.modules  # ...but nothing it would import lazily
             assert "conformance.mock" not in sys.modules
-            assert "conformance.session" not in sys.modules
+            assert "conformance.run.session" not in sys.modules
             assert not [t for t in threading.enumerate() if t.name == "mock-server"]
         """
     )

@@ -2,8 +2,8 @@
 
 The target is correct on every MUST and differs from the mock on every choice the contract leaves
 open, so the suite must give it PASS (exit 0) at every budget, and under `--strict` fail only
-the SHOULD requirements those choices knowingly break (issue 13). Two false failures of the suite
-keep the verdict tests red today (README, "A second target").
+the SHOULD requirements those choices knowingly break (issue 13; docs/faults.md, "A second
+target").
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from helpers import Tenant
 from second_target import SecondTarget, TargetConfig
 from suite_runs import SuiteRun, run_suite
 
-from conformance.fixtures_client import FixturesClient
+from conformance.target.fixtures_client import FixturesClient
 
 TOKEN = "fixtures-" + secrets.token_urlsafe(16)
 NUMBER = "+919812345678"

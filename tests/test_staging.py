@@ -21,16 +21,16 @@ import httpx
 import pytest
 from suite_runs import QUICK_PROPERTIES, run_suite, run_suites
 
-from conformance.client import Pacer
 from conformance.config import REQUEST_CAPS, build_config, is_loopback, parse_rate, resolve_budget
 from conformance.errors import UsageError
-from conformance.fixtures_client import FixturesClient, SeededOrg
+from conformance.http.client import Pacer
+from conformance.layers.properties._common import moved_on
 from conformance.mock import MockConfig, MockServer
 from conformance.mock.store import Call
-from conformance.properties._common import moved_on
-from conformance.safety import NOT_ALLOWED, destructive_target
-from conformance.seeders import read_pool
-from conformance.session import smallest_budget
+from conformance.run.session import smallest_budget
+from conformance.target.fixtures_client import FixturesClient, SeededOrg
+from conformance.target.safety import NOT_ALLOWED, destructive_target
+from conformance.target.seeders import read_pool
 
 TOKEN = "fixtures-staging-token-0123456789"
 LIMITED = ("calls:create", "calls:read")

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from conformance import model, strategies
-from conformance.environment import ALL_SCOPES, Tenant
-from conformance.model import Auth, TargetId
+from conformance.contract import model
+from conformance.contract.model import Auth, TargetId
+from conformance.layers import strategies
+from conformance.target.environment import ALL_SCOPES, Tenant
 
 IDS = ["0f6c8a9e-3b1d-4c2e-9a7f-5d4b3c2a1e0f", "call_abc_123", "Call_MiXeD-9", "x7"]
 TAKEN = frozenset([*IDS, "call_abc", "0f6c8a9e", "X7", "abc_123"])

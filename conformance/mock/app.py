@@ -22,14 +22,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from .accesslog import access_line, logger
-from .config import MockConfig
-from .errors import ApiError
-from .fixtures_api import fixtures_routes
-from .http import api_error, exception_handlers, has_encoded_slash, internal_error, no_such_route
-from .ratelimit import SlidingWindow, throttled
-from .routes import Handler, fast_route, public_routes
-from .store import Store
+from conformance.mock.accesslog import access_line, logger
+from conformance.mock.config import MockConfig
+from conformance.mock.errors import ApiError
+from conformance.mock.fixtures_api import fixtures_routes
+from conformance.mock.http import api_error, exception_handlers, has_encoded_slash, internal_error, no_such_route
+from conformance.mock.ratelimit import SlidingWindow, throttled
+from conformance.mock.routes import Handler, fast_route, public_routes
+from conformance.mock.store import Store
 
 __all__ = ["MockApp", "create_app"]
 

@@ -10,8 +10,8 @@ import re
 
 from starlette.datastructures import Headers
 
-from .errors import ApiError, Code
-from .store import ApiKey, Org, Store
+from conformance.mock.errors import ApiError, Code
+from conformance.mock.store import ApiKey, Org, Store
 
 __all__ = ["authenticate_key", "authenticate_token", "presented_keys", "require_scope"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .store import SCOPES, STATUSES, Store
+from conformance.mock.store import SCOPES, STATUSES, Store
 
 __all__ = ["Demo", "banner", "seed_demo"]
 

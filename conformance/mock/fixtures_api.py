@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .errors import ApiError, Code
-from .http import config_of, json_response, read_json, store_of
-from .operations import store_full
-from .store import StoreFull, can_move
-from .validation import validate
+from conformance.mock.errors import ApiError, Code
+from conformance.mock.http import config_of, json_response, read_json, store_of
+from conformance.mock.operations import store_full
+from conformance.mock.store import StoreFull, can_move
+from conformance.mock.validation import validate
 
 __all__ = ["fixtures_routes"]
 

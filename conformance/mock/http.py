@@ -11,10 +11,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Scope
 
-from .config import MockConfig
-from .errors import ApiError, Code, error_body
-from .store import Store
-from .validation import parse_json
+from conformance.mock.config import MockConfig
+from conformance.mock.errors import ApiError, Code, error_body
+from conformance.mock.store import Store
+from conformance.mock.validation import parse_json
 
 __all__ = [
     "api_error",

@@ -12,8 +12,8 @@ import json
 import time
 from typing import Any, NoReturn
 
-from .errors import ApiError, Code
-from .store import Call, IdempotencyRecord, Store, StoreFull
+from conformance.mock.errors import ApiError, Code
+from conformance.mock.store import Call, IdempotencyRecord, Store, StoreFull
 
 __all__ = ["cancel_call", "create_call", "delete_call", "get_call"]
 

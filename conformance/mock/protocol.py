@@ -37,7 +37,7 @@ import h11
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
-from .errors import Code, error_body
+from conformance.mock.errors import Code, error_body
 
 __all__ = ["HttpProtocol", "Limits", "protocol_class"]
 

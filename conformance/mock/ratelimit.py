@@ -23,8 +23,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from .auth import presented_keys
-from .errors import Code, error_body
+from conformance.mock.auth import presented_keys
+from conformance.mock.errors import Code, error_body
 
 __all__ = ["SlidingWindow", "throttled"]
 

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import operations
-from .auth import authenticate_key, authenticate_token, require_scope
-from .errors import ApiError, Code
-from .http import json_response, read_json, store_of
-from .validation import validate
+from conformance.mock import operations
+from conformance.mock.auth import authenticate_key, authenticate_token, require_scope
+from conformance.mock.errors import ApiError, Code
+from conformance.mock.http import json_response, read_json, store_of
+from conformance.mock.validation import validate
 
 __all__ = ["fast_route", "public_routes"]
 

@@ -14,12 +14,12 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from .accesslog import StreamAccessLog
-from .app import create_app
-from .config import MockConfig
-from .demo import banner, seed_demo
-from .protocol import HttpProtocol, Limits, protocol_class
-from .store import Store
+from conformance.mock.accesslog import StreamAccessLog
+from conformance.mock.app import create_app
+from conformance.mock.config import MockConfig
+from conformance.mock.demo import banner, seed_demo
+from conformance.mock.protocol import HttpProtocol, Limits, protocol_class
+from conformance.mock.store import Store
 
 __all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .faults import FAULTS
+from conformance.mock.faults import FAULTS
 
 __all__ = [
     "SCOPES",

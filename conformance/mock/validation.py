@@ -23,8 +23,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .._resources import load_spec
-from .errors import ApiError, Code
+from conformance.contract._resources import load_spec
+from conformance.mock.errors import ApiError, Code
 
 __all__ = ["SPEC_BASE", "parse_json", "validate"]
 

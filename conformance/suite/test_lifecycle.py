@@ -1,7 +1,7 @@
 """The model-based lifecycle layer: a hypothesis state machine seeds calls of two organisations,
 moves them forward, and gets, cancels and deletes them over REST and the webhook with drawn ids
 and credentials; after every step the answer and the call's new state are compared with
-`conformance.model`'s prediction (contract sections 2 to 6).
+`conformance.contract.model`'s prediction (contract sections 2 to 6).
 
 A MUST failure raises, so hypothesis shrinks the run to a minimal failing sequence of steps; its
 exchanges (with the seeding and moves of the calls involved) are the reproduction.
@@ -22,15 +22,17 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from conformance import calls, model, strategies
-from conformance.checks import Context
-from conformance.client import BudgetSpent, Client, Exchange
-from conformance.determinism import no_mined_constants
-from conformance.environment import Tenant
+from conformance.contract import model
+from conformance.contract.model import Auth, ModelCall, Prediction, TargetId
 from conformance.errors import Failure, NotExercised
-from conformance.model import Auth, ModelCall, Prediction, TargetId
-from conformance.parallel import LIFECYCLE_PARTS, lifecycle_share
-from conformance.safety import segment_id
+from conformance.http.client import BudgetSpent, Client, Exchange
+from conformance.layers import strategies
+from conformance.layers.checks import Context
+from conformance.layers.determinism import no_mined_constants
+from conformance.run.parallel import LIFECYCLE_PARTS, lifecycle_share
+from conformance.target import calls
+from conformance.target.environment import Tenant
+from conformance.target.safety import segment_id
 
 VALID_KEY_KINDS = ("bearer", "x-api-key", "both")
 ACTING_OP: dict[str, model.Op] = {"queued": "cancel", "cancelled": "cancel", "completed": "delete"}

@@ -1,7 +1,7 @@
 """The targeted properties: one test per registered check, named after it (`-k repeat_delete`).
 
 Under `--cassettes` (record and replay runs) each check gets its own cassette, named after it;
-the fixtures below are pytest-recording's, handed the run's settings (`conformance.recording`).
+the fixtures below are pytest-recording's, handed the run's settings (`conformance.cassettes.recording`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from conformance import properties  # noqa: F401  (registers the checks)
-from conformance.checks import CHECKS, Check, Context
+from conformance.layers import properties  # noqa: F401  (registers the checks)
+from conformance.layers.checks import CHECKS, Check, Context
 
 
 @pytest.fixture(scope="module")

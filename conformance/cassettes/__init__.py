@@ -1,0 +1,1 @@
+"""Cassette sets: recording, replay and drift."""

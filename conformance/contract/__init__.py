@@ -1,0 +1,1 @@
+"""The contract as data: requirements, the call model, the OpenAPI spec and the bundled files."""

@@ -1,0 +1,1 @@
+"""The checks: the registry, response-wide rules, targeted properties, schema layer, lifecycle."""

@@ -1,0 +1,85 @@
+"""Contract section 5: creating and reading calls, and the Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.layers.checks import Context, check
+from conformance.layers.properties._common import Sample
+from conformance.target import calls
+
+CALL_FIELDS = {"call_id", "status", "agent_id", "contact_number", "contact_name", "contact_email",
+               "additional_info", "created_at", "updated_at"}  # fmt: skip
+INVALID_BODIES: dict[str, Any] = {
+    "empty object": {},
+    "no contact_number": {"agent_id": "agent_conformance"},
+    "no agent_id": {"contact_number": "+919800000000"},
+    "empty agent_id": {"agent_id": "", "contact_number": "+919800000000"},
+    "non-Indian number": {"agent_id": "agent_conformance", "contact_number": "+1234567890"},
+    "short number": {"agent_id": "agent_conformance", "contact_number": "+91980000000"},
+    "agent_id of wrong type": {"agent_id": 7, "contact_number": "+919800000000"},
+    "additional_info of wrong type": {**calls.CREATE_BODY, "additional_info": ["x"]},
+    "array": [calls.CREATE_BODY],
+}
+# Missing fields, bad values, wrong types: in `INVALID_BODIES` order.
+INVALID_KINDS = (
+    ("empty object", "no contact_number", "no agent_id"),
+    ("empty agent_id", "non-Indian number", "short number"),
+    ("agent_id of wrong type", "additional_info of wrong type", "array"),
+)
+
+
+@check("create_call", "CREATE-201-QUEUED", "CREATE-VALIDATION-400", "GET-CALL")
+def create_call(ctx: Context) -> None:
+    """A valid create answers 201 with a queued call that GET then shows; invalid bodies get 400."""
+    a = ctx.env.a
+    body = {**calls.CREATE_BODY, "contact_name": "Conformance Create", "additional_info": {"k": "v"}}
+    created = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
+    ctx.expect_answer("CREATE-201-QUEUED", created, [201])
+    data = (created.json() or {}).get("data") if isinstance(created.json(), dict) else None
+    ok = isinstance(data, dict) and data.get("status") == "queued" and isinstance(data.get("call_id"), str)
+    ctx.expect(
+        "CREATE-201-QUEUED",
+        ok,
+        f'create answered {created.response_body[:200]!r}, not {{"data": queued Call}}',
+        created,
+    )
+    if not ok:
+        return
+    assert isinstance(data, dict)  # narrowed by `ok`
+    shown = calls.get(ctx.client, data["call_id"], a.auth())
+    ctx.expect_answer("GET-CALL", shown, [200], what="get of a created call")
+    seen = (shown.json() or {}).get("data") if isinstance(shown.json(), dict) else None
+    missing = sorted(CALL_FIELDS - set(seen or {}))
+    ctx.expect("GET-CALL", not missing, f"GET of a call lacks {missing}", shown)
+    same = isinstance(seen, dict) and all(seen.get(k) == v for k, v in body.items())
+    ctx.expect("GET-CALL", same, "GET does not show what the call was created with", created, shown)
+    for name in Sample(ctx, "create_call").each(INVALID_KINDS):
+        invalid = INVALID_BODIES[name]
+        answer = ctx.env.note_created(ctx.client.request("POST", "/v1/calls", headers=a.auth(), json_body=invalid))
+        ctx.expect_answer("CREATE-VALIDATION-400", answer, [400], "VALIDATION_ERROR", what=name)
+
+
+@check("idempotent_create", "CREATE-IDEMPOTENT")
+def idempotent_create(ctx: Context) -> None:
+    """The same Idempotency-Key and body give the same call; the same key with another body, 409."""
+    a = ctx.env.a
+    key = f"husky-conformance-{ctx.config.seed}-{ctx.env.rng.getrandbits(64):016x}"
+    first = ctx.env.note_created(calls.create(ctx.client, a.auth(), None, **{"Idempotency-Key": key}))
+    again = calls.create(ctx.client, a.auth(), None, **{"Idempotency-Key": key})
+
+    def call_id(exchange: Any) -> Any:
+        body = exchange.json()
+        return body.get("data", {}).get("call_id") if isinstance(body, dict) else None
+
+    ctx.expect_answer("CREATE-IDEMPOTENT", again, [201], what="replay of the same key and body")
+    ctx.expect(
+        "CREATE-IDEMPOTENT",
+        call_id(first) is not None and call_id(first) == call_id(again),
+        f"replay created another call ({call_id(first)} then {call_id(again)})",
+        first,
+        again,
+    )
+    other = {**calls.CREATE_BODY, "contact_name": "Another Body"}
+    conflict = ctx.env.note_created(calls.create(ctx.client, a.auth(), other, **{"Idempotency-Key": key}))
+    ctx.expect_answer("CREATE-IDEMPOTENT", conflict, [409], "IDEMPOTENCY_CONFLICT", what="same key, other body")

@@ -1,0 +1,252 @@
+"""Parallel runs (`husky-conformance run --workers N`): the suite's checks split into N slices, each
+run by its own pytest process against the same target, and their reports merged into one.
+
+The split is fixed by the weights below (each check's requests at the budget against the bundled
+mock), greedily, heaviest first, onto the least loaded slice: the same options always give the
+same slices in the same order, so a parallel run is as deterministic per seed as a sequential
+one. Each worker provisions its own organisations (with the bundled mock, it starts its own mock),
+paces at `--rate-limit` divided by N and may send its slice's share of the budget, so that the run
+as a whole keeps both. The merged report has the same format as a sequential run's, plus
+`workers`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from conformance.config import Budget
+from conformance.errors import SUITE_FAILED, USAGE_ERROR, UsageError  # a worker's usage error or crash is the run's
+from conformance.layers.results import MAX_FAILURES_PER_REQUIREMENT, Results
+
+__all__ = [
+    "LIFECYCLE_PARTS",
+    "assign",
+    "check_shares",
+    "cost",
+    "lifecycle_share",
+    "merge",
+    "parse_slice",
+    "run",
+    "shares",
+]
+
+# Requests of each check against the bundled mock at each budget (smoke, quick, default, thorough),
+# from `husky-conformance run`'s progress lines; only their proportions matter. The lifecycle's
+# parts share its figure as they share its runs. A check not listed weighs DEFAULT_COST.
+COSTS: dict[str, tuple[int, int, int, int]] = {
+    "auth_header_forms": (5, 15, 15, 15),
+    "auth_rejections": (8, 47, 47, 47),
+    "auth_before_existence": (12, 124, 124, 124),
+    "missing_scope": (7, 25, 25, 25),
+    "concurrent_delete": (4, 11, 21, 51),
+    "create_call": (5, 11, 11, 11),
+    "idempotent_create": (3, 3, 3, 3),
+    "erasure": (11, 11, 11, 11),
+    "odd_ids": (12, 78, 150, 156),
+    "repeat_delete": (4, 4, 4, 4),
+    "repeat_cancel": (4, 5, 5, 5),
+    "routes_and_methods": (2, 7, 7, 7),
+    "cancel_table": (16, 28, 28, 28),
+    "delete_refused_states": (16, 24, 24, 24),
+    "delete_gone": (7, 14, 14, 14),
+    "tenant_isolation": (19, 91, 91, 91),
+    "unknown_ids": (3, 9, 9, 9),
+    "transport_equivalence": (18, 84, 84, 84),
+    "webhook_token": (8, 23, 23, 23),
+    "webhook_bad_bodies": (7, 22, 22, 22),
+    "webhook_create": (2, 2, 2, 2),
+    "POST /v1/calls": (4, 137, 224, 431),
+    "GET /v1/calls/{call_id}": (3, 40, 121, 367),
+    "DELETE /v1/calls/{call_id}": (3, 25, 58, 181),
+    "POST /v1/calls/{call_id}/cancel": (3, 32, 77, 293),
+    "POST /v1/hooks/{token}": (3, 117, 147, 267),
+    "test_schema_stateful": (3, 91, 352, 1179),
+    "test_lifecycle": (7, 145, 1355, 5254),
+}
+BUDGET_COLUMN = {"smoke": 0, "quick": 1, "default": 2, "thorough": 3}
+DEFAULT_COST = 10
+LIFECYCLE_PARTS = 4  # the lifecycle runs in independent parts, each its own seed and share of the runs
+NOTHING_SELECTED = 5  # pytest's "no tests collected": -k left this worker's slice empty
+
+
+def parse_slice(text: str) -> tuple[int, int]:
+    """`K/N` (1 <= K <= N): this process runs slice K of N."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise UsageError(f"--slice takes K/N with 1 <= K <= N, got {text!r}")
+    return int(k), int(n)
+
+
+def lifecycle_share(total: int, part: int) -> int:
+    """Lifecycle part `part`'s share of `total` runs: as even as it goes, the first parts one more."""
+    return total // LIFECYCLE_PARTS + (part <= total % LIFECYCLE_PARTS)
+
+
+def cost(name: str, budget: Budget) -> float:
+    """The weight of one check at `budget`: its requests against the bundled mock."""
+    column = BUDGET_COLUMN.get(budget.name, 1)
+    if name.startswith("lifecycle-"):
+        share = lifecycle_share(budget.lifecycle_examples, int(name.removeprefix("lifecycle-")))
+        return COSTS["test_lifecycle"][column] * share / max(1, budget.lifecycle_examples)
+    return COSTS[name][column] if name in COSTS else DEFAULT_COST
+
+
+def assign(names: Sequence[str], workers: int, budget: Budget) -> dict[str, int]:
+    """Each check's slice (1..workers): heaviest first, onto the least loaded slice (ties: the lowest)."""
+    loads = [0.0] * workers
+    slices: dict[str, int] = {}
+    for name in sorted(names, key=lambda n: (-cost(n, budget), n)):
+        lightest = loads.index(min(loads))
+        slices[name] = lightest + 1
+        loads[lightest] += cost(name, budget)
+    return slices
+
+
+def _names() -> list[str]:
+    names = [name for name in COSTS if name != "test_lifecycle"]
+    return names + [f"lifecycle-{part}" for part in range(1, LIFECYCLE_PARTS + 1)]
+
+
+def _worker_words(words: list[str], k: int, workers: int, config: Any, directory: Path) -> list[str]:
+    rate = f"{config.rate_limit / workers:g}/min" if config.rate_limit else "off"
+    share = [f"--max-requests={shares(config, workers)[k - 1]}"] if config.max_requests else []
+    return [*words, "--slice", f"{k}/{workers}", "--rate-limit", rate, *share, "--report-dir", str(directory)]
+
+
+def shares(config: Any, workers: int, max_requests: int | None = None) -> list[int]:
+    """Each worker's share of the budget's request cap (`max_requests`, else the config's): its slice's weight."""
+    slices = assign(_names(), workers, config.budget)
+    weights = [sum(cost(n, config.budget) for n, s in slices.items() if s == w) for w in range(1, workers + 1)]
+    cap = config.max_requests if max_requests is None else max_requests
+    return [int(cap * weight / sum(weights)) for weight in weights]
+
+
+def check_shares(config: Any, workers: int, smallest: int) -> None:
+    """UsageError unless every worker's share holds `smallest` requests (each probes and provisions on its own)."""
+    if not config.max_requests or min(shares(config, workers)) >= smallest:
+        return
+    enough = config.max_requests
+    while min(shares(config, workers, enough)) < smallest:
+        enough += 1
+    raise UsageError(
+        f"a budget of {config.max_requests} requests split among {workers} workers is too small for one check"
+        f" in each (each needs {smallest}): the smallest that works is --budget {enough}, or fewer --workers"
+    )
+
+
+def run(words: list[str], config: Any, workers: int) -> int:
+    """Run the suite's pytest command line `words` as `workers` slices at once; merge, report, exit."""
+    from conformance.run import report
+
+    started = time.monotonic()
+    base = Path(config.report_dir)
+    directories = [base / "workers" / str(k) for k in range(1, workers + 1)]
+    processes = []
+    for k, directory in enumerate(directories, 1):
+        directory.mkdir(parents=True, exist_ok=True)
+        output = (directory / "output.txt").open("w", encoding="utf-8")
+        command = [sys.executable, "-m", "pytest", *_worker_words(words, k, workers, config, directory)]
+        processes.append((subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True), output))
+    print(f"husky-conformance: {workers} workers, reports of each in {base}/workers/", flush=True)
+    codes = []
+    for process, output in processes:
+        codes.append(process.wait())
+        output.close()
+    if USAGE_ERROR in codes:
+        text = (directories[codes.index(USAGE_ERROR)] / "output.txt").read_text(encoding="utf-8")
+        raise UsageError(next((line.removeprefix("ERROR: ") for line in text.splitlines() if "ERROR" in line), text))
+    ran = [(d, code) for d, code in zip(directories, codes, strict=True) if code != NOTHING_SELECTED]
+    if not ran:
+        raise UsageError("-k selects none of the suite's checks; drop it or widen it")
+    data = merge([_report(d, code) for d, code in ran], config, started)
+    _merge_ledgers(directories, base / "ledger.jsonl")
+    for directory in directories:
+        lines = (directory / "output.txt").read_text(encoding="utf-8").splitlines()
+        print("\n".join(line for line in lines if line.startswith("  [")))
+    code = report.write(data, base, strict=config.strict)
+    print(report.table(data, strict=config.strict, report_dir=base))
+    return SUITE_FAILED if SUITE_FAILED in codes else code
+
+
+def _report(directory: Path, code: int) -> dict[str, Any]:
+    path = directory / "report.json"
+    if not path.exists() or code == SUITE_FAILED:
+        return {"missing": f"worker {directory.name} ended with exit {code} and no report ({directory}/output.txt)"}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def merge(reports: list[dict[str, Any]], config: Any, started: float) -> dict[str, Any]:
+    """One report of the workers' reports: checks add up, failures join, the verdict is judged again."""
+    from conformance.run.report import verdict_text
+
+    found = [r for r in reports if "missing" not in r]
+    errors = [r["missing"] for r in reports if "missing" in r]
+    errors += [f"worker {i}: {e}" for i, r in enumerate(reports, 1) for e in r.get("suite_errors", [])]
+    if not found:
+        raise UsageError(errors[0])
+    results, requirements = Results(), []
+    for parts in zip(*(r["requirements"] for r in found), strict=True):
+        entry = _merged_requirement(list(parts))
+        if entry["checks"]:
+            results.check(entry["id"], entry["checks"])
+        for failure in entry["failures"]:
+            results.fail(entry["id"], failure["message"], failure["reproduction"])
+        requirements.append(entry)
+    verdict = results.verdict(strict=config.strict)
+    verdict = "incomplete" if verdict == "pass" and errors else verdict
+    leftovers = sum(r.get("leftovers", 0) for r in found)
+    return {
+        **{k: v for k, v in found[0].items() if k not in ("requirements", "suite_errors")},
+        "verdict": verdict,
+        "verdict_text": verdict_text(verdict, leftovers),
+        "workers": len(reports),
+        "max_requests": config.max_requests,
+        "rate_limit_per_minute": config.rate_limit or 0.0,
+        "requests": sum(r["requests"] for r in found),
+        "throttled": sum(r["throttled"] for r in found),
+        "duration_s": round(time.monotonic() - started, 2),
+        "suite_errors": errors,
+        "ledger": _merged_ledger([r.get("ledger") for r in found]),
+        "leftovers": leftovers,
+        "requirements": requirements,
+    }
+
+
+def _merged_requirement(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    checks = sum(p["checks"] for p in parts)
+    failures: list[dict[str, Any]] = []
+    for failure in (f for p in parts for f in p["failures"]):
+        if len(failures) < MAX_FAILURES_PER_REQUIREMENT and all(f["message"] != failure["message"] for f in failures):
+            failures.append(failure)
+    entry = {k: v for k, v in parts[0].items() if k != "reason"}
+    entry |= {"checks": checks, "failures": failures, "status": _status(checks, failures)}
+    if not checks:
+        entry["reason"] = next((p["reason"] for p in parts if "reason" in p), "no check reached it")
+    return entry
+
+
+def _status(checks: int, failures: list[dict[str, Any]]) -> str:
+    return "fail" if failures else ("pass" if checks else "not_exercised")
+
+
+def _merged_ledger(ledgers: list[dict[str, Any] | None]) -> dict[str, Any] | None:
+    present = [ledger for ledger in ledgers if ledger]
+    if not present:
+        return None
+    merged: dict[str, Any] = {k: sum(ledger[k] for ledger in present) for k in ("created", "deleted", "cancelled")}
+    merged["retained"] = sum(ledger["retained"] for ledger in present)
+    merged["leftovers"] = [left for ledger in present for left in ledger["leftovers"]]
+    return merged
+
+
+def _merge_ledgers(directories: list[Path], target: Path) -> None:
+    parts = [d / "ledger.jsonl" for d in directories if (d / "ledger.jsonl").exists()]
+    if parts:
+        target.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")

@@ -1,0 +1,143 @@
+"""One run of the suite against one target: open it, hand out its context, clean up, close it."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from conformance.config import SuiteConfig
+from conformance.errors import UsageError
+from conformance.http.client import BudgetSpent, Client, probe
+from conformance.http.redaction import Secrets
+from conformance.layers import universal
+from conformance.layers.checks import Context
+from conformance.layers.properties import routes
+from conformance.layers.results import Results
+from conformance.mock import MockConfig, MockServer
+from conformance.target import calls
+from conformance.target.credentials_probe import planned_requests
+from conformance.target.environment import Environment, provisioning_requests
+from conformance.target.ledger import MAX_CLEANUP_COST, CleanUp, clean_up
+from conformance.target.safety import destructive_target
+
+__all__ = ["SuiteSession", "check_budget", "smallest_budget"]
+
+
+@dataclass
+class SuiteSession:
+    config: SuiteConfig
+    target: str
+    ctx: Context
+    mock: MockServer | None = None
+    started: float = field(default_factory=time.monotonic)
+    suite_errors: list[str] = field(default_factory=list)
+    cleanup: CleanUp | None = None
+    items: list[dict[str, Any]] = field(default_factory=list)  # each check that ran: layer, name, outcome, requests
+    planned: SuiteConfig | None = None  # a dry run: the config of the run it plans (the mock stands in)
+
+    @classmethod
+    def open(cls, config: SuiteConfig) -> SuiteSession:
+        """Start the bundled mock if no target is given, check the target answers, provision.
+
+        A dry run sends nothing to the target: it runs against the bundled mock, with the target's
+        rules on destructive requests, and reports what it did as the plan.
+        """
+        check_budget(config)
+        planned = config if config.dry_run else None
+        mock = None
+        if config.embedded or config.dry_run:
+            token = secrets.token_urlsafe(24)
+            mock = MockServer(MockConfig(fixtures_token=token)).start()
+            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
+            config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
+        assert config.target_url is not None
+        store = Secrets()
+        client = Client(
+            config.target_url,
+            timeout=config.timeout,
+            secrets=store,
+            rate_limit=config.rate_limit,
+            max_requests=config.max_requests,
+        )
+        try:
+            probe(client)
+            env = Environment(client, config, store)
+        except BaseException as error:
+            client.close()
+            if mock is not None:
+                mock.stop()
+            if isinstance(error, BudgetSpent):  # the setup took more than counted: throttled, say
+                raise UsageError(
+                    f"a budget of {config.max_requests} requests was spent before the first check"
+                    f" ({client.requests} to probe and provision); give a larger --budget"
+                ) from None
+            raise
+        if planned is not None:
+            env.guard.destructive_allowed = planned.destructive_allowed
+            env.guard.isolated = planned.isolated
+        _watch(client, env)
+        ctx = Context(client, env, Results(), config)
+        universal.watch(ctx)
+        return cls(config, (planned or config).target_url or config.target_url, ctx, mock, planned=planned)
+
+    @property
+    def duration(self) -> float:
+        return time.monotonic() - self.started
+
+    def clean_up(self) -> None:
+        """Cancel and delete what the suite created, through the public API (not in a dry run)."""
+        if self.planned is None:
+            self.ctx.env.ledger.activity = ("cleanup", ())
+            self.ctx.client.cleaning = True
+            self.cleanup = clean_up(self.ctx.env)
+
+    def close(self) -> None:
+        self.ctx.client.close()
+        if self.mock is not None:
+            self.mock.stop()
+
+
+def smallest_budget(config: SuiteConfig) -> tuple[int, str]:
+    """The fewest requests a run can exercise a check with, and how that adds up: the reachability
+    probe, the provisioning or the credential check (and the clean-up of its call), and the cheapest
+    check (`routes_and_methods`, which makes no call, so its clean-up costs nothing). Every other
+    check needs more. At this budget the checks before it are refused their first create, and it
+    runs; a little above, one of them may spend the budget and be cut, and none runs to its end
+    (INCOMPLETE all the same)."""
+    provisioning = provisioning_requests(config)
+    checking = planned_requests(config)
+    cheapest = routes.requests_needed(config.budget.breadth)
+    provisioned = f", {provisioning} to provision through the fixtures API" if provisioning else ""
+    checked = f", {checking} to check the credentials" if checking else ""
+    how = f"1 reachability probe{provisioned}{checked}, {cheapest} for the cheapest check"
+    return 1 + provisioning + checking + cheapest, how
+
+
+def check_budget(config: SuiteConfig) -> None:
+    """UsageError, before any request, when the budget cannot hold one check."""
+    smallest, how = smallest_budget(config)
+    if config.max_requests and config.max_requests < smallest:
+        raise UsageError(
+            f"a budget of {config.max_requests} requests is too small for one check: the smallest that works"
+            f" is --budget {smallest} ({how})"
+        )
+
+
+def _watch(client: Client, env: Environment) -> None:
+    """The client asks the guard before each request, keeps back the clean-up's requests, reads lost ones back."""
+    ledger = env.ledger
+    client.gate = lambda method, path, body, cleanup: env.guard.check(method, path, body, cleanup=cleanup)
+    client.on_lost = env.read_back
+    client.observers += [env.observe, ledger.observe]
+    client.reserved = ledger.cleanup_cost  # kept as the calls change: nothing to sum before a request
+    client.reserve_for = _reserve_for
+
+
+def _reserve_for(method: str, path: str, body: bytes | None) -> int:
+    """What a request may leave to do: the clean-up of a call it may make (at most one), or the GET
+    that reads back a cancel or delete whose answer is lost (`Environment.read_back`)."""
+    if calls.may_create(method, path):
+        return MAX_CLEANUP_COST
+    return 1 if destructive_target(method, path, body) else 0

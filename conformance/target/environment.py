@@ -1,0 +1,333 @@
+"""What the suite has to work with on a target: two organisations, their keys and tokens, and a
+way to put calls in a state.
+
+With a fixtures token the suite makes everything itself (contract section 8). Without one it
+uses the `HUSKY_*` credentials, and calls come from the seeder (`conformance.target.seeders`): what it
+cannot make is `NotExercised`. Every call the suite uses is one it created (each is written to the
+ledger, `conformance.target.ledger`); never-existing ids are fresh random UUIDs. The guard
+(`conformance.target.safety`) holds every id the suite may cancel or delete.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.config import SuiteConfig
+from conformance.errors import NotExercised, UsageError
+from conformance.http.client import Client, Exchange
+from conformance.http.redaction import Secrets
+from conformance.target import calls
+from conformance.target.claims import Claims
+from conformance.target.credentials_probe import probe_credentials
+from conformance.target.fixtures_client import ALL_SCOPES
+from conformance.target.ledger import Ledger
+from conformance.target.safety import Guard
+from conformance.target.seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
+
+__all__ = ["ALL_SCOPES", "Environment", "Tenant", "provisioning_requests"]
+
+
+@dataclass
+class Tenant:
+    """One organisation as the suite sees it. Keys are absent when the target cannot give them.
+
+    Secrets are kept out of `repr`, which tracebacks and hypothesis print."""
+
+    name: str  # "A" or "B"
+    key: str | None = field(default=None, repr=False)  # every scope
+    limited_key: str | None = field(default=None, repr=False)  # without calls:delete and calls:cancel
+    webhook_token: str | None = field(default=None, repr=False)
+    revoked_key: str | None = field(default=None, repr=False)
+    keys_without: dict[str, str] = field(default_factory=dict, repr=False)  # scope -> key lacking only it
+    org_id: str | None = None
+
+    def auth(self, form: str = "bearer", key: str | None = None) -> dict[str, str]:
+        key = key or self.need_key()
+        return {"Authorization": f"Bearer {key}"} if form == "bearer" else {"x-api-key": key}
+
+    def need_key(self) -> str:
+        if self.key is None:
+            raise NotExercised(f"no API key for organisation {self.name}")
+        return self.key
+
+    def need_token(self) -> str:
+        if self.webhook_token is None:
+            raise NotExercised(f"no webhook token for organisation {self.name}")
+        return self.webhook_token
+
+
+def _keys_to_make(org: str, breadth: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """The keys the provisioning makes for organisation `org` ("A" or "B"), in the order it makes
+    them: role ("key", "limited", "revoked", or the scope a key lacks) -> (scopes, revoked)."""
+    keys: dict[str, tuple[tuple[str, ...], bool]] = {"key": (ALL_SCOPES, False)}
+    if breadth == "every":
+        keys["limited"] = (("calls:create", "calls:read"), False)
+    if breadth == "every" or org == "A":
+        keys["revoked"] = (ALL_SCOPES, True)
+        keys |= {s: (tuple(x for x in ALL_SCOPES if x != s), False) for s in ALL_SCOPES}
+    return keys
+
+
+def provisioning_requests(config: SuiteConfig) -> int:
+    """The requests the provisioning sends (none without a fixtures API): per organisation, one to
+    make it and one a key."""
+    if not (config.fixtures_token or config.embedded or config.dry_run):
+        return 0
+    return sum(1 + len(_keys_to_make(org, config.budget.breadth)) for org in ("A", "B"))
+
+
+class Environment:
+    def __init__(self, client: Client, config: SuiteConfig, secrets: Secrets) -> None:
+        self.client = client
+        self.fixtures_token = config.fixtures_token
+        self.secrets = secrets
+        self.rng = random.Random(config.seed)
+        self.agent_id = config.agent_id
+        self.a = Tenant("A")
+        self.b = Tenant("B")
+        self.created: list[str] = []  # every call id the suite made
+        self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
+        self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
+        self.guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
+        self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
+        self.seeder = self._seeder(config)
+        secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
+        if self.fixtures_token:
+            self._provision(config.budget.breadth)
+        else:
+            self._from_credentials(config)
+
+    def _seeder(self, config: SuiteConfig) -> Seeder:
+        if config.seeder == "fixtures" and self.fixtures_token:
+            return FixturesSeeder(self)
+        if config.seeder == "pool" and config.pool_file is not None:
+            return PoolSeeder(self, read_pool(config.pool_file), config.pool_file)
+        return ApiSeeder(self, config.wait_completed)
+
+    @property
+    def can_seed_any_state(self) -> bool:
+        return isinstance(self.seeder, FixturesSeeder)
+
+    def can_seed(self, state: str) -> bool:
+        return self.seeder.can_seed(state)
+
+    def need_state(self, state: str) -> None:
+        """NotExercised, with the seeder's reason, unless calls in `state` can be made here."""
+        if not self.seeder.can_seed(state):
+            raise NotExercised(self.seeder.why_not(state))
+
+    # -- provisioning -------------------------------------------------------------------------
+
+    def fixtures(
+        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, *, fields: tuple[str, ...] = ()
+    ) -> tuple[Exchange, dict[str, str]]:
+        """POST to the fixtures API: (exchange, each of `fields` its answer holds, a dotted path such as
+        `data.call_id` to a string); a one-line UsageError unless it answers `expect` with all of them."""
+        assert self.fixtures_token is not None
+        exchange = self.client.request("POST", path, headers={"x-fixtures-token": self.fixtures_token}, json_body=body)
+        if exchange.status != expect:
+            raise UsageError(fixtures_refused(path, exchange, expect))
+        return exchange, {name: _answered(exchange, name, path) for name in fields}
+
+    def _provision(self, breadth: str = "every") -> None:
+        """Two organisations, each with a webhook token and a key of every scope, and (at the budget's
+        breadth "every") a limited, a revoked and a key without each scope. Sampled (`Budget.breadth`),
+        only A gets the revoked key and the keys without a scope, and no limited key (those stand in
+        for it): B is only ever the other organisation, whose calls A must not reach."""
+        for tenant in (self.a, self.b):
+            _, org = self.fixtures("/_fixtures/orgs", fields=("org_id", "webhook_token"))
+            tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
+            made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
+            tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
+            tenant.keys_without = {s: made[s] for s in ALL_SCOPES if s in made}
+            self._name_secrets(tenant)
+
+    def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
+        body = {"scopes": list(scopes), "revoked": revoked}
+        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
+        return answer["api_key"]
+
+    def tenant(self, name: str) -> Tenant:
+        """Organisation `name` ("A" or "B")."""
+        return self.b if name == "B" else self.a
+
+    def _from_credentials(self, config: SuiteConfig) -> None:
+        found = config.credentials
+        self.a.key, self.a.limited_key, self.a.webhook_token = (
+            found.api_key,
+            found.api_key_limited,
+            found.webhook_token,
+        )
+        self.a.revoked_key = found.api_key_revoked
+        self.b.key, self.b.webhook_token = found.api_key_b, found.webhook_token_b
+        if not any((found.api_key, found.webhook_token)):
+            raise UsageError(
+                "no credentials: pass --fixtures-token, or set HUSKY_API_KEY (and HUSKY_API_KEY_LIMITED,"
+                " HUSKY_API_KEY_REVOKED, HUSKY_API_KEY_B, HUSKY_WEBHOOK_TOKEN, HUSKY_WEBHOOK_TOKEN_B)"
+            )
+        if found.api_key_limited:
+            self.a.keys_without = {
+                "calls:delete": found.api_key_limited,
+                "calls:cancel": found.api_key_limited,
+            }
+        for tenant in (self.a, self.b):
+            self._name_secrets(tenant)
+        self.secrets.add(found.api_key_revoked, "HUSKY_API_KEY_REVOKED")
+        probe_credentials(self, config)
+
+    def _name_secrets(self, tenant: Tenant) -> None:
+        n = tenant.name
+        self.secrets.add(tenant.key, f"HUSKY_API_KEY{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.limited_key, f"HUSKY_API_KEY_LIMITED{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.webhook_token, f"HUSKY_WEBHOOK_TOKEN{'' if n == 'A' else '_B'}")
+        self.secrets.add(tenant.revoked_key, f"REVOKED_KEY_{n}")
+        for scope, key in tenant.keys_without.items():
+            if key != tenant.limited_key:
+                self.secrets.add(key, f"KEY_{n}_WITHOUT_{scope.split(':')[1].upper()}")
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def pii(self, tag: str = "") -> dict[str, Any]:
+        """Synthetic PII unique to one call, so any leak of it can be found by substring."""
+        mark = f"{self.rng.getrandbits(48):012x}{tag}"
+        return {
+            "contact_number": "+91" + str(self.rng.randrange(6 * 10**9, 10**10)),
+            "contact_name": f"Zq Person {mark}",
+            "contact_email": f"zq.{mark}@example.invalid",
+            "additional_info": {"zq_note": f"note-{mark}"},
+            "transcript": [{"speaker": "contact", "text": f"zq transcript {mark}"}],
+            "recording_url": f"https://recordings.example.invalid/zq-{mark}.mp3",
+        }
+
+    def never_existing_id(self, form: str = "uuid") -> str:
+        """A fresh random UUID (or `call_<32 hex>`, for the `call_...` form): no call has it."""
+        fresh = uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        call_id = f"call_{fresh.hex}" if form == "call" else str(fresh)
+        self.guard.craft(call_id)
+        return call_id
+
+    def random_extension(self, call_id: str) -> str:
+        """`call_id` with 16 random hex digits added: an extension of an own id that is no one's call."""
+        extended = f"{call_id}{self.rng.getrandbits(64):016x}"
+        self.guard.craft(extended)
+        return extended
+
+    def seed_call(self, tenant: Tenant, state: str, pii: dict[str, Any] | None = None) -> str:
+        """A new call of `tenant` in `state`, carrying `pii`; NotExercised when impossible here."""
+        pii = pii if pii is not None else self.pii()
+        call_id, exchange = self.seeder.seed(tenant, state, pii)
+        self.setup[call_id] = exchange
+        self.pii_of[call_id] = pii
+        return call_id
+
+    def created_now(self, call_id: str, tenant: Tenant, state: str | None) -> None:
+        """A call of the suite's exists: into the ledger, and the guard may let it be cancelled or deleted."""
+        if call_id in self.ledger.entries:
+            return
+        self.created.append(call_id)
+        self.guard.own(call_id)
+        self.ledger.add(call_id, tenant.name, tenant.org_id, state)
+
+    def observe(self, exchange: Exchange) -> None:
+        """Every create that succeeded, whoever sent it (schemathesis too), makes a call of the suite's."""
+        if calls.public_create(exchange.method, exchange.url):  # the fixtures seeder notes its own calls
+            self.note_created(exchange)
+
+    def note_created(self, exchange: Exchange) -> Exchange:
+        """Add the call a create answer names (REST or webhook) to the calls the suite made."""
+        call_id = calls.created_id(exchange)
+        if call_id is not None:
+            found = calls.answered_call(exchange)
+            self.created_now(call_id, self._owner(exchange), found.get("status") if found else None)
+        return exchange
+
+    def _owner(self, exchange: Exchange) -> Tenant:
+        text = " ".join([exchange.url, *exchange.headers.values()])
+        found = [t for t in (self.b, self.a) if any(v and v in text for v in (t.key, t.webhook_token))]
+        return found[0] if found else self.a
+
+    def advance(self, call_id: str, state: str) -> None:
+        self.seeder.advance(call_id, state)
+
+    def read_back(self, lost: Exchange) -> Exchange | None:
+        """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
+        call_id = calls.destructive_id(lost)
+        if call_id is None:
+            return None
+        entry = self.ledger.entries.get(call_id)
+        tenant = self.tenant(entry.org if entry is not None else "A")
+        if tenant.key is None:
+            return None
+        return self.client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)
+
+    def pii_strings(self, call_id: str) -> set[str]:
+        """Every PII value the call was seeded with, as strings no response may hold once it is deleted."""
+        pii = self.pii_of.get(call_id)
+        if pii is None:
+            return set()
+        found = {str(pii.get(k)) for k in ("contact_number", "contact_name", "contact_email", "recording_url")}
+        found |= {str(v) for v in pii.get("additional_info", {}).values()}
+        found |= {entry["text"] for entry in pii.get("transcript", [])}
+        return found - {"None"}
+
+    def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
+        """The seeding exchanges of every created call that `exchanges` mention."""
+        text = " ".join(e.url + (e.body or b"").decode("utf-8", "replace") for e in exchanges)
+        return [self.setup[c] for c in self.created if c in text and c in self.setup]
+
+
+FIXTURES_TOKEN = "the fixtures token (--fixtures-token or HUSKY_FIXTURES_TOKEN)"
+
+
+def fixtures_refused(path: str, exchange: Exchange, expect: int) -> str:
+    """The usage error of a fixtures request that did not answer `expect`, naming the token's flag and variable."""
+    answered = f"POST {path} answered {exchange.outcome()}"
+    if exchange.status in (401, 403):
+        return f"the target refused {FIXTURES_TOKEN}: {answered}; check its value"
+    if exchange.status == 404 and path == "/_fixtures/orgs":
+        return (
+            f"the target has no fixtures API ({answered}): check the base path of --target-url, or run without"
+            f" {FIXTURES_TOKEN} and set the HUSKY_* variables (README, 'Running against staging')"
+        )
+    return (
+        f"the fixtures API answered {answered} (expected {expect}); check {FIXTURES_TOKEN}, or run without it"
+        " and set the HUSKY_* variables"
+    )
+
+
+def _answered(exchange: Exchange, field: str, path: str) -> str:
+    """The string at `field` (dotted) of a fixtures answer; a one-line UsageError saying what is wrong instead."""
+    value, problem = _lookup(exchange, field)
+    if problem is not None:
+        raise UsageError(
+            f"the fixtures API answered POST {path} ({exchange.status}) with {problem}; it must answer a JSON"
+            f" object holding {field!r} (contract section 8): is --target-url the API's base URL?"
+        )
+    return value
+
+
+def _lookup(exchange: Exchange, field: str) -> tuple[str, str | None]:
+    body = exchange.response_body.strip()
+    if not body:
+        return "", "an empty body"
+    value = exchange.json()
+    if value is None:
+        return "", "null" if body == b"null" else "a body that is not JSON"
+    for part in field.split("."):
+        if not isinstance(value, dict):
+            return "", f"a JSON {_json_type(value)} where an object holding {part!r} belongs"
+        if part not in value:
+            return "", f"no {field!r}"
+        value = value[part]
+    if isinstance(value, str) and value:
+        return value, None
+    return "", f"an empty {field!r}" if value == "" else f"{field!r} a JSON {_json_type(value)}, not a string"
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
