@@ -305,27 +305,52 @@ def test_a_wide_body_with_brackets_in_its_strings_takes_the_fast_path() -> None:
 
 
 _FULL_COLLECTIONS = """
-import gc, json, sys
+import asyncio, gc, json, sys
+from conformance.mock import MockConfig, create_app
 from conformance.mock.server import settle_gc
-from conformance.mock.validation import parse_json
+from conformance.mock.store import SCOPES
+app = create_app(MockConfig())
 if sys.argv[1] == "settled":
-    settle_gc()
+    settle_gc(app)
+store = app.state.store
+key = store.add_key(store.add_org().org_id, frozenset(SCOPES)).secret.encode()
+body = {"agent_id": "agent_gc", "contact_number": "+919000000000", "additional_info": {"x": [[]] * 15_000}}
+raw = json.dumps(body).encode()
+headers = [(b"authorization", b"Bearer " + key), (b"content-type", b"application/json")]
+scope = {"type": "http", "method": "POST", "path": "/v1/calls", "raw_path": b"/v1/calls", "headers": headers}
+
+
+async def create() -> None:
+    statuses = []
+
+    async def receive():
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    async def send(message):
+        statuses.append(message.get("status"))
+
+    await app(dict(scope), receive, send)
+    assert statuses[0] == 201, statuses
+
+
 full = []
 gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
-raw = json.dumps({"x": [[] for _ in range(15_000)]}).encode()
-kept = [json.dumps(parse_json(raw)) for _ in range(40)]  # held as text, as the store holds them
-print(len(full))
+for _ in range(40):
+    asyncio.run(create())
+print(len(full), gc.get_freeze_count())
 """
 
 
 def test_wide_bodies_set_off_no_full_collection_in_the_mock_command_s_process() -> None:
-    """Parsed, a 60 KB body is 15,000 lists: with CPython's defaults they reach the oldest generation."""
+    """Parsed, a 60 KB body is 15,000 lists: collected mid-parse, they reach the oldest generation."""
     runs = {
         how: subprocess.run([sys.executable, "-c", _FULL_COLLECTIONS, how], capture_output=True, text=True, check=True)
         for how in ("settled", "default")
     }
-    assert int(runs["settled"].stdout) == 0
-    assert int(runs["default"].stdout) > 0  # what the setting is for
+    full, frozen = map(int, runs["settled"].stdout.split())
+    assert full == 0
+    assert frozen > 10_000  # what the process held at its start: out of every collection's way
+    assert int(runs["default"].stdout.split()[0]) > 0  # what settling is for
 
 
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------

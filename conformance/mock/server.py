@@ -15,7 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from conformance.mock.accesslog import StreamAccessLog
-from conformance.mock.app import create_app
+from conformance.mock.app import MockApp, create_app
 from conformance.mock.config import MockConfig
 from conformance.mock.demo import banner, seed_demo
 from conformance.mock.protocol import HttpProtocol, Limits, protocol_class
@@ -136,27 +136,23 @@ def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_toke
     if config.faults:
         print(f"faults on (deliberate contract violations): {', '.join(sorted(config.faults))}", flush=True)
     app.access_log = StreamAccessLog(sys.stderr)
-    settle_gc()
+    settle_gc(app)
     _uvicorn(app, config).run(sockets=[sock])
 
 
-# Objects a collection of the youngest generation waits for (CPython's default: 700). See `settle_gc`.
-GC_YOUNG = 50_000
-
-
-def settle_gc() -> None:
+def settle_gc(app: MockApp) -> None:
     """The garbage collector of a process that serves the mock alone (the `mock` command; never a host's).
 
     What the process holds once started (modules, schemas, the app) is frozen out of collections,
-    and the youngest generation is collected after 50,000 objects rather than 700. A request's
-    objects die with it (JSON is a tree: reference counting frees it), but at 700 a collection
-    runs in the middle of decoding a wide body (60 KB of `[[],[],...]` is 15,000 lists), finds
-    them alive, and moves them towards the oldest generation, whose full collections then ran
+    and no collection runs while a public route's handler runs (`MockApp.owns_gc`): the JSON body
+    it parses is a tree, which reference counting frees when the handler returns. Otherwise a
+    collection in the middle of decoding a wide body (60 KB of `[[],[],...]` is 15,000 lists)
+    finds it alive and moves it towards the oldest generation, whose full collections then ran
     every few such requests, each walking everything the process holds: 285 full collections
-    (10 s) in 1,800 creates, and a normal client waited up to 680 ms. A body holds at most about
-    22,000 containers (64 KB), so none is collected mid-decode at 50,000; collections still run
-    for whatever outlives its request.
+    (10 s) in 1,800 creates, and a normal client waited up to 680 ms. The thresholds stay
+    CPython's, so garbage that does form (a connection gone mid-request) is collected as soon as
+    before (raising the youngest generation's to 50,000 let 3,000 such connections hold 13 MB).
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
+    app.owns_gc = True
