@@ -337,7 +337,7 @@ full = []
 gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
 for _ in range(40):
     asyncio.run(create())
-print(len(full), gc.get_freeze_count())
+print(len(full))
 """
 
 
@@ -347,10 +347,8 @@ def test_wide_bodies_set_off_no_full_collection_in_the_mock_command_s_process() 
         how: subprocess.run([sys.executable, "-c", _FULL_COLLECTIONS, how], capture_output=True, text=True, check=True)
         for how in ("settled", "default")
     }
-    full, frozen = map(int, runs["settled"].stdout.split())
-    assert full == 0
-    assert frozen > 10_000  # what the process held at its start: out of every collection's way
-    assert int(runs["default"].stdout.split()[0]) > 0  # what settling is for
+    assert int(runs["settled"].stdout) == 0
+    assert int(runs["default"].stdout) > 0  # what settling is for
 
 
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------
