@@ -2,7 +2,7 @@
 nothing sent, against one plain request to the bundled mock, side by side in one run.
 
 For each budget, every operation's two per-operation phases are built and run as the schema layer
-builds them (`layer_config` and `operation_test` of `conformance.layers.schema_layer`: the seed, `mode:
+builds them (`layer_config` and `operation_test` of `conformance.layers.schema`: the seed, `mode:
 all`, the budget's max examples, the dictionaries of real ids, here placeholder ids of the same
 number; the explicit phase without the real webhook token the layer puts in its path), but the
 test function only collects the cases it is given. The stateful phase is left out (its steps depend on
@@ -30,7 +30,7 @@ from schemathesis.generation.hypothesis.builder import HypothesisTestMode
 from conformance.config import BUDGETS, DEFAULT_SEED
 from conformance.contract._resources import spec_path
 from conformance.layers.determinism import no_mined_constants
-from conformance.layers.schema_layer import (
+from conformance.layers.schema import (
     SAMPLED_SEEDED_STATES,
     SEEDED_STATES,
     layer_config,

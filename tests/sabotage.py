@@ -29,12 +29,12 @@ def pytest_configure(config: Any) -> None:
     if WHERE == "check":
         environment.Environment.seed_call = lambda self, *args, **kwargs: _boom(self, "a check")  # type: ignore[method-assign]
     elif WHERE == "open":
-        provision = environment.Environment._provision
+        provision = environment.provision
 
-        def provision_then_fail(self: Environment, breadth: str = "every") -> None:
-            provision(self, breadth)
-            _boom(self, "the session's opening")
+        def provision_then_fail(env: Environment, breadth: str = "every") -> None:
+            provision(env, breadth)
+            _boom(env, "the session's opening")
 
-        environment.Environment._provision = provision_then_fail  # type: ignore[method-assign]
+        environment.provision = provision_then_fail
     elif WHERE == "report":
         report.finish = lambda suite: _boom(suite.ctx.env, "the reports")  # type: ignore[assignment]

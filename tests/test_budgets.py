@@ -29,7 +29,8 @@ from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import NotExercised, UsageError
 from conformance.http.client import Client
 from conformance.http.redaction import Secrets
-from conformance.layers.checks import CHECKS, Context
+from conformance.layers.checks import CHECKS
+from conformance.layers.context import Context
 from conformance.layers.properties import _common, auth, create, ids, webhook
 from conformance.layers.results import Results
 from conformance.mock import MockServer
@@ -37,8 +38,8 @@ from conformance.run import session
 from conformance.run.parallel import shares
 from conformance.run.session import SuiteSession, check_budget, smallest_budget
 from conformance.target import calls, environment
+from conformance.target.cleanup import clean_up
 from conformance.target.environment import Environment
-from conformance.target.ledger import clean_up
 
 BASE = "http://127.0.0.1:9"  # nothing here sends a request
 SMOKE_REQUESTS = 300

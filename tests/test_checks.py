@@ -18,7 +18,8 @@ from conformance.errors import Failure
 from conformance.http.client import Client, Exchange
 from conformance.http.redaction import Secrets
 from conformance.layers import checks, properties, universal
-from conformance.layers.checks import CHECKS, Context, check
+from conformance.layers.checks import CHECKS, check
+from conformance.layers.context import Context
 from conformance.layers.results import Results
 from conformance.plugin import SUITE_MARKER
 from conformance.target.environment import Environment

@@ -17,8 +17,9 @@ import requests
 from suite_runs import RawServer, gzip_bomb
 
 from conformance.errors import UsageError
+from conformance.http.capped_session import capped_session
 from conformance.http.client import Client, Exchange, check_reachable
-from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, capped_session
+from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge
 from conformance.http.redaction import Secrets
 
 TIMEOUT = 1.0

@@ -1,4 +1,4 @@
-"""The lifecycle model's predictions, cell by cell, without HTTP (conformance/model.py)."""
+"""The lifecycle model's predictions, cell by cell, without HTTP (conformance/contract/model.py, predictions.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from conformance.contract import model
-from conformance.contract.model import Auth, ModelCall, Prediction, TargetId, World
+from conformance.contract.model import Auth, ModelCall, TargetId, World
+from conformance.contract.predictions import Expect, Prediction, predict
 from conformance.contract.requirements import REQUIREMENTS, by_id
 
 A_CALL, B_CALL, GONE_CALL = "call_a_1", "call_b_1", "call_a_gone"
@@ -61,7 +62,7 @@ PAST_QUEUED = ("initiated", "ringing", "in_progress", "completed", "failed")
 @pytest.mark.parametrize("auth", [BEARER_A, X_API_KEY_A, TOKEN_A], ids=lambda a: a.kind)
 @pytest.mark.parametrize("state", ["queued", "cancelled"])
 def test_cancel_queued_or_cancelled_answers_200_and_cancels(auth: Auth, state: str) -> None:
-    prediction = model.predict(world(state), auth, "cancel", existing(A_CALL))
+    prediction = predict(world(state), auth, "cancel", existing(A_CALL))
     requirement = "CANCEL-QUEUED-200" if state == "queued" else "CANCEL-REPEAT-200"
     assert requirement in verdicts(prediction, 200, body=CANCELLED_BODY)
     assert not failed(prediction, 200, body=CANCELLED_BODY)
@@ -73,7 +74,7 @@ def test_cancel_queued_or_cancelled_answers_200_and_cancels(auth: Auth, state: s
 
 @pytest.mark.parametrize("state", PAST_QUEUED)
 def test_cancel_past_queued_is_a_4xx_409_should(state: str) -> None:
-    prediction = model.predict(world(state), BEARER_A, "cancel", existing(A_CALL))
+    prediction = predict(world(state), BEARER_A, "cancel", existing(A_CALL))
     assert not failed(prediction, 409, "CALL_NOT_CANCELLABLE")
     assert failed(prediction, 422, "VALIDATION_ERROR") == {"CANCEL-PAST-QUEUED-409"}
     assert failed(prediction, 200, body=CANCELLED_BODY) == {"CANCEL-PAST-QUEUED-REFUSED", "CANCEL-PAST-QUEUED-409"}
@@ -83,7 +84,7 @@ def test_cancel_past_queued_is_a_4xx_409_should(state: str) -> None:
 
 def test_delete_completed_answers_200_and_the_call_is_gone() -> None:
     found = world("completed")
-    prediction = model.predict(found, BEARER_A, "delete", existing(A_CALL))
+    prediction = predict(found, BEARER_A, "delete", existing(A_CALL))
     assert not failed(prediction, 200, body=DELETED_BODY)
     assert failed(prediction, 200, body={"data": {"call_id": A_CALL}}) == {"DEL-COMPLETED-200"}
     assert failed(prediction, 404, "NOT_FOUND") == {"DEL-COMPLETED-200"}
@@ -95,7 +96,7 @@ def test_delete_completed_answers_200_and_the_call_is_gone() -> None:
 @pytest.mark.parametrize("state", ["queued", "initiated", "ringing", "in_progress", "failed", "cancelled"])
 def test_delete_of_any_other_state_is_404_and_unchanged(state: str) -> None:
     found = world(state)
-    prediction = model.predict(found, X_API_KEY_A, "delete", existing(A_CALL))
+    prediction = predict(found, X_API_KEY_A, "delete", existing(A_CALL))
     assert not failed(prediction, 404, "NOT_FOUND")
     assert failed(prediction, 409, "CALL_NOT_CANCELLABLE") == {"DEL-NOT-COMPLETED-404"}
     assert failed(prediction, 200, body=DELETED_BODY) == {"DEL-NOT-COMPLETED-404"}
@@ -106,7 +107,7 @@ def test_delete_of_any_other_state_is_404_and_unchanged(state: str) -> None:
 
 @pytest.mark.parametrize("state", model.STATES)
 def test_get_of_an_own_call_is_200_with_it(state: str) -> None:
-    prediction = model.predict(world(state), BEARER_A, "get", existing(A_CALL))
+    prediction = predict(world(state), BEARER_A, "get", existing(A_CALL))
     data = dict.fromkeys(model.CALL_FIELDS + model.COMPLETED_FIELDS) | {"call_id": A_CALL, "status": state}
     assert not failed(prediction, 200, body={"data": data})
     assert failed(prediction, 200, body={"data": data | {"status": "other"}}) == {"GET-CALL"}
@@ -120,17 +121,15 @@ def test_get_of_an_own_call_is_200_with_it(state: str) -> None:
 def test_a_refused_credential_gets_the_same_401_whatever_the_id(auth: Auth) -> None:
     ops: list[model.Op] = ["cancel", "delete"] if auth.transport == "webhook" else ["get", "cancel", "delete"]
     for op in ops:
-        predictions = [model.predict(world("completed"), auth, op, target) for target in TARGETS]
-        assert {p.expects for p in predictions} == {
-            (model.Expect(auth.refusal or "", frozenset({401}), "UNAUTHORIZED"),)
-        }
+        predictions = [predict(world("completed"), auth, op, target) for target in TARGETS]
+        assert {p.expects for p in predictions} == {(Expect(auth.refusal or "", frozenset({401}), "UNAUTHORIZED"),)}
         assert all(p.refused for p in predictions)
         assert failed(predictions[0], 404, "NOT_FOUND") == {auth.refusal}
 
 
 def test_a_refused_request_must_leave_the_call_as_it_was() -> None:
     revoked = Auth("revoked", "rest", form="bearer")
-    prediction = model.predict(world("completed"), revoked, "delete", existing(A_CALL))
+    prediction = predict(world("completed"), revoked, "delete", existing(A_CALL))
     assert (prediction.effect, prediction.effect_requirement, prediction.victim) == (
         "unchanged",
         "AUTH-REVOKED-401",
@@ -142,7 +141,7 @@ def test_a_refused_request_must_leave_the_call_as_it_was() -> None:
 def test_a_key_without_the_scope_is_refused_403_should_whatever_the_id(op: model.Op) -> None:
     lacking = Auth("lacking-scope", "rest", "A", frozenset({model.SCOPE_OF[op]}), form="bearer")
     for target in TARGETS:
-        prediction = model.predict(world("completed"), lacking, op, target)
+        prediction = predict(world("completed"), lacking, op, target)
         assert prediction.refused
         assert not failed(prediction, 403, "FORBIDDEN")
         assert failed(prediction, 401, "UNAUTHORIZED") == {"AUTH-SCOPE-403"}
@@ -151,17 +150,17 @@ def test_a_key_without_the_scope_is_refused_403_should_whatever_the_id(op: model
 
 def test_a_key_lacking_another_scope_is_accepted() -> None:
     lacking = Auth("lacking-scope", "rest", "A", frozenset({"calls:delete"}), form="x-api-key")
-    prediction = model.predict(world("queued"), lacking, "cancel", existing(A_CALL))
+    prediction = predict(world("queued"), lacking, "cancel", existing(A_CALL))
     assert not prediction.refused
     assert [e.requirement for e in prediction.expects] == ["AUTH-X-API-KEY", "CANCEL-QUEUED-200"]
 
 
 def test_accepted_keys_must_not_get_401() -> None:
     for auth, requirement in [(BEARER_A, "AUTH-BEARER"), (X_API_KEY_A, "AUTH-X-API-KEY")]:
-        prediction = model.predict(world("queued"), auth, "get", existing(A_CALL))
+        prediction = predict(world("queued"), auth, "get", existing(A_CALL))
         assert failed(prediction, 401, "UNAUTHORIZED") == {requirement, "GET-CALL"}
     both = Auth("both", "rest", "A", form="both")
-    assert model.predict(world(), both, "get", NEVER).expects[0].requirement == "AUTH-BEARER"
+    assert predict(world(), both, "get", NEVER).expects[0].requirement == "AUTH-BEARER"
 
 
 def test_auth_kinds_know_whether_they_authenticate() -> None:
@@ -180,7 +179,7 @@ def test_auth_kinds_know_whether_they_authenticate() -> None:
 @pytest.mark.parametrize("op", ["get", "cancel", "delete"])
 def test_another_orgs_call_is_404_and_untouched(op: model.Op) -> None:
     found = world()
-    prediction = model.predict(found, BEARER_A, op, existing(B_CALL))
+    prediction = predict(found, BEARER_A, op, existing(B_CALL))
     requirements = [e.requirement for e in prediction.expects]
     assert requirements[:2] == ["AUTH-BEARER", "TENANT-404"]
     assert not failed(prediction, 404, "NOT_FOUND")
@@ -200,15 +199,15 @@ def test_another_orgs_call_is_404_and_untouched(op: model.Op) -> None:
 
 def test_the_owner_sees_its_own_call_where_the_other_org_sees_none() -> None:
     found = world()
-    assert model.predict(found, BEARER_B, "delete", existing(B_CALL)).category == "own"
-    assert model.predict(found, BEARER_A, "delete", existing(B_CALL)).category == "foreign"
+    assert predict(found, BEARER_B, "delete", existing(B_CALL)).category == "own"
+    assert predict(found, BEARER_A, "delete", existing(B_CALL)).category == "foreign"
     hook_b = Auth("token", "webhook", "B", form="token")
-    assert model.predict(found, hook_b, "delete", existing(A_CALL)).category == "foreign"
+    assert predict(found, hook_b, "delete", existing(A_CALL)).category == "foreign"
 
 
 @pytest.mark.parametrize("op", ["get", "cancel", "delete"])
 def test_a_gone_call_is_404_for_ever(op: model.Op) -> None:
-    prediction = model.predict(world(), BEARER_A, op, existing(GONE_CALL))
+    prediction = predict(world(), BEARER_A, op, existing(GONE_CALL))
     requirements = {e.requirement for e in prediction.expects}
     assert "DEL-GONE" in requirements
     assert ("DEL-REPEAT-404" in requirements) == (op == "delete")
@@ -218,15 +217,15 @@ def test_a_gone_call_is_404_for_ever(op: model.Op) -> None:
 
 
 def test_a_gone_call_is_404_over_the_webhook_and_for_the_other_org() -> None:
-    over_hook = model.predict(world(), TOKEN_A, "cancel", existing(GONE_CALL))
+    over_hook = predict(world(), TOKEN_A, "cancel", existing(GONE_CALL))
     assert [e.requirement for e in over_hook.expects] == ["DEL-GONE", "CANCEL-NOT-FOUND-404"]
-    foreign = model.predict(world(), BEARER_B, "delete", existing(GONE_CALL))
+    foreign = predict(world(), BEARER_B, "delete", existing(GONE_CALL))
     assert "DEL-NOT-FOUND-404" in {e.requirement for e in foreign.expects}
 
 
 @pytest.mark.parametrize("op", ["get", "cancel", "delete"])
 def test_a_never_existing_id_is_404(op: model.Op) -> None:
-    prediction = model.predict(world(), BEARER_A, op, NEVER)
+    prediction = predict(world(), BEARER_A, op, NEVER)
     assert prediction.category == "never"
     assert not failed(prediction, 404, "NOT_FOUND")
     assert failed(prediction, 200) - {"ID-ODD-404"}
@@ -235,7 +234,7 @@ def test_a_never_existing_id_is_404(op: model.Op) -> None:
 
 @pytest.mark.parametrize("op", ["get", "cancel", "delete"])
 def test_a_variant_resolves_nothing_and_leaves_the_original_alone(op: model.Op) -> None:
-    prediction = model.predict(world("in_progress"), BEARER_A, op, VARIANT)
+    prediction = predict(world("in_progress"), BEARER_A, op, VARIANT)
     assert not failed(prediction, 404, "NOT_FOUND")
     assert failed(prediction, 400, "VALIDATION_ERROR") == {"ID-ODD-404"}
     assert "ID-EXACT-MATCH" in failed(prediction, 409, "CALL_NOT_CANCELLABLE")  # it reached a call
@@ -247,14 +246,14 @@ def test_a_slash_or_dot_segment_may_be_refused_as_no_route_before_auth() -> None
     assert not SLASH.routable
     assert not TargetId("variant", "%2E%2E").routable
     unauthenticated = Auth("missing", "rest", form="no header")
-    prediction = model.predict(world(), unauthenticated, "delete", SLASH)
+    prediction = predict(world(), unauthenticated, "delete", SLASH)
     assert prediction.category == "unroutable"
     assert not failed(prediction, 404, "NOT_FOUND")
     assert not failed(prediction, 401, "UNAUTHORIZED")
     assert failed(prediction, 200) >= {"ID-EXACT-MATCH"}
     assert (prediction.effect_requirement, prediction.victim) == ("ID-EXACT-MATCH", A_CALL)
     # In a webhook body the same id is a plain variant: its own auth rules apply.
-    assert model.predict(world(), TOKEN_A, "delete", SLASH).category == "variant"
+    assert predict(world(), TOKEN_A, "delete", SLASH).category == "variant"
 
 
 # -- the webhook matches REST (section 6) ---------------------------------------------------------
@@ -263,8 +262,8 @@ def test_a_slash_or_dot_segment_may_be_refused_as_no_route_before_auth() -> None
 @pytest.mark.parametrize("state", model.STATES)
 @pytest.mark.parametrize("op", ["cancel", "delete"])
 def test_the_webhook_is_predicted_as_rest(state: str, op: model.Op) -> None:
-    rest = model.predict(world(state), BEARER_A, op, existing(A_CALL))
-    hook = model.predict(world(state), TOKEN_A, op, existing(A_CALL))
+    rest = predict(world(state), BEARER_A, op, existing(A_CALL))
+    hook = predict(world(state), TOKEN_A, op, existing(A_CALL))
     assert rest.expects[0].requirement == "AUTH-BEARER"  # keys only
     assert hook.expects == rest.expects[1:]
     assert (hook.effect, hook.effect_requirement, hook.victim) == (rest.effect, rest.effect_requirement, rest.victim)
@@ -272,7 +271,7 @@ def test_the_webhook_is_predicted_as_rest(state: str, op: model.Op) -> None:
 
 def test_the_webhook_has_no_get() -> None:
     with pytest.raises(ValueError, match="no get"):
-        model.predict(world(), TOKEN_A, "get", existing(A_CALL))
+        predict(world(), TOKEN_A, "get", existing(A_CALL))
 
 
 # -- the lifecycle graph, PII and shapes ----------------------------------------------------------
@@ -352,7 +351,7 @@ def test_every_requirement_a_prediction_names_is_checked_and_catalogued() -> Non
             )
             for op in ops:
                 for target in [*TARGETS, SLASH]:
-                    prediction = model.predict(world(state), auth, op, target)
+                    prediction = predict(world(state), auth, op, target)
                     named |= {e.requirement for e in prediction.expects} | {prediction.effect_requirement}
     named.discard(None)
     assert named <= set(model.CHECKED)

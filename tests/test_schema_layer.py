@@ -22,7 +22,7 @@ from conformance.contract._resources import spec_path
 from conformance.contract.requirements import by_id
 from conformance.errors import NotExercised
 from conformance.http.redaction import Secrets
-from conformance.layers.schema_layer import (
+from conformance.layers.schema import (
     CHECK_REQUIREMENTS,
     SchemaLayer,
     operation_labels,

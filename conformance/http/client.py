@@ -30,11 +30,11 @@ from typing import Any
 
 import httpx
 
-from conformance.errors import NotExercised
+from conformance.errors import BudgetSpent
 from conformance.http.limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from conformance.http.redaction import Secrets
 
-__all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "probe"]
+__all__ = ["Client", "Exchange", "Pacer", "check_reachable", "probe"]
 
 MAX_RETRY_AFTER = 60.0
 MAX_THROTTLE_RETRIES = 5
@@ -127,10 +127,6 @@ def _shape(value: Any) -> Any:
     if isinstance(value, list):
         return [_shape(v) for v in value[:1]]
     return type(value).__name__
-
-
-class BudgetSpent(NotExercised):
-    """The run's request budget is used up: what is left of the check is not exercised."""
 
 
 class Pacer:

@@ -1,4 +1,4 @@
-"""The check registry and the context every check runs with.
+"""The check registry: the targeted properties, each registered with `@check`.
 
 A check is a function `check(ctx) -> None` registered with `@check(name, *requirement_ids)`.
 Each becomes one test of the suite (`-k NAME` selects it). Inside, `ctx.expect(...)` counts a
@@ -9,86 +9,13 @@ goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
-from conformance.errors import Failure
-from conformance.http.client import Client, Exchange
-from conformance.layers.results import Results
-from conformance.target.environment import Environment
-from conformance.target.needles import Needles
+from conformance.layers.context import Context
 
-__all__ = ["CHECKS", "Check", "Context", "check"]
-
-
-@dataclass
-class Context:
-    client: Client
-    env: Environment
-    results: Results
-    config: SuiteConfig
-    erased: Needles = field(default_factory=Needles)  # PII of deleted calls: no later response may hold it
-    _deferred: list[Failure] | None = None
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """MUST failures inside are recorded and the block goes on; the first is raised at its end.
-
-        For checks whose later requirements must still be judged when an earlier one fails.
-        """
-        outer, self._deferred = self._deferred, []
-        try:
-            yield
-        finally:
-            found, self._deferred = self._deferred, outer
-        if found:
-            raise found[0]
-
-    def expect(self, requirement: str, ok: bool, title: str, *exchanges: Exchange) -> bool:
-        self.results.check(requirement)
-        if ok:
-            return True
-        if by_id(requirement).level == "MUST" and self._deferred is None:
-            raise Failure(requirement, title, exchanges)
-        failure = Failure(requirement, title, exchanges)
-        if self._deferred is not None and by_id(requirement).level == "MUST":
-            self._deferred.append(failure)  # raised when the block ends; recording it twice is harmless
-        self.record(failure)
-        return False
-
-    def expect_answer(
-        self,
-        requirement: str,
-        exchange: Exchange,
-        statuses: Iterable[int],
-        code: str | None = None,
-        what: str = "",
-    ) -> bool:
-        """Expect one of `statuses` (and the error `code`, if given) from `exchange`."""
-        allowed = set(statuses)
-        ok = exchange.status in allowed and (code is None or exchange.error_code == code)
-        want = "/".join(map(str, sorted(allowed))) + (f" {code}" if code else "")
-        where = f"{what}: " if what else ""
-        title = f"{where}{exchange.method} expected {want}, got {exchange.outcome()}"
-        return self.expect(requirement, ok, title, exchange)
-
-    def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
-        steps = [*self.env.setup_for(list(exchanges)), *exchanges]
-        lines = [e.curl(self.client.secrets) + f"   # -> {e.outcome()}" for e in steps]
-        lines.append(f"# replay the run: husky-conformance run --seed {self.config.seed}")
-        return "\n".join(lines)
-
-    def record(self, failure: Failure) -> None:
-        message = self.client.secrets.redact(failure.title)
-        self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges))
-
-    def describe(self, failure: Failure) -> str:
-        """The failure as the terminal shows it: requirement, title and reproduction, redacted."""
-        title = self.client.secrets.redact(failure.title)
-        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges)}"
+__all__ = ["CHECKS", "Check", "check"]
 
 
 @dataclass(frozen=True)

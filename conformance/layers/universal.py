@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from conformance.contract.spec import error_codes
 from conformance.errors import Failure
 from conformance.http.client import Exchange
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.target.calls import deleted_call
 from conformance.target.needles import found_in
 

@@ -282,6 +282,10 @@ class HttpProtocol(HttpToolsProtocol):
             self._refuse(400, Code.VALIDATION_ERROR, _invalid("Transfer-Encoding can't be present with Content-Length"))
             return
         self._last = True  # its body, and anything after it, is not read: one answer, then close
+        self._start_cycle(event, headers)
+
+    def _start_cycle(self, event: h11.Request, headers: list[tuple[bytes, bytes]]) -> None:
+        """Run the app on a request h11 parsed, as uvicorn runs it on one llhttp parsed."""
         raw_path, _, query = event.target.partition(b"?")
         path = urllib.parse.unquote(raw_path.decode("ascii"))
         scope: Any = {

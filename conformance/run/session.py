@@ -8,18 +8,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance.config import SuiteConfig
-from conformance.errors import UsageError
-from conformance.http.client import BudgetSpent, Client, probe
+from conformance.errors import BudgetSpent, UsageError
+from conformance.http.client import Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
+from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
+from conformance.run.report_data import Shard
 from conformance.target import calls
+from conformance.target.cleanup import CleanUp, clean_up
 from conformance.target.credentials_probe import planned_requests
-from conformance.target.environment import Environment, provisioning_requests
-from conformance.target.ledger import MAX_CLEANUP_COST, CleanUp, clean_up
+from conformance.target.environment import Environment
+from conformance.target.ledger import MAX_CLEANUP_COST
+from conformance.target.provisioning import provisioning_requests
 from conformance.target.safety import destructive_target
 
 __all__ = ["SuiteSession", "check_budget", "smallest_budget"]
@@ -36,6 +40,7 @@ class SuiteSession:
     cleanup: CleanUp | None = None
     items: list[dict[str, Any]] = field(default_factory=list)  # each check that ran: layer, name, outcome, requests
     planned: SuiteConfig | None = None  # a dry run: the config of the run it plans (the mock stands in)
+    shard: Shard | None = None  # the slice of the suite's checks this run is (`--slice K/N`), for the report
 
     @classmethod
     def open(cls, config: SuiteConfig) -> SuiteSession:
@@ -45,13 +50,9 @@ class SuiteSession:
         rules on destructive requests, and reports what it did as the plan.
         """
         check_budget(config)
+        seed_case_ids(config.seed)
         planned = config if config.dry_run else None
-        mock = None
-        if config.embedded or config.dry_run:
-            token = secrets.token_urlsafe(24)
-            mock = MockServer(MockConfig(fixtures_token=token)).start()
-            config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
-            config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
+        config, mock = _with_mock(config, planned)
         assert config.target_url is not None
         store = Secrets()
         client = Client(
@@ -123,6 +124,17 @@ def check_budget(config: SuiteConfig) -> None:
             f"a budget of {config.max_requests} requests is too small for one check: the smallest that works"
             f" is --budget {smallest} ({how})"
         )
+
+
+def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockServer | None]:
+    """An embedded run or a plan runs against the bundled mock: the mock started, the config aimed at it."""
+    if not (config.embedded or config.dry_run):
+        return config, None
+    token = secrets.token_urlsafe(24)
+    mock = MockServer(MockConfig(fixtures_token=token)).start()
+    config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
+    config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
+    return config, mock
 
 
 def _watch(client: Client, env: Environment) -> None:

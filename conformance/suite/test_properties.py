@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from conformance.layers import properties  # noqa: F401  (registers the checks)
-from conformance.layers.checks import CHECKS, Check, Context
+from conformance.layers.checks import CHECKS, Check
+from conformance.layers.context import Context
 
 
 @pytest.fixture(scope="module")

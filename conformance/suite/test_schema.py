@@ -2,7 +2,7 @@
 
 One test per operation (examples, coverage and fuzzing phases), named `METHOD /path`, and one for
 the stateful phase; `-k schema` selects them all. Findings are recorded into the run's results as
-they happen (see `conformance.layers.schema_layer`); as with every check, a test fails when a MUST did.
+they happen (see `conformance.layers.schema`); as with every check, a test fails when a MUST did.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from conformance.contract.requirements import by_id
 from conformance.errors import Failure
-from conformance.layers.checks import Context
-from conformance.layers.schema_layer import Finding, SchemaLayer, operation_labels
+from conformance.layers.context import Context
+from conformance.layers.schema import Finding, SchemaLayer, operation_labels
 
-# What the checks of each phase can judge (see `conformance.layers.schema_layer.CHECK_REQUIREMENTS`).
+# What the checks of each phase can judge (see `conformance.layers.schema.CHECK_REQUIREMENTS`).
 RESPONSES = ("ENV-NO-5XX", "SCHEMA-RESPONSES", "SCHEMA-STATUS-DOCUMENTED", "AUTH-MISSING-401", "AUTH-UNKNOWN-401")
 GENERATED = ("SCHEMA-NEGATIVE-REJECTED", "SCHEMA-POSITIVE-ACCEPTED")
 OPERATION = pytest.mark.husky(layer="schema", requirements=(*RESPONSES, *GENERATED, "ENV-WRONG-METHOD-405"))

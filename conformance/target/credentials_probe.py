@@ -22,11 +22,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from conformance.errors import UsageError
-from conformance.http.client import BudgetSpent, Exchange
+from conformance.errors import BudgetSpent, UsageError
+from conformance.http.client import Exchange
 from conformance.target import calls
+from conformance.target.cleanup import clean_up
 from conformance.target.fixtures_client import ALL_SCOPES
-from conformance.target.ledger import clean_up
 
 if TYPE_CHECKING:
     from conformance.config import Credentials, SuiteConfig
@@ -187,8 +187,8 @@ def planned_requests(config: SuiteConfig) -> int:
     return keys * len(_ops(config.destructive_allowed)) + own_call + bool(given.api_key_revoked) + tokens
 
 
-def _probe_all(probe: _Probe, given: Credentials) -> None:
-    env = probe.env
+def _refuse_the_same_twice(given: Credentials) -> None:
+    """Organisation B's key or token being A's: a usage error, before any request."""
     if given.api_key and given.api_key_b and given.api_key == given.api_key_b:
         raise UsageError(
             "HUSKY_API_KEY and HUSKY_API_KEY_B are the same key: HUSKY_API_KEY_B must be of a second organisation"
@@ -197,6 +197,11 @@ def _probe_all(probe: _Probe, given: Credentials) -> None:
         raise UsageError(
             "HUSKY_WEBHOOK_TOKEN and HUSKY_WEBHOOK_TOKEN_B are the same token: each names its organisation"
         )
+
+
+def _probe_all(probe: _Probe, given: Credentials) -> None:
+    env = probe.env
+    _refuse_the_same_twice(given)
     if given.api_key:
         probe.key("HUSKY_API_KEY", given.api_key, ALL_SCOPES)
         if given.api_key_b or given.api_key_limited:

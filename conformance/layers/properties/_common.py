@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from conformance.contract.model import forward_moves
 from conformance.http.client import Exchange
-from conformance.layers.checks import Context
+from conformance.layers.context import Context
 from conformance.target import calls
 from conformance.target.environment import Tenant
 

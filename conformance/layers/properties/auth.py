@@ -6,7 +6,8 @@ from typing import Literal
 
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import BadAuth, Sample, bad_auths, expect_unchanged, expect_unchanged_by
 from conformance.target import calls
 

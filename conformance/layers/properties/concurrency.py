@@ -6,7 +6,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from conformance.http.client import Exchange
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.target import calls
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import Sample
 from conformance.target import calls
 

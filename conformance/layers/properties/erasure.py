@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.target import calls
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from conformance.contract.model import NOT_RESOLVED, REACHED_CODE
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import Sample, expect_unchanged
 from conformance.target import calls
 from conformance.target.safety import segment_id

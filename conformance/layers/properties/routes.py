@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from conformance.config import Breadth
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import Sample
 
 UNKNOWN_ROUTES = ("/v1/nope", "/v1/calls/x/y/z", "/v2/calls")

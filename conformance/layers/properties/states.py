@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conformance.errors import NotExercised
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import STATE_KINDS, STATES, Sample, expect_unchanged, kinds_of
 from conformance.target import calls
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
-from conformance.layers.checks import Context, check
+from conformance.layers.checks import check
+from conformance.layers.context import Context
 from conformance.layers.properties._common import STATES, Sample, expect_unchanged
 from conformance.target import calls
 
