@@ -99,6 +99,9 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/parallel_latency.py")  # sequential versus --workers at 50 ms a request
     prism = _prism(session)  # None, with a note, where npm is missing
     session.run("python", "benchmarks/mock_capacity.py", *(["--prism", prism] if prism else []))  # mock versus Prism
+    # the mock's memory per stored call and under each attack, a normal client's latency meanwhile, SIGTERM
+    # times (Linux); each attack cut after 60 s, so about 10 minutes at most
+    session.run("python", "benchmarks/mock_soak.py", "--max-seconds", "60")
 
 
 @nox.session(name="kill-rate")

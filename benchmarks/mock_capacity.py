@@ -22,7 +22,9 @@ the mock is) and against a canned-answer asyncio server (no framework at all).
 
 Run: `nox -s mock-capacity [-- OPTIONS]` (also part of `nox -s bench`; both install Prism with npm)
 or `python benchmarks/mock_capacity.py [--prism PATH] [--requests N] [--rounds R]
-[--concurrency 1,16,64] [--procs P] [--no-ceiling]`.
+[--concurrency 1,16,64] [--procs P] [--no-ceiling] [--baseline DIR]`. `--baseline` measures a
+second mock, served from another checkout of the project (say, `git worktree add --detach DIR
+COMMIT`), alongside in the same rounds: a change's cost, under the same noise.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Target:
     key: str
     token: str
     stateful: bool
+    pid: int = 0  # the server's process, whose CPU time a measurement reads
     org_id: str = ""
     get_pool: list[str] = field(default_factory=list)
 
@@ -154,6 +157,16 @@ class Sample:
     p99_ms: float
     statuses: Counter[int]
     unexpected: int
+    cpu_us: float  # the server's CPU time (user and system) per request: less noisy than the rate
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (Linux; 0 elsewhere), its threads included."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -201,7 +214,9 @@ def load(
 
 
 def measure(target: Target, plan: Plan, connections: int, procs: int) -> Sample:
+    cpu = cpu_seconds(target.pid)
     done = load(target.port, plan.requests, connections, procs)
+    cpu = cpu_seconds(target.pid) - cpu
     ordered = sorted(done["latency"])
     unexpected = sum(1 for got, want in zip(done["status"], plan.expected, strict=True) if want and got != want)
     return Sample(
@@ -210,6 +225,7 @@ def measure(target: Target, plan: Plan, connections: int, procs: int) -> Sample:
         p99_ms=_percentile(ordered, 0.99) * 1000,
         statuses=Counter(done["status"]),
         unexpected=unexpected,
+        cpu_us=cpu / len(plan.requests) * 1e6,
     )
 
 
@@ -233,8 +249,10 @@ def _wait_for(url: str, seconds: float = 60) -> None:
 
 
 @contextmanager
-def running(command: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+def running(command: list[str], port: int, source: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` serving on `port`; `source`: a checkout whose `conformance` package it imports."""
+    env = None if source is None else os.environ | {"PYTHONPATH": str(source)}
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=source, env=env) as proc:
         try:
             _wait_for(f"http://127.0.0.1:{port}/")
             yield proc
@@ -243,11 +261,11 @@ def running(command: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait(timeout=10)
 
 
-def mock_target(port: int) -> Target:
+def mock_target(port: int, name: str = "mock", *, pid: int = 0) -> Target:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
         fixtures = FixturesClient(http, TOKEN)
         org = fixtures.org()
-        target = Target("mock", port, fixtures.key(org), org.webhook_token, stateful=True, org_id=org.org_id)
+        target = Target(name, port, fixtures.key(org), org.webhook_token, stateful=True, pid=pid, org_id=org.org_id)
         target.get_pool = [fixtures.call(org, "completed", **_pii(n))["call_id"] for n in range(GET_POOL // 2)]
         target.get_pool += [fixtures.call(org, "in_progress", **_pii(n))["call_id"] for n in range(GET_POOL // 2)]
     return target
@@ -366,13 +384,15 @@ def ceiling(requests: int, procs: int) -> list[tuple[str, int, int, float]]:
 
 
 def _median(samples: list[Sample], attribute: str) -> float:
-    return statistics.median(getattr(s, attribute) for s in samples)
+    return float(statistics.median(getattr(s, attribute) for s in samples))
 
 
 def _cells(samples: list[Sample]) -> list[str]:
     latency = f"{_median(samples, 'p50_ms'):.2f} / {_median(samples, 'p99_ms'):.2f}"
-    return [f"{_median(samples, 'throughput'):.0f}", latency]
+    return [f"{_median(samples, 'throughput'):.0f}", latency, f"{_median(samples, 'cpu_us'):.0f}"]
 
+
+BASELINE = "baseline"
 
 # Prism as `prism mock` runs it (logging every request, as the mock does), and with its logging off.
 PRISMS = {"Prism": [], "Prism silent": ["--verboseLevel", "silent"]}
@@ -390,6 +410,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--procs", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the generator's own ceiling")
+    parser.add_argument("--baseline", type=Path, help="a checkout of the project whose mock is measured too")
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -404,12 +425,18 @@ def main() -> None:
     with ExitStack() as stack:
         mock_port = _free_port()
         mock_command = [sys.executable, "-m", "conformance.cli", "mock", "--port", str(mock_port)]
-        stack.enter_context(running([*mock_command, "--fixtures-token", TOKEN, "--no-demo"], mock_port))
-        targets = [mock_target(mock_port)]
+        mock = stack.enter_context(running([*mock_command, "--fixtures-token", TOKEN, "--no-demo"], mock_port))
+        targets = [mock_target(mock_port, pid=mock.pid)]
+        if args.baseline:
+            base_port = _free_port()
+            base_command = [sys.executable, "-m", "conformance.cli", "mock", "--port", str(base_port)]
+            base_command += ["--fixtures-token", TOKEN, "--no-demo"]
+            base = stack.enter_context(running(base_command, base_port, args.baseline.resolve()))
+            targets.append(mock_target(base_port, BASELINE, pid=base.pid))
         for name, options in PRISMS.items() if args.prism else ():
             prism_port = _free_port()
-            stack.enter_context(running(_prism_command(args.prism, prism_port, options), prism_port))
-            targets.append(Target(name, prism_port, "prism-key", "prism-token", stateful=False))
+            prism = stack.enter_context(running(_prism_command(args.prism, prism_port, options), prism_port))
+            targets.append(Target(name, prism_port, "prism-key", "prism-token", stateful=False, pid=prism.pid))
         for target in targets:  # warm-up (JIT, caches): the mix, with unknown ids for cancel and delete
             load(target.port, plan_for(target, kinds(WARM_UP, rng), None, rng).requests, 16, 1)
         wrong = 0
@@ -426,7 +453,8 @@ def main() -> None:
                         wrong += verify(target, plan.changed, rng)
                     print(
                         f"round {round_ + 1} c={level:<3} {target.name:<12} {sample.throughput:7.0f} req/s  "
-                        f"p50 {sample.p50_ms:6.2f} ms  p99 {sample.p99_ms:6.2f} ms  {dict(sample.statuses)}",
+                        f"p50 {sample.p50_ms:6.2f} ms  p99 {sample.p99_ms:6.2f} ms  "
+                        f"CPU {sample.cpu_us:4.0f} us/req  {dict(sample.statuses)}",
                         flush=True,
                     )
     _table(results, levels, args)
@@ -439,11 +467,11 @@ def main() -> None:
 
 
 def _table(results: dict[str, dict[int, list[Sample]]], levels: list[int], args: argparse.Namespace) -> None:
-    peers = [name for name in PRISMS if name in results]
+    peers = [name for name in (BASELINE, *PRISMS) if name in results]
     print(f"\nmedians of {args.rounds} rounds, {args.procs} generator process(es):")
-    columns = ["concurrency", "mock req/s", "mock p50 / p99 ms"]
+    columns = ["concurrency", "mock req/s", "mock p50 / p99 ms", "mock CPU us/req"]
     for name in peers:
-        columns += [f"{name} req/s", f"{name} p50 / p99 ms", f"mock/{name}"]
+        columns += [f"{name} req/s", f"{name} p50 / p99 ms", f"{name} CPU us/req", f"mock/{name}"]
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
     for level in levels:

@@ -17,7 +17,10 @@ The scenarios (the issue's attacks, at the scale given; `--scale 0.1` for a quic
 - gone-mid-body and bad-chunks: 3,000 creates whose client leaves after half the body, and 3,000
   chunked DELETEs with a malformed chunk.
 
-Run: `python benchmarks/mock_soak.py [--scale S] [--only NAME,...]` (Linux: /proc).
+Each attack is cut after `--max-seconds` (default 120; the outcome then says so), so that a run is
+bounded in time: `nox -s bench` runs it with 60.
+
+Run: `python benchmarks/mock_soak.py [--scale S] [--only NAME,...] [--max-seconds N]` (Linux: /proc).
 """
 
 from __future__ import annotations
@@ -316,7 +319,14 @@ SCENARIOS: dict[str, tuple[Attack, tuple[str, ...]]] = {
 }
 
 
-def run(name: str, scale: float) -> dict[str, Any]:
+async def _bounded(attack: Coroutine[Any, Any, str], seconds: float) -> str:
+    try:
+        return await asyncio.wait_for(attack, seconds)
+    except TimeoutError:
+        return f"cut after {seconds:g} s"
+
+
+def run(name: str, scale: float, max_seconds: float = 120) -> dict[str, Any]:
     attack, flags = SCENARIOS[name]
     mock = Mock(*flags)
     try:
@@ -324,7 +334,7 @@ def run(name: str, scale: float) -> dict[str, Any]:
         before = mock.rss_mb()
         started = time.monotonic()
         with Probe(mock.port, key) as probe:
-            outcome = asyncio.run(attack(mock, key, hook, scale))
+            outcome = asyncio.run(_bounded(attack(mock, key, hook, scale), max_seconds))
         seconds = time.monotonic() - started
         after = mock.rss_mb()
     finally:
@@ -347,12 +357,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="the attacks' sizes, times S (default 1)")
     parser.add_argument("--only", help="comma-separated scenario names (default: all)")
+    parser.add_argument("--max-seconds", type=float, default=120, help="each attack is cut after this (default 120)")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SCENARIOS)
     print("| scenario | RSS before MB | RSS after MB | s | outcome | normal client | SIGTERM s | 500s | tracebacks |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
-        r = run(name, args.scale)
+        r = run(name, args.scale, args.max_seconds)
         print(
             f"| {r['scenario']} | {r['rss_before_mb']} | {r['rss_after_mb']} | {r['seconds']} | {r['outcome']} |"
             f" {r['normal_client']} | {r['sigterm_s']} | {r['500s_logged']} | {r['tracebacks']} |",

@@ -281,7 +281,7 @@ def _verdict(check: Any, raw: bytes) -> str:
 
 
 @pytest.mark.parametrize("depth", range(28, 35))
-@pytest.mark.parametrize("inner", [b"1", b"{}", b'{"k":[]}', b'"[[{{"'])
+@pytest.mark.parametrize("inner", [b"1", b"{}", b'{"k":[]}', b'"[[{{"', b'"\\\\"', b'"\\"[["', b'"\\\\\\"{{\\\\"'])
 @pytest.mark.parametrize("layer", [(b"[", b"]"), (b'{"a":', b"}"), (b'[{"]":', b"}]")])
 def test_the_fast_nesting_check_judges_as_the_walk(depth: int, inner: bytes, layer: tuple[bytes, bytes]) -> None:
     """Bodies with many brackets (here 40 in a string) near the 32 levels, by both paths."""
@@ -291,9 +291,64 @@ def test_the_fast_nesting_check_judges_as_the_walk(depth: int, inner: bytes, lay
     assert _verdict(validation.parse_json, raw) == walked
 
 
+@pytest.mark.parametrize("pad", [b'"\\""', b'"a\\"b"', b'"\\\\\\""', b'"\\\\"'])
+def test_escaped_quotes_and_backslashes_hide_no_nesting_from_the_fast_check(pad: bytes) -> None:
+    """Strings around a value nested too deep, whose escapes would fool a split on quotes."""
+    raw = b'{"p":' + pad + b',"v":' + b"[" * 40 + b"]" * 40 + b',"q":' + pad + b"}"
+    assert not validation._shallow(raw)
+    assert "nested deeper" in _verdict(validation.parse_json, raw)
+
+
 def test_a_wide_body_with_brackets_in_its_strings_takes_the_fast_path() -> None:
     raw = json.dumps({"note": "[{" * 40, "v": [[] for _ in range(20_000)]}).encode()
     assert validation._shallow(raw)
+
+
+_FULL_COLLECTIONS = """
+import asyncio, gc, json, sys
+from conformance.mock import MockConfig, create_app
+from conformance.mock.server import settle_gc
+from conformance.mock.store import SCOPES
+app = create_app(MockConfig())
+if sys.argv[1] == "settled":
+    settle_gc(app)
+store = app.state.store
+key = store.add_key(store.add_org().org_id, frozenset(SCOPES)).secret.encode()
+body = {"agent_id": "agent_gc", "contact_number": "+919000000000", "additional_info": {"x": [[]] * 15_000}}
+raw = json.dumps(body).encode()
+headers = [(b"authorization", b"Bearer " + key), (b"content-type", b"application/json")]
+scope = {"type": "http", "method": "POST", "path": "/v1/calls", "raw_path": b"/v1/calls", "headers": headers}
+
+
+async def create() -> None:
+    statuses = []
+
+    async def receive():
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    async def send(message):
+        statuses.append(message.get("status"))
+
+    await app(dict(scope), receive, send)
+    assert statuses[0] == 201, statuses
+
+
+full = []
+gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+for _ in range(40):
+    asyncio.run(create())
+print(len(full))
+"""
+
+
+def test_wide_bodies_set_off_no_full_collection_in_the_mock_command_s_process() -> None:
+    """Parsed, a 60 KB body is 15,000 lists: collected mid-parse, they reach the oldest generation."""
+    runs = {
+        how: subprocess.run([sys.executable, "-c", _FULL_COLLECTIONS, how], capture_output=True, text=True, check=True)
+        for how in ("settled", "default")
+    }
+    assert int(runs["settled"].stdout) == 0
+    assert int(runs["default"].stdout) > 0  # what settling is for
 
 
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------

@@ -6,6 +6,7 @@ application saw (a wrapper counts the requests that reach it).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -18,8 +19,10 @@ import httpx
 import pytest
 from conftest import FIXTURES_TOKEN
 from helpers import Tenant
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from conformance.mock import MockConfig, MockServer
+from conformance.mock import MockConfig, MockServer, protocol
 from conformance.mock.protocol import HttpProtocol
 from conformance.mock.server import UVICORN_OPTIONS
 from conformance.target.fixtures_client import FixturesClient
@@ -301,3 +304,88 @@ def test_a_client_gone_mid_body_leaves_no_error(
     time.sleep(0.1)
     assert not seen
     assert [r for r in caplog.records if r.levelno >= logging.WARNING or '"status": 500' in r.getMessage()] == []
+
+
+# --- an answer leaves in one write ---------------------------------------------------------------------
+
+
+class _Writes:
+    """A transport that keeps what is written to it, write by write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+def _cycle(method: str, transport: _Writes) -> Any:
+    scope = {"type": "http", "method": method, "path": "/", "headers": []}
+    cycle = RequestResponseCycle(
+        scope=scope,  # type: ignore[arg-type]
+        transport=transport,  # type: ignore[arg-type]
+        flow=FlowControl(transport),  # type: ignore[arg-type]
+        logger=logging.getLogger("test"),
+        access_logger=logging.getLogger("test"),
+        access_log=False,
+        default_headers=[],
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=True,
+        on_response=lambda: None,
+    )
+    cycle.__class__ = protocol._Cycle  # as `HttpProtocol._start_asgi_task` does
+    return cycle
+
+
+async def _answer(cycle: Any, body: bytes, *, fail: bool = False) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    await cycle.send({"type": "http.response.start", "status": 200, "headers": headers})
+    if fail:
+        cycle.transport.close()  # as uvicorn does when the application fails mid-answer
+        return
+    await cycle.send({"type": "http.response.body", "body": body})
+
+
+def test_an_answer_s_head_and_body_leave_in_one_write() -> None:
+    """Two writes are two system calls and, with TCP_NODELAY, two segments for the client to read."""
+    transport = _Writes()
+    asyncio.run(_answer(_cycle("GET", transport), b'{"ok":true}'))
+    assert len(transport.writes) == 1
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert transport.writes[0].endswith(b'\r\n\r\n{"ok":true}')
+
+
+def test_a_held_head_is_not_lost_without_a_body_write() -> None:
+    """HEAD (uvicorn writes no body) and a failure mid-answer: the head still goes out, before the close."""
+    head_only, failed = _Writes(), _Writes()
+    asyncio.run(_answer(_cycle("HEAD", head_only), b'{"ok":true}'))
+    asyncio.run(_answer(_cycle("GET", failed), b'{"ok":true}', fail=True))
+    for transport in (head_only, failed):
+        assert b"".join(transport.writes).startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"".join(transport.writes).endswith(b"\r\n\r\n")
+    assert failed.closed
+
+
+def test_every_request_is_answered_through_the_one_write_cycle() -> None:
+    """Requests served by the mock's protocol, the h11 path's included, send through `_Cycle`."""
+    cycles: list[type] = []
+
+    def wrap(app: Any) -> Any:
+        async def noting(scope: Any, receive: Any, send: Any) -> None:
+            cycles.append(type(send.__self__))
+            await app(scope, receive, send)
+
+        return noting
+
+    with MockServer(MockConfig(), wrap=wrap) as server:
+        httpx.get(f"{server.url}/v1/calls/x")
+        _exchange(server.port, _request("FOO", "/v1/calls/x"))
+    assert cycles == [protocol._Cycle, protocol._Cycle]

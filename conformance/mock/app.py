@@ -12,6 +12,7 @@ request's whole work.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -53,6 +54,9 @@ class MockApp:
         self.latency = config.latency_ms / 1000
         # Where access-log lines go; None: to `accesslog.logger`, when it logs at INFO.
         self.access_log: Callable[[str], None] | None = None
+        # The process is the mock's own (the `mock` command): no garbage collection while a handler
+        # runs (`server.settle_gc`). Never in a host's process, whose collector is not ours to switch.
+        self.owns_gc = False
         self.limiter = None
         if config.rate_limit is not None:
             self.limiter = SlidingWindow(
@@ -95,6 +99,8 @@ class MockApp:
         handler, scope["path_params"] = route
         scope["app"] = self.starlette  # where `Request.app.state` finds the store, as under Starlette
         request = Request(scope, receive, send)
+        if self.owns_gc:
+            gc.disable()  # see `server.settle_gc`: the body a handler parses dies with it
         try:
             return await handler(request)
         except ApiError as exc:
@@ -104,6 +110,9 @@ class MockApp:
         except Exception as exc:
             await (await internal_error(request, exc))(scope, receive, send)
             raise  # as Starlette's ServerErrorMiddleware does: the server logs it
+        finally:
+            if self.owns_gc:
+                gc.enable()
 
     async def _starlette(self, scope: Scope, receive: Receive, send: Send) -> int:
         status = 500

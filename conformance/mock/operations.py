@@ -46,7 +46,7 @@ def _digest(body: dict[str, Any]) -> str:
 
 def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
     """A new queued call; the same Idempotency-Key and body answer the first call again."""
-    digest = _digest(body)
+    digest = _digest(body) if idempotency_key else ""  # a second encoding of the body: only when it is kept
     with store.lock:
         record = store.idempotency.get((org_id, idempotency_key)) if idempotency_key else None
         if record is not None:

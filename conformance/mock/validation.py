@@ -67,23 +67,27 @@ def _check_tree(value: Any) -> None:
             todo.extend((v, depth + 1) for v in item)
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_PARENS = bytes.maketrans(b"[]{}", b"()()")
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-_PAIR = re.compile(rb"\[\]|\{\}")
 
 
 def _shallow(raw: bytes) -> bool:
-    """Whether valid JSON `raw` surely nests no deeper than `_check_tree` allows, without parsing it.
+    """Whether valid ASCII JSON `raw` surely nests no deeper than `_check_tree` allows, without parsing it.
 
-    The brackets outside strings, peeled a level at a time (`[[],[]]` -> `[]` -> ``): at most
-    MAX_DEPTH - 1 levels of containers, so that no value in them lies deeper than MAX_DEPTH. Much
-    faster than the walk for wide bodies (60 KB of `[],` took 26 ms); anything deeper is walked.
+    The brackets outside strings, as parentheses, peeled a level at a time (`(()())` -> `()` -> ``:
+    one `replace` removes every innermost pair, and only those): at most MAX_DEPTH - 1 levels of
+    containers, so that no value in them lies deeper than MAX_DEPTH. Each step is one pass in C,
+    so a wide body costs well under a millisecond (60 KB of `[],` took 26 ms walked, 2.5 ms with
+    regular expressions); anything deeper, and UTF-16 or UTF-32 text (NUL bytes), is walked.
     """
     if raw.count(b"{") + raw.count(b"[") < MAX_DEPTH:
         return True
-    skeleton = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if b"\x00" in raw:
+        return False
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escaped backslashes, then escaped quotes
+    skeleton = b"".join(text.split(b'"')[::2]).translate(_PARENS, _NOT_BRACKETS)  # what lies outside strings
     for _ in range(MAX_DEPTH - 1):
-        skeleton = _PAIR.sub(b"", skeleton)  # one pass, one level (chained replaces could peel two)
+        skeleton = skeleton.replace(b"()", b"")
         if not skeleton:
             return True
     return False
