@@ -60,42 +60,71 @@ def _state_ops(sample: Sample, states: tuple[str, ...]) -> list[tuple[str, calls
     return pairs if sample.every else [pair for pair in pairs if pair in ACTING]
 
 
+# The kinds of refused webhook tokens, in the order a run tries them: a sampled run tries one of each.
+TOKEN_KINDS = ("unknown", "suffix", "case", "whitespace", "API key")
+HOOK_OPS = ("cancel", "delete", "create")
+
+
+def bad_tokens(ctx: Context, token: str) -> dict[str, tuple[str, str]]:
+    """Every webhook token that must be refused (contract 6 and 2, 1.1), by name: (token, kind).
+    A variant of the real token (anything added, removed or changed) or an API key is unknown."""
+    a = ctx.env.a
+    found = {
+        "unknown": (f"whk_unknown{ctx.env.rng.getrandbits(64):016x}", "unknown"),
+        "blank": (" ", "unknown"),
+        "truncated": (token[:-1], "unknown"),
+        "first character cut": (token[1:], "unknown"),
+        "a prefix added": ("x" + token, "unknown"),
+        "a character added": (token + "x", "suffix"),
+        "a segment added": (token + "-0123456789abcdef", "suffix"),
+        "other case": (token.swapcase(), "case"),
+        "upper case": (token.upper(), "case"),
+        "a leading space": (" " + token, "whitespace"),
+        "a trailing space": (token + " ", "whitespace"),
+        "a trailing tab": (token + "\t", "whitespace"),
+        "a space inside": (f"{token[: len(token) // 2]} {token[len(token) // 2 :]}", "whitespace"),
+    }
+    for name, key in (("the API key", a.key), ("the revoked API key", a.revoked_key)):
+        if key:
+            found[name] = (key, "API key")
+    return {name: (value, kind) for name, (value, kind) in found.items() if value != token}
+
+
 @check("webhook_token", "HOOK-UNKNOWN-TOKEN-401", "AUTH-BEFORE-EXISTENCE")
 def webhook_token(ctx: Context) -> None:
-    """An unknown webhook token answers 401 UNAUTHORIZED, identically for every call, with no effect."""
+    """Unknown webhook tokens (variants of the real one, API keys) answer 401 UNAUTHORIZED, identically
+    for every call, with no effect; sampled, one token of each kind with a drawn action."""
     a, token = ctx.env.a, _token(ctx)
     existing = ctx.env.seed_call(a, "completed" if ctx.env.can_seed("completed") else "queued")
     before = calls.snapshot(ctx.client, existing, a.auth()) if a.key else None
     never = ctx.env.never_existing_id()
-    bad_tokens = {
-        "unknown": f"whk_unknown{ctx.env.rng.getrandbits(64):016x}",
-        "truncated": token[:-1],
-        "other case": token.swapcase(),
-        "blank": " ",
-    }
-    for name in Sample(ctx, "webhook_token").one(list(bad_tokens)):
-        bad = bad_tokens[name]
-        for op in ("cancel", "delete"):
-            answers = [calls.hook(ctx.client, bad, op, {"call_id": call_id}) for call_id in (existing, never)]
-            for answer in answers:
-                ctx.expect_answer("HOOK-UNKNOWN-TOKEN-401", answer, [401], "UNAUTHORIZED", what=f"{name} token, {op}")
-            keys = {(e.status, e.error_code, e.error_message) for e in answers}
-            ctx.expect(
-                "AUTH-BEFORE-EXISTENCE",
-                len(keys) == 1,
-                f"{name} token, {op}: answers differ by call",
-                *answers,
-            )
-        created = calls.hook(ctx.client, bad, "create", calls.CREATE_BODY)
-        ctx.expect_answer(
-            "HOOK-UNKNOWN-TOKEN-401",
-            ctx.env.note_created(created),
-            [401],
-            "UNAUTHORIZED",
-            what=f"{name} token, create",
-        )
+    sample = Sample(ctx, "webhook_token")
+    found = bad_tokens(ctx, token)
+    chosen = sample.each([[n for n, (_, k) in found.items() if k == kind] for kind in TOKEN_KINDS])
+    for name in chosen:
+        bad = found[name][0]
+        if sample.every:
+            for op in ("cancel", "delete"):
+                _token_refused(ctx, name, bad, op, (existing, never))
+            _token_refused(ctx, name, bad, "create", ())
+        else:  # one drawn action; the first token also compares the call with one that never existed
+            op = sample.one(HOOK_OPS)[0] if name != chosen[0] else sample.one(HOOK_OPS[:2])[0]
+            _token_refused(ctx, name, bad, op, (existing, never) if name == chosen[0] else (existing,))
     if a.key:
         expect_unchanged(ctx, "HOOK-UNKNOWN-TOKEN-401", a, existing, before)
+
+
+def _token_refused(ctx: Context, name: str, bad: str, op: str, ids: tuple[str, ...]) -> None:
+    """`op` with the token `bad`, on each of `ids` (none: a create): 401, the same answer for every call."""
+    if op == "create":
+        answers = [ctx.env.note_created(calls.hook(ctx.client, bad, "create", calls.CREATE_BODY))]
+    else:
+        answers = [calls.hook(ctx.client, bad, op, {"call_id": call_id}) for call_id in ids]
+    for answer in answers:
+        ctx.expect_answer("HOOK-UNKNOWN-TOKEN-401", answer, [401], "UNAUTHORIZED", what=f"{name} token, {op}")
+    if len(answers) > 1:
+        keys = {(e.status, e.error_code, e.error_message) for e in answers}
+        ctx.expect("AUTH-BEFORE-EXISTENCE", len(keys) == 1, f"{name} token, {op}: answers differ by call", *answers)
 
 
 def _bad_bodies(call_id: str) -> dict[str, bytes | dict[str, Any] | list[Any]]:
