@@ -164,7 +164,7 @@ def auth_rejections(ctx: Context) -> None:
     a = ctx.env.a
     sample = Sample(ctx, "auth_rejections")
     targets = _rejection_targets(ctx, sample.every)
-    befores = {call_id: calls.snapshot(ctx.client, call_id, a.auth()) for call_id in set(targets.values())}
+    befores = {call_id: calls.snapshot(ctx.client, call_id, a.auth()) for call_id in dict.fromkeys(targets.values())}
     answers, requirements = [], []
     drawn = _drawn(sample, refusals(ctx))
     for kind in REFUSAL_KINDS:
