@@ -65,7 +65,7 @@ REFUSAL_KINDS = (
     "headers disagree",
     "revoked, Bearer",
     "revoked, x-api-key",
-    "empty",
+    "empty",  # or otherwise malformed
     "other scheme",
     "bare key",
     "unknown",
@@ -95,11 +95,9 @@ def refusals(ctx: Context) -> dict[str, Refusal]:
         "scheme inside x-api-key": Refusal({"x-api-key": f"Bearer {key}"}, "AUTH-UNKNOWN-401", "unknown"),
     }
     basic = base64.b64encode(f"{key}:".encode()).decode()
-    for scheme, credential in (("Basic", key), ("Basic", basic), ("Token", key)):
-        what = "base64" if credential == basic else "key"
-        found[f"{scheme} scheme ({what})"] = Refusal(
-            {"Authorization": f"{scheme} {credential}"}, "AUTH-MALFORMED-401", "other scheme"
-        )
+    for scheme in ("Basic", "Token"):  # a server that reads past any scheme takes these
+        found[f"{scheme} scheme"] = Refusal({"Authorization": f"{scheme} {key}"}, "AUTH-MALFORMED-401", "other scheme")
+    found["Basic credentials"] = Refusal({"Authorization": f"Basic {basic}"}, "AUTH-MALFORMED-401", "empty")
     variants = {"an unknown key": (unknown, "unknown"), **_altered(key)}
     if a.webhook_token:
         variants["the webhook token"] = (a.webhook_token, "webhook token as key")
