@@ -13,6 +13,7 @@ from conformance.http.client import BudgetSpent, Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
 from conformance.layers.checks import Context
+from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
@@ -45,6 +46,7 @@ class SuiteSession:
         rules on destructive requests, and reports what it did as the plan.
         """
         check_budget(config)
+        seed_case_ids(config.seed)
         planned = config if config.dry_run else None
         mock = None
         if config.embedded or config.dry_run:
