@@ -124,14 +124,24 @@ def _altered(key: str) -> dict[str, tuple[str, str]]:
         "a character added": (key + "x", "suffix"),
         "sixteen characters added": (key + "0123456789abcdef", "suffix"),
         "in other case": (key.swapcase(), "case"),
-        "in upper case": (key.upper(), "case"),
-        "in lower case": (key.lower(), "case"),
+        "its first letter in other case": (flip_case(key, first=True), "case"),
+        "its last letter in other case": (flip_case(key, first=False), "case"),
     }
     kept: dict[str, tuple[str, str]] = {}
     for name, (value, kind) in found.items():
         if value != key and value not in (v for v, _ in kept.values()):  # a key without letters has no case
             kept[name] = (value, kind)
     return kept
+
+
+def flip_case(text: str, *, first: bool) -> str:
+    """`text` with the case of its first (or last) letter changed. Unlike upper or lower case, this
+    changes any text holding a letter, so a recorded run's placeholders vary exactly as its keys did."""
+    where = [i for i, char in enumerate(text) if char.swapcase() != char]
+    if not where:
+        return text
+    i = where[0] if first else where[-1]
+    return text[:i] + text[i].swapcase() + text[i + 1 :]
 
 
 def _header(form: str, value: str) -> dict[str, str]:

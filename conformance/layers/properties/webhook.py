@@ -11,6 +11,7 @@ from conformance.errors import NotExercised
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
 from conformance.layers.properties._common import STATES, Sample, expect_unchanged
+from conformance.layers.properties.auth import flip_case
 from conformance.target import calls
 
 
@@ -80,7 +81,7 @@ def bad_tokens(ctx: Context, token: str) -> dict[str, tuple[str, str]]:
         "a character added": (token + "x", "suffix"),
         "a segment added": (token + "-0123456789abcdef", "suffix"),
         "other case": (token.swapcase(), "case"),
-        "upper case": (token.upper(), "case"),
+        "its last letter in other case": (flip_case(token, first=False), "case"),
         "a leading space": (" " + token, "whitespace"),
         "a trailing space": (token + " ", "whitespace"),
         "a trailing tab": (token + "\t", "whitespace"),
