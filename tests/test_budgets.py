@@ -108,6 +108,8 @@ def test_the_kinds_hold_exactly_what_they_sample_from() -> None:
     assert list(chain(*_common.STATE_KINDS)) == list(model.STATES)
     assert list(chain(*create.INVALID_KINDS)) == list(create.INVALID_BODIES)
     assert sorted(chain(*webhook.BAD_BODY_KINDS)) == sorted(webhook._bad_bodies("call_x"))
+    assert {kind for _, kind in webhook._action_variants("delete").values()} == {"case", "whitespace", "spelling"}
+    assert all(action != "call.delete" for action, _ in webhook._action_variants("delete").values())
     call_id = "3f2c9a1e-5b7d-4c8e-9f0a-1b2c3d4e5f60"
     kinds = {kind for kind, _ in ids.labelled_variants(call_id) + ids.LABELLED_ODD_SEGMENTS}
     assert kinds == {"truncated", "extended", "case", "whitespace", "control", "encoding", "path", "unicode", "long"}
@@ -123,11 +125,20 @@ def test_sampled_odd_ids_try_one_segment_of_each_kind_with_one_operation(smoke: 
     assert all(len(ops) == 1 for _, ops in requests)
 
 
-def test_sampled_refusals_are_one_credential_per_requirement(smoke: Context) -> None:
-    found = auth._one_per_requirement(_common.Sample(smoke, "auth_rejections"), _common.bad_auths(smoke))
-    requirements = [requirement for _, requirement in found.values()]
-    assert sorted(requirements) == sorted(set(requirements))
-    assert set(requirements) == {r for _, r in _common.bad_auths(smoke).values()}
+def test_sampled_refusals_are_one_credential_of_each_kind(smoke: Context) -> None:
+    every = auth.refusals(smoke)  # a key alone: no revoked key, no webhook token to vary
+    found = auth._drawn(_common.Sample(smoke, "auth_rejections"), every)
+    kinds = [refusal.kind for refusal in found.values()]
+    absent = {"revoked, Bearer", "revoked, x-api-key", "webhook token as key"}
+    assert sorted(kinds) == sorted(set(auth.REFUSAL_KINDS) - absent)
+    assert {r.requirement for r in found.values()} == {r.requirement for r in every.values()}
+    assert len(every) > 2 * len(found), "the every breadth tries every variant"
+
+
+def test_sampled_webhook_tokens_are_one_of_each_kind(smoke: Context) -> None:
+    found = webhook.bad_tokens(smoke, "whk_0123456789abcdefABCDEF")  # the key: "API key" is a kind here
+    assert sorted({kind for _, kind in found.values()}) == sorted(webhook.TOKEN_KINDS)
+    assert "whk_0123456789abcdefABCDEF" not in {token for token, _ in found.values()}
 
 
 def test_sampled_transport_equivalence_compares_the_operations_that_succeed(smoke: Context) -> None:

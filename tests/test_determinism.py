@@ -125,7 +125,7 @@ def test_the_recorder_sees_every_request(runs: dict[str, tuple[SuiteRun, list[Re
     assert probes, "the suite never checked the target answers"
     assert len(probes) == 2
     assert len(received) - 1 == run.report["requests"]
-    assert {method for method, *_ in received} == {"GET", "POST", "PUT", "PATCH", "DELETE"}
+    assert {method for method, *_ in received} == {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
 
 
 def test_the_same_seed_sends_the_same_requests(runs: dict[str, tuple[SuiteRun, list[Request]]]) -> None:

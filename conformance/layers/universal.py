@@ -31,7 +31,7 @@ def _retry_after_ok(exchange: Exchange) -> bool:
 def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str, bool, str]]:
     """(requirement, holds, title) of every rule an answer with this status is subject to."""
     yield "ENV-NO-5XX", status < 500, f"{exchange.method} answered {status}"
-    if status >= 400:
+    if status >= 400 and exchange.method != "HEAD":  # HTTP: a HEAD answer has no body, an envelope included
         yield (
             "ENV-ERROR-ENVELOPE",
             _envelope_ok(exchange),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
 from conformance.contract.model import STATES, Op
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
@@ -98,3 +102,112 @@ def unknown_ids(ctx: Context) -> None:
         calls.rest(ctx.client, "delete", deleted, a.auth())
         answer = calls.rest(ctx.client, "cancel", deleted, a.auth())
         ctx.expect_answer("CANCEL-NOT-FOUND-404", answer, [404], "NOT_FOUND", what="cancel of a deleted call")
+
+
+# Where a request could name another organisation (contract 2, 1.1): none of them may count.
+QUERY_NAMES = ("org_id", "organization_id")
+HEADER_NAMES = ("x-org-id", "x-organization-id")
+BODY_PLACES = (("org_id",), ("organization_id",), ("data", "org_id"), ("data", "organization_id"))
+
+
+@check("org_named_in_request", "TENANT-404", "TENANT-UNTOUCHED")
+def org_named_in_request(ctx: Context) -> None:
+    """A's requests that name B's organisation (a query parameter, a header, a webhook body field, top
+    level or in `data`) act in A alone: B's call answers as one that never existed, and is left as it
+    was. Each place alone on each operation; sampled, every place at once, on a delete over each transport."""
+    a, b = ctx.env.a, ctx.env.b
+    if b.key is None or b.org_id is None:
+        raise NotExercised("no organisation id of a second organisation (only the fixtures API gives one)")
+    sample = Sample(ctx, "org_named_in_request")
+    completed = ctx.env.seed_call(b, "completed" if ctx.env.can_seed("completed") else "queued")
+    queued = ctx.env.seed_call(b, "queued") if sample.every else completed
+    on = {"get": completed, "cancel": queued, "delete": completed}
+    befores = {call_id: calls.snapshot(ctx.client, call_id, b.auth()) for call_id in dict.fromkeys(on.values())}
+    never = ctx.env.never_existing_id()
+    with ctx.deferred():
+        for transport, op, naming in _namings(sample, a.webhook_token is not None):
+            answers = [_named(ctx, transport, op, call_id, naming) for call_id in (on[op], never)]
+            keys = {(e.status, e.error_code, e.error_message) for e in answers}
+            shown = " and ".join(e.outcome() for e in answers)
+            title = (
+                f"A's {op} over {transport} naming B's organisation ({naming.what}): B's call and none answer {shown}"
+            )
+            ctx.expect("TENANT-404", len(keys) == 1, title, *answers)
+        if sample.every:
+            _creates_named(ctx, b.org_id)
+        for call_id, before in befores.items():
+            expect_unchanged(ctx, "TENANT-UNTOUCHED", b, call_id, before)
+
+
+@dataclass(frozen=True)
+class Naming:
+    """Where a request names an organisation: query parameters, headers, webhook body fields."""
+
+    what: str
+    query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    body: tuple[tuple[str, ...], ...] = ()
+
+
+def _namings(sample: Sample, hooks: bool) -> list[tuple[str, Op, Naming]]:
+    rest = [Naming(f"?{q}=", query=(q,)) for q in QUERY_NAMES] + [Naming(h, headers=(h,)) for h in HEADER_NAMES]
+    hook = [Naming(".".join(place), body=(place,)) for place in BODY_PLACES]
+    every_rest = Naming("every query parameter and header", query=QUERY_NAMES, headers=HEADER_NAMES)
+    every_hook = Naming("every body field", body=BODY_PLACES)
+    if not sample.every:  # where a naming would show most: a delete of a completed call
+        sampled: list[tuple[str, Op, Naming]] = [("rest", "delete", every_rest)]
+        return sampled + ([("webhook", "delete", every_hook)] if hooks else [])
+    found: list[tuple[str, Op, Naming]] = [
+        ("rest", op, naming) for op in ("get", "cancel", "delete") for naming in [*rest, every_rest]
+    ]
+    if hooks:
+        found += [("webhook", op, naming) for op in ("cancel", "delete") for naming in [*hook, every_hook]]
+    return found
+
+
+METHODS: dict[Op, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
+
+
+def _named(ctx: Context, transport: str, op: Op, call_id: str, naming: Naming) -> Exchange:
+    """A's `op` on `call_id` over `transport`, naming B's organisation where `naming` says."""
+    a, org = ctx.env.a, ctx.env.b.org_id or ""
+    if transport == "webhook":
+        body = _with_org({"action": f"call.{op}", "data": {"call_id": call_id}}, naming, org)
+        return ctx.client.request("POST", f"/v1/hooks/{quote(a.need_token(), safe='')}", json_body=body)
+    path = calls.path_for(op, call_id) + _query(naming, org)
+    return ctx.client.request(METHODS[op], path, headers=a.auth() | dict.fromkeys(naming.headers, org))
+
+
+def _query(naming: Naming, org: str) -> str:
+    return "?" + "&".join(f"{name}={quote(org, safe='')}" for name in naming.query) if naming.query else ""
+
+
+def _with_org(body: dict[str, Any], naming: Naming, org: str) -> dict[str, Any]:
+    for place in naming.body:
+        (body if len(place) == 1 else body[place[0]])[place[-1]] = org
+    return body
+
+
+def _creates_named(ctx: Context, org: str) -> None:
+    """Creates naming B's organisation everywhere, over each transport: no call of B's comes of them."""
+    a, b = ctx.env.a, ctx.env.b
+    rest = Naming("everywhere", query=QUERY_NAMES, headers=HEADER_NAMES, body=BODY_PLACES[:2])
+    headers = a.auth() | dict.fromkeys(rest.headers, org)
+    body = _with_org(dict(calls.CREATE_BODY), rest, org)
+    answers = [
+        ctx.env.note_created(
+            ctx.client.request("POST", "/v1/calls" + _query(rest, org), headers=headers, json_body=body)
+        )
+    ]
+    if a.webhook_token:
+        hook_body = _with_org(
+            {"action": "call.create", "data": dict(calls.CREATE_BODY)}, Naming("", body=BODY_PLACES), org
+        )
+        path = f"/v1/hooks/{quote(a.webhook_token, safe='')}"
+        answers.append(ctx.env.note_created(ctx.client.request("POST", path, json_body=hook_body)))
+    for answer in answers:
+        created = calls.created_id(answer)
+        if created is not None:
+            seen = calls.get(ctx.client, created, b.auth())
+            title = f"a create naming B's organisation made a call B reads ({seen.outcome()})"
+            ctx.expect("TENANT-UNTOUCHED", seen.status != 200, title, answer, seen)
