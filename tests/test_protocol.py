@@ -22,7 +22,7 @@ from helpers import Tenant
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from conformance.mock import MockConfig, MockServer, protocol
+from conformance.mock import MockConfig, MockServer, one_write
 from conformance.mock.protocol import HttpProtocol
 from conformance.mock.server import UVICORN_OPTIONS
 from conformance.target.fixtures_client import FixturesClient
@@ -341,7 +341,7 @@ def _cycle(method: str, transport: _Writes) -> Any:
         keep_alive=True,
         on_response=lambda: None,
     )
-    cycle.__class__ = protocol._Cycle  # as `HttpProtocol._start_asgi_task` does
+    cycle.__class__ = one_write.OneWriteCycle  # as `HttpProtocol._start_asgi_task` does
     return cycle
 
 
@@ -375,7 +375,7 @@ def test_a_held_head_is_not_lost_without_a_body_write() -> None:
 
 
 def test_every_request_is_answered_through_the_one_write_cycle() -> None:
-    """Requests served by the mock's protocol, the h11 path's included, send through `_Cycle`."""
+    """Requests served by the mock's protocol, the h11 path's included, send through `OneWriteCycle`."""
     cycles: list[type] = []
 
     def wrap(app: Any) -> Any:
@@ -388,4 +388,4 @@ def test_every_request_is_answered_through_the_one_write_cycle() -> None:
     with MockServer(MockConfig(), wrap=wrap) as server:
         httpx.get(f"{server.url}/v1/calls/x")
         _exchange(server.port, _request("FOO", "/v1/calls/x"))
-    assert cycles == [protocol._Cycle, protocol._Cycle]
+    assert cycles == [one_write.OneWriteCycle, one_write.OneWriteCycle]

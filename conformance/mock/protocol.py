@@ -38,6 +38,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from conformance.mock.errors import Code, error_body
+from conformance.mock.one_write import OneWriteCycle
 
 __all__ = ["HttpProtocol", "Limits", "protocol_class"]
 
@@ -209,7 +210,7 @@ class HttpProtocol(HttpToolsProtocol):
             self._start_asgi_task(cycle, app)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        cycle.__class__ = _Cycle  # uvicorn makes the cycle; ours writes each answer at once
+        cycle.__class__ = OneWriteCycle  # uvicorn makes the cycle; ours writes each answer at once
         if cycle.more_body and not _declared_over(cycle, self.limits.max_body_bytes):
             self._deferred = (cycle, app)  # started by `on_message_complete`
             return
@@ -318,52 +319,6 @@ class HttpProtocol(HttpToolsProtocol):
         )
         self.cycle.more_body = False
         self._start_asgi_task(self.cycle, self.app)
-
-
-class _Cycle(RequestResponseCycle):
-    """uvicorn's request-response cycle, whose answer's head leaves with its body, in one write.
-
-    uvicorn writes a head as soon as the application starts its answer and the body after it: two
-    system calls and, with TCP_NODELAY, two segments for the client to read, for every answer.
-    Holding the head until the first body write (`_HeldHead`) halves both. A HEAD request's
-    answer has no body write: its head is written as uvicorn does.
-    """
-
-    async def send(self, message: Any) -> None:
-        if not self.response_started and message["type"] == "http.response.start" and self.scope["method"] != "HEAD":
-            self.transport = _HeldHead(self.transport)  # type: ignore[assignment]
-        await super().send(message)
-
-
-class _HeldHead:
-    """A cycle's transport once its answer has begun: the first write (the head) waits for the next.
-
-    Anything else a cycle does with its transport from then on (`close`, `is_closing`) writes the
-    held head first, if any, so that nothing is lost or reordered.
-    """
-
-    __slots__ = ("head", "transport")
-
-    def __init__(self, transport: asyncio.Transport) -> None:
-        self.transport = transport
-        self.head: bytes | None = None  # None: the head is still to come; b"": written
-
-    def write(self, data: bytes) -> None:
-        if self.head is None:
-            self.head = data
-            return
-        if self.head:
-            data, self.head = self.head + data, b""
-        self.transport.write(data)
-
-    def close(self) -> None:
-        if self.head:
-            self.transport.write(self.head)
-            self.head = b""
-        self.transport.close()
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
 
 
 class _HeadTooLarge(Exception):
