@@ -1,8 +1,10 @@
 """The mock's seeded faults: the registry, the CLI, and (marker `faults`, `nox -s faults`) the
-matrix that runs the whole suite at the default budget against each fault."""
+matrix that runs the whole suite against each fault, at the default budget or at the one
+`HUSKY_FAULTS_BUDGET` names (`HUSKY_FAULTS_BUDGET=smoke`: the staging run's budget)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from conformance.mock import MockConfig, MockServer, Store
 from conformance.mock.faults import FAULTS
 
 MOCK_SOURCES = sorted((Path(__file__).parents[1] / "conformance" / "mock").glob("*.py"))
+MATRIX_BUDGET = os.environ.get("HUSKY_FAULTS_BUDGET", "default")  # the matrix's --budget
 
 
 def test_there_are_at_least_thirty_faults_each_naming_real_requirements() -> None:
@@ -61,7 +64,7 @@ def test_the_suite_catches_the_fault(name: str, tmp_path: Path) -> None:
     token = "fixtures-" + name
     strict = ["--strict"] if fault.strict else []
     with MockServer(MockConfig(fixtures_token=token, faults=frozenset({name}))) as server:
-        args = ["--target-url", server.url, "--fixtures-token", token, *strict]
+        args = ["--target-url", server.url, "--fixtures-token", token, "--budget", MATRIX_BUDGET, *strict]
         run = run_suite(args, tmp_path / "reports", seconds=600)
     failed = {r["id"] for r in run.report["requirements"] if r["failures"]}
     assert run.returncode == 1, run.describe()

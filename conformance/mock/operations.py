@@ -57,18 +57,31 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
                     "This Idempotency-Key was used with a different request body.",
                 )
             return dict(json.loads(record.response))
-        fields = {name: body[name] for name in CREATE_FIELDS if name in body}
-        try:
-            call = store.add_call(org_id, "queued", **fields)
-        except StoreFull:
-            raise store_full(store) from None
-        store.schedule_completion(call)
-        response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
-        if idempotency_key:
-            text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-            store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
-            call.weight += len(text)  # kept as long as the call
-            store.call_bytes += len(text)
+        if not (idempotency_key and store.fault("idempotency-race")):
+            return _insert(store, org_id, body, idempotency_key, digest)
+    time.sleep(0.05)  # "idempotency-race": checked, then inserted, with the lock released between
+    with store.lock:
+        return _insert(store, org_id, body, idempotency_key, digest)
+
+
+def _insert(
+    store: Store, org_id: str, body: dict[str, Any], idempotency_key: str | None, digest: str
+) -> dict[str, Any]:
+    """The new call, and its idempotency record (hold `lock`)."""
+    fields = {name: body[name] for name in CREATE_FIELDS if name in body}
+    if store.faults and store.contact_book:
+        store.autofill(org_id, fields)  # contact-book faults: a new call filled in from the book
+    try:
+        call = store.add_call(org_id, "queued", **fields)
+    except StoreFull:
+        raise store_full(store) from None
+    store.schedule_completion(call)
+    response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
+    if idempotency_key:
+        text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
+        call.weight += len(text)  # kept as long as the call
+        store.call_bytes += len(text)
     return response
 
 
@@ -91,10 +104,19 @@ def _find(store: Store, org_id: str, call_id: str, message: str, *, any_org: boo
     return call
 
 
-def get_call(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) -> dict[str, Any]:
     with store.lock:
-        call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=store.fault("cross-org-get"))
-        return {"data": call.to_json()}
+        cached = store.read_cache.get((org_id, call_id)) if store.faults else None
+        if cached is not None and cached[0] > store.clock():  # "stale-read-cache": a delete never invalidates it
+            return cached[1]
+        any_org = any_org or store.fault("cross-org-get")
+        call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
+        if store.fault("long-name-500") and call.contact_name is not None and len(call.contact_name) > 255:
+            raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the view's varchar(255)
+        answer = {"data": call.to_json()}
+        if store.fault("stale-read-cache"):
+            store.read_cache[(org_id, call_id)] = (store.clock() + 2.0, answer)
+        return answer
 
 
 def _cancellable_by_fault(store: Store, status: str) -> bool:
@@ -106,13 +128,28 @@ def _cancellable_by_fault(store: Store, status: str) -> bool:
 def cancel_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = False) -> dict[str, Any]:
     """Queued -> cancelled, record and PII kept; cancelling a cancelled call is a repeat 200."""
     any_org = store.fault("cross-org-cancel") or (via_webhook and store.fault("webhook-any-org"))
+    if store.fault("cancel-resurrects"):  # an ORM's load, a call to the provider, then save(): an upsert
+        with store.lock:
+            loaded = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
+        time.sleep(0.05)
+        with store.lock:
+            if loaded.call_id not in store.calls:
+                store.calls[loaded.call_id] = loaded
+                store.call_bytes += loaded.weight
+    answer = {"success": True, "call_id": call_id, "status": "cancelled", "message": CANCELLED_MESSAGE}
+    if store.fault("cancel-status-canceled"):
+        answer["status"] = "canceled"
     with store.lock:
         call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
         repeat_refused = store.fault("repeat-cancel-409") or (via_webhook and store.fault("webhook-repeat-cancel-409"))
         if call.status == "cancelled" and repeat_refused:
             raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "This call is cancelled already.")
+        if call.status == "cancelled" and store.fault("repeat-cancel-after-pause-409") and _cache_expired(store, call):
+            raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "Only a queued call can be cancelled.")
         if call.status == "queued" or _cancellable_by_fault(store, call.status):
             call.move("cancelled")
+            if store.fault("repeat-cancel-after-pause-409"):
+                store.cancelled_at[call.call_id] = store.clock()
             if store.fault("cancel-drops-pii"):
                 call.contact_name = call.contact_email = None
             if store.fault("cancel-deletes-record"):
@@ -121,7 +158,12 @@ def cancel_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = 
             if store.fault("cancel-422"):
                 raise ApiError(422, Code.VALIDATION_ERROR, "Only a queued call can be cancelled.")
             raise ApiError(409, Code.CALL_NOT_CANCELLABLE, "Only a queued call can be cancelled.")
-    return {"success": True, "call_id": call_id, "status": "cancelled", "message": CANCELLED_MESSAGE}
+    return answer
+
+
+def _cache_expired(store: Store, call: Call) -> bool:
+    """Fault "repeat-cancel-after-pause-409": the response cache answers repeats for 1 s; then the state machine."""
+    return store.clock() - store.cancelled_at.get(call.call_id, float("-inf")) > 1.0
 
 
 DELETABLE_BY_FAULT = {
@@ -132,29 +174,75 @@ DELETABLE_BY_FAULT = {
 }
 
 
-def _deletable(store: Store, status: str) -> bool:
+def _deletable(store: Store, call: Call) -> bool:
+    if call.status == "completed" and store.faults:  # "finished" judged from the telephony fields
+        if store.fault("empty-transcript-not-deletable") and call.transcript == "[]":
+            return False
+        if store.fault("zero-duration-not-deletable") and not call.duration_seconds:
+            return False
+    status = call.status
     return status == "completed" or any(store.fault(f) and status in s for f, s in DELETABLE_BY_FAULT.items())
+
+
+def _deleted_already(store: Store, org_id: str, call_id: str, via_webhook: bool) -> bool:
+    """Whether a fault answers this repeat delete as a success (or crashes on it)."""
+    org_and_time = store.deleted_at.get(call_id)
+    if org_and_time is None or org_and_time[0] != org_id:
+        return False
+    since = store.clock() - org_and_time[1]
+    if store.fault("repeat-delete-after-pause-500") and since > 0.5:  # the deleted-ids cache expired
+        raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # a dangling index entry
+    return (store.fault("repeat-delete-grace-200") and since < 2.0) or (
+        via_webhook and store.fault("webhook-repeat-delete-200")  # "webhook handlers must be idempotent"
+    )
 
 
 def delete_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = False) -> dict[str, Any]:
     """A completed call is erased with all its PII; anything else is 404 and left untouched."""
-    deleted = {"data": {"call_id": call_id, "deleted": True}}
+    deleted: dict[str, Any] = {"data": {"call_id": call_id, "deleted": True}}
+    if store.faults:
+        if store.fault("deleted-string-true"):
+            deleted["data"]["deleted"] = "true"
+        if store.fault("delete-call-id-hex"):
+            deleted["data"]["call_id"] = call_id.replace("-", "")  # the ORM's UUID.hex
     any_org = store.fault("cross-org-delete") or (via_webhook and store.fault("webhook-any-org"))
+    if via_webhook and store.fault("mixed-transport-delete-race"):
+        return _hook_delete(store, org_id, call_id, deleted)
     with store.lock:
         if store.fault("repeat-delete-200") and call_id in store.tombstones:
             return deleted
+        if store.deleted_at and _deleted_already(store, org_id, call_id, via_webhook):
+            return deleted
         call = _find(store, org_id, call_id, DELETE_NOT_FOUND_MESSAGE, any_org=any_org)
-        if not _deletable(store, call.status):
+        if not _deletable(store, call):
             if store.fault("refused-delete-side-effect"):
                 call.contact_name = None
             raise _not_found(DELETE_NOT_FOUND_MESSAGE)
         if store.fault("soft-delete") or (via_webhook and store.fault("webhook-delete-noop")):
             return deleted
+        if store.fault("null-contact-delete-500") and call.contact_name is None:
+            raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the audit line: "erased " + name
         if not store.fault("delete-race"):
             store.erase(call)
+            if store.fault("null-recording-delete-500") and call.recording_url is None:
+                raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the recording's purge: None.split
             return deleted
     time.sleep(0.05)  # delete-race: the window between the check and the erase, lock released
     with store.lock:
         if call.call_id in store.calls:
             store.erase(call)
+    return deleted
+
+
+def _hook_delete(store: Store, org_id: str, call_id: str, deleted: dict[str, Any]) -> dict[str, Any]:
+    """Fault "mixed-transport-delete-race": the webhook worker serialises its own deletes, not REST's."""
+    with store.hook_lock:
+        with store.lock:
+            call = _find(store, org_id, call_id, DELETE_NOT_FOUND_MESSAGE)
+            if not _deletable(store, call):
+                raise _not_found(DELETE_NOT_FOUND_MESSAGE)
+        time.sleep(0.05)  # the worker's round trip, the store's lock released
+        with store.lock:
+            if call.call_id in store.calls:
+                store.erase(call)
     return deleted

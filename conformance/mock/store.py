@@ -183,6 +183,16 @@ class Store:
         self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self.faults: frozenset[str] = frozenset()
         self.tombstones: dict[str, Call] = {}  # deleted calls, kept only by faults that remember them
+        # What only faults keep (see `faults.FAULTS`): when and by whom each call was deleted, deleted
+        # calls due to come back, ids free for reuse, a contact book and a read cache.
+        self.deleted_at: dict[str, tuple[str, float]] = {}
+        self.restores: list[tuple[float, Call]] = []
+        self.free_ids: list[str] = []
+        self.contact_book: dict[tuple[str, str], dict[str, Any]] = {}
+        self.read_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+        self.cancelled_at: dict[str, float] = {}
+        self.hook_lock = threading.Lock()  # "mixed-transport-delete-race": the webhook worker's own lock
+        self.request_org: str | None = None  # "create-org-race": a request context shared by all requests
         self.auto_complete: float | None = None
         self.clock: Callable[[], float] = time.monotonic
 
@@ -215,12 +225,18 @@ class Store:
         with self.lock:
             if len(self.calls) >= self.max_calls or self.call_bytes + weight > self.max_call_bytes:
                 raise StoreFull()
+            if self.free_ids and self.fault("id-recycled"):
+                call.call_id = self.free_ids.pop()  # the id column's free list
+            if self.faults and any(self.fault(f) for f in CONTACT_BOOK_FAULTS):
+                self._remember_contact(call)
             self.calls[call.call_id] = call
             self.call_bytes += weight
         return call
 
     def visible_call(self, org_id: str, call_id: str, *, any_org: bool = False) -> Call | None:
         """The call with exactly this id, if it belongs to `org_id` (hold `lock`)."""
+        if self.restores:
+            self._late_sync()
         call = self.calls.get(call_id)
         if call is None and self.faults:
             call = self._loose_match(call_id)
@@ -261,17 +277,95 @@ class Store:
         """Forget the call and every record that holds its PII (hold `lock`)."""
         del self.calls[call.call_id]
         self.call_bytes -= call.weight
-        if any(self.fault(f) for f in ("repeat-delete-200", "erasure-keeps-recording", "pii-in-error")):
-            self.tombstones[call.call_id] = call
+        if self.faults:
+            self._erase_by_fault(call)
+        if self.fault("idempotency-kept-after-delete"):
+            return  # the idempotency table is a cache: nobody thought of it
         stale = [k for k, rec in self.idempotency.items() if rec.call_id == call.call_id]
         for key in stale:
             del self.idempotency[key]
+
+    def _erase_by_fault(self, call: Call) -> None:
+        """What faults remember of a deleted call, or wrongly erase with it."""
+        if any(self.fault(f) for f in ("repeat-delete-200", "erasure-keeps-recording", "pii-in-error")):
+            self.tombstones[call.call_id] = call
+        if any(self.fault(f) for f in DELETED_AT_FAULTS):
+            self.deleted_at[call.call_id] = (call.org_id, self.clock())
+        if self.fault("delete-restored-later"):
+            self.restores.append((self.clock() + 0.3, call))  # the provider's late status sync upserts it
+        if self.fault("id-recycled"):
+            self.free_ids.append(call.call_id)
+        if self.fault("delete-erases-by-number"):  # "erase the data subject", in every organisation
+            for other in self.calls.values():
+                if other.contact_number == call.contact_number:
+                    other.contact_name = other.contact_email = None
+        if any(self.fault(f) for f in CONTACT_BOOK_FAULTS):
+            self._purge_contact(call)
+
+    def _late_sync(self) -> None:
+        """Fault "delete-restored-later": due syncs write the deleted calls back (hold `lock`)."""
+        now = self.clock()
+        due = [call for at, call in self.restores if at <= now]
+        self.restores = [(at, call) for at, call in self.restores if at > now]
+        for call in due:
+            if call.call_id not in self.calls:
+                self.calls[call.call_id] = call
+                self.call_bytes += call.weight
+
+    def _remember_contact(self, call: Call) -> None:
+        """The contact book, kept only by faults: the last name, email and info seen for a number."""
+        entry = self.contact_book.setdefault((call.org_id, call.contact_number), {})
+        if call.contact_name is not None:
+            name = call.contact_name
+            if self.fault("emoji-name-survives-erasure"):
+                name = _utf8mb3(name)  # the book's column holds three-byte UTF-8 only
+            entry["contact_name"] = name
+        if call.contact_email is not None:
+            entry["contact_email"] = call.contact_email
+        if call.additional_info != "{}":
+            entry["additional_info"] = _unpacked(call.additional_info)
+
+    def _purge_contact(self, call: Call) -> None:
+        key = (call.org_id, call.contact_number)
+        entry = self.contact_book.get(key)
+        if entry is None or self.fault("contact-book-autofill"):
+            return  # "contact-book-autofill": the book is never purged
+        kept: dict[str, Any] = {}
+        if self.fault("emoji-name-survives-erasure") and entry.get("contact_name") not in (None, call.contact_name):
+            kept["contact_name"] = entry["contact_name"]  # purged WHERE name = the raw name: escaped rows stay
+        info = entry.get("additional_info")
+        if self.fault("nested-info-survives-erasure") and isinstance(info, dict):
+            nested = {k: v for k, v in info.items() if isinstance(v, dict | list)}  # the scrubber takes strings only
+            if nested:
+                kept["additional_info"] = nested
+        if kept:
+            self.contact_book[key] = kept
+        else:
+            del self.contact_book[key]
+
+    def autofill(self, org_id: str, fields: dict[str, Any]) -> None:
+        """Fill a new call's missing contact fields from the contact book (faults only)."""
+        entry = self.contact_book.get((org_id, fields.get("contact_number", "")))
+        for name, value in (entry or {}).items():
+            fields.setdefault(name, value)
 
     def reset(self) -> None:
         with self.lock:
             for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency, self.tombstones):
                 table.clear()
+            for memory in (self.deleted_at, self.contact_book, self.read_cache, self.cancelled_at):
+                memory.clear()
+            self.restores, self.free_ids = [], []
             self.call_bytes = 0
+
+
+CONTACT_BOOK_FAULTS = ("contact-book-autofill", "emoji-name-survives-erasure", "nested-info-survives-erasure")
+DELETED_AT_FAULTS = ("repeat-delete-grace-200", "repeat-delete-after-pause-500", "webhook-repeat-delete-200")
+
+
+def _utf8mb3(text: str) -> str:
+    """Characters beyond the BMP as the JSON escapes of their surrogate pair (a utf8mb3 column's workaround)."""
+    return "".join(json.dumps(c)[1:-1] if ord(c) > 0xFFFF else c for c in text)
 
 
 def _secret(prefix: str) -> str:
