@@ -1,9 +1,119 @@
-"""Contract section 5: delete "permanently removes all end-customer PII"."""
+"""Contract section 5: delete "permanently removes all end-customer PII", at once and over time.
+
+The calls deleted here carry the whole range of data the contract allows (`strategies.varied_pii`):
+empty and null fields, long and non-BMP strings, nested `additional_info`, zero and large durations.
+Besides the search of every later response for their PII (`universal`), each is looked for by its
+mark (`Victim.mark`, ASCII in every string of its PII), which survives any re-encoding of the rest.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.contract.model import body_ok
+from conformance.http.client import Exchange
+from conformance.layers import strategies
 from conformance.layers.checks import Context, check
+from conformance.layers.properties._common import Sample
 from conformance.target import calls
+from conformance.target.environment import Tenant
+
+__all__ = ["Victim", "data_shapes", "delete_victim", "read_again", "varied_victims"]
+
+CONTACT = ("contact_number", "contact_name", "contact_email")
+MARK = re.compile(r"zq\.([0-9a-f]{12}\S*)@")  # `Environment.pii`: the mark in its email
+DRAWN = 3  # varied calls drawn beside the two extremes, at breadth "every"
+
+
+@dataclass
+class Victim:
+    """A completed call of organisation A that a check deletes, with the PII it was seeded with."""
+
+    call_id: str
+    pii: dict[str, Any]
+    mark: str  # in every PII string of the call (never in its number): no later response may hold it
+
+    def traces(self, exchange: Exchange) -> bool:
+        return bool(self.mark) and self.mark.encode() in exchange.response_body
+
+
+def data_shapes(ctx: Context, name: str) -> list[dict[str, str]]:
+    """The forms of seeded data a check tries (`strategies.data_shapes`): the two extremes (every null,
+    empty and zero value at once; every long, non-BMP, nested and large one), then, at breadth
+    "every", `DRAWN` more drawn by the seed."""
+    shapes = [strategies.extreme("sparse"), strategies.extreme("rich")]
+    if Sample(ctx, name).every:
+        drawn = strategies.examples(strategies.data_shapes(), 2 * DRAWN, ctx.config.seed)
+        shapes += [shape for shape in drawn if shape not in shapes][:DRAWN]
+    return shapes
+
+
+def varied_victims(ctx: Context, tag: str) -> list[Victim]:
+    """Completed calls of A, one for each of `data_shapes` (sparse first, then rich), each with PII
+    and a mark of its own."""
+    victims = []
+    for n, shape in enumerate(data_shapes(ctx, f"varied:{tag}")):
+        base = ctx.env.pii(f"{tag}{n}")
+        pii = strategies.shaped_pii(base, shape)
+        if not ctx.env.can_seed_any_state:  # through POST /v1/calls: no null fields
+            pii = {k: v for k, v in pii.items() if v is not None}
+        found = MARK.search(base["contact_email"])
+        victims.append(Victim(ctx.env.seed_call(ctx.env.a, "completed", pii), pii, found.group(1) if found else ""))
+    return victims
+
+
+def delete_victim(ctx: Context, victim: Victim, transport: str) -> Exchange:
+    """Read the call (a cache may keep it), delete it over `transport`, read it at once: 404."""
+    a = ctx.env.a
+    calls.get(ctx.client, victim.call_id, a.auth())
+    deleted = calls.call_op(
+        ctx.client, transport, "delete", victim.call_id, headers=a.auth(), token=a.webhook_token or ""
+    )
+    what = f"delete over {transport} of a call seeded with {_summary(victim.pii)}"
+    ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=what)
+    ctx.expect(
+        "DEL-COMPLETED-200",
+        body_ok("deleted", deleted.json(), victim.call_id),
+        f"{what}: body {deleted.response_body[:200]!r}, expected {{'data': {{'call_id', 'deleted': true}}}}",
+        deleted,
+    )
+    again = calls.get(ctx.client, victim.call_id, a.auth())
+    ctx.expect_answer("DEL-GONE", again, [404], "NOT_FOUND", what=f"GET right after the {what}")
+    return deleted
+
+
+def read_again(ctx: Context, victims: list[Victim], when: str) -> None:
+    """Every deleted call, `when`: 404 to GET (both key headers) and to a webhook cancel, no trace of it."""
+    a = ctx.env.a
+    for n, victim in enumerate(victims):
+        probes = [calls.get(ctx.client, victim.call_id, a.auth("bearer" if n % 2 else "x-api-key"))]
+        if a.webhook_token:
+            probes.append(calls.hook(ctx.client, a.webhook_token, "cancel", {"call_id": victim.call_id}))
+        for probe in probes:
+            ctx.expect_answer("DEL-GONE", probe, [404], "NOT_FOUND", what=f"{probe.method} {when}")
+            ctx.expect(
+                "DEL-ERASURE", not victim.traces(probe), f"{probe.method} {when} answers the deleted call's PII", probe
+            )
+
+
+def _summary(pii: dict[str, Any]) -> str:
+    def size(value: Any) -> str:
+        return "null" if value is None else f"{len(value)} long" if isinstance(value, str | list | dict) else str(value)
+
+    return ", ".join(
+        f"{k} {size(pii.get(k))}"
+        for k in ("contact_name", "additional_info", "transcript", "recording_url", "duration_seconds")
+    )
+
+
+def shared_by_live_calls(ctx: Context, pii: dict[str, Any]) -> None:
+    """The contact details a live call shares with a deleted one are no trace of the deleted call:
+    that call rightly shows them (contract 1.1, section 5). Out of the PII every answer is searched for."""
+    for name in CONTACT:
+        if pii.get(name) is not None:
+            ctx.erased.discard(str(pii[name]))
 
 
 @check("erasure", "DEL-ERASURE")
@@ -43,3 +153,63 @@ def erasure(ctx: Context) -> None:
         "deleting one call erased another call's PII",
         probes[3],
     )
+
+
+@dataclass
+class Sharers:
+    """Live calls of both organisations that share a victim's contact details, as GET showed them."""
+
+    found: list[tuple[Tenant, str, Any]]
+
+
+def seed_sharers(ctx: Context, shared: dict[str, Any]) -> Sharers:
+    """A cancelled call of A and a queued call of B (when B has a key) with `shared` contact details:
+    none of them is ever deleted, the clean-up's deletes included (its PII would be searched for)."""
+    found = []
+    for tenant, state in ((ctx.env.a, "cancelled"), (ctx.env.b, "queued")):
+        if tenant.key is None or not ctx.env.can_seed(state):
+            continue
+        pii = ctx.env.pii(f"-share{tenant.name}") | {k: shared.get(k) for k in CONTACT}
+        pii = {k: v for k, v in pii.items() if v is not None or ctx.env.can_seed_any_state}
+        call_id = ctx.env.seed_call(tenant, state, pii)
+        found.append((tenant, call_id, calls.snapshot(ctx.client, call_id, tenant.auth())))
+    return Sharers(found)
+
+
+def expect_sharers_kept(ctx: Context, sharers: Sharers, when: str) -> None:
+    """Each sharer as it was: PII and status (A: DEL-ERASURE, "changes nothing but the deleted call";
+    B: TENANT-UNTOUCHED)."""
+    with ctx.deferred():
+        for tenant, call_id, before in sharers.found:
+            answer = calls.get(ctx.client, call_id, tenant.auth())
+            after = calls.answered_call(answer)
+            requirement = "DEL-ERASURE" if tenant is ctx.env.a else "TENANT-UNTOUCHED"
+            ctx.expect(
+                requirement,
+                after == before,
+                f"{when}, a call of {tenant.name} that shares its contact details changed:"
+                f" before {str(before)[:200]}, after {str(after)[:200]}",
+                answer,
+            )
+
+
+def expect_no_autofill(ctx: Context, victim: Victim, keep: int) -> list[str]:
+    """A new call for the deleted call's number, with no name, email or info: nothing of the deleted
+    call comes back; then `keep` more creates: none answers a deleted id. The ids it made."""
+    a, number = ctx.env.a, victim.pii["contact_number"]
+    shared_by_live_calls(ctx, {"contact_number": number})  # the suite sends it again
+    body = {"agent_id": ctx.env.agent_id, "contact_number": number}
+    created = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
+    made = [cid for cid in [_created_id(created)] if cid]
+    probes = [created] + [calls.get(ctx.client, cid, a.auth()) for cid in made]
+    for probe in probes:
+        title = f"{probe.method} of a new call for a deleted call's number answers the deleted call's PII"
+        ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
+    for _ in range(keep):
+        more = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
+        made += [cid for cid in [_created_id(more)] if cid]
+    return made
+
+
+def _created_id(exchange: Exchange) -> str | None:
+    return calls.created_id(exchange)
