@@ -1,30 +1,138 @@
-"""Contract section 5: "concurrent deletes of one completed call: exactly one 200"."""
+"""Contract section 5: "concurrent deletes of one completed call: exactly one 200"; and, 1.1, over either
+transport or both mixed, with cancels and reads racing the delete, and creates racing each other."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
+from conformance.layers.properties._common import Sample
 from conformance.target import calls
+from conformance.target.environment import Tenant
+
+STAGGER = 0.01  # seconds: how long after the racing cancels a staggered delete leaves
 
 
-@check("concurrent_delete", "DEL-CONCURRENT-ONCE")
+def _at_once(sends: Sequence[Callable[[], Exchange]]) -> list[Exchange]:
+    """Every send, each from a thread of its own, released together."""
+    start = threading.Barrier(len(sends))
+
+    def send(i: int) -> Exchange:
+        start.wait()
+        return sends[i]()
+
+    with ThreadPoolExecutor(max_workers=len(sends)) as pool:
+        return list(pool.map(send, range(len(sends))))
+
+
+def _deleter(ctx: Context, transport: str, call_id: str, delay: float = 0.0) -> Callable[[], Exchange]:
+    a = ctx.env.a
+
+    def delete() -> Exchange:
+        if delay:
+            time.sleep(delay)
+        return calls.call_op(ctx.client, transport, "delete", call_id, headers=a.auth(), token=a.webhook_token or "")
+
+    return delete
+
+
+@check("concurrent_delete", "DEL-CONCURRENT-ONCE", "DEL-GONE")
 def concurrent_delete(ctx: Context) -> None:
-    """N deletes of one completed call sent at once: exactly one 200, every other 404."""
+    """N deletes of one completed call sent at once, over REST and over both transports mixed: exactly
+    one 200, every other 404, and the call stays gone. Sampled: mixed only (REST only without a token)."""
     ctx.env.need_state("completed")
     a, n = ctx.env.a, ctx.config.budget.concurrency
-    call_id = ctx.env.seed_call(a, "completed")
-    start = threading.Barrier(n)
+    mixes = ("rest", "mixed") if a.webhook_token else ("rest",)
+    for mix in mixes if Sample(ctx, "concurrent_delete").every else mixes[-1:]:
+        call_id = ctx.env.seed_call(a, "completed")
+        transports = ["webhook" if mix == "mixed" and i % 2 else "rest" for i in range(n)]
+        answers = _at_once([_deleter(ctx, t, call_id) for t in transports])
+        statuses = sorted(str(e.status) for e in answers)
+        ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
+        winners = [e for e in answers if e.status == 200][:2] or answers[:1]
+        title = f"{n} concurrent deletes over {'REST' if mix == 'rest' else 'REST and the webhook'}"
+        ctx.expect("DEL-CONCURRENT-ONCE", ok, f"{title} answered {', '.join(statuses)}", *winners)
+        after = calls.get(ctx.client, call_id, a.auth())
+        ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {title}")
 
-    def delete(_: int) -> Exchange:
-        start.wait()
-        return calls.rest(ctx.client, "delete", call_id, a.auth())
 
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        answers = list(pool.map(delete, range(n)))
-    statuses = sorted(str(e.status) for e in answers)
-    ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
-    winners = [e for e in answers if e.status == 200][:2] or answers[:1]
-    ctx.expect("DEL-CONCURRENT-ONCE", ok, f"{n} concurrent deletes answered {', '.join(statuses)}", *winners)
+@check("cancel_races_delete", "DEL-GONE", "DEL-COMPLETED-200")
+def cancel_races_delete(ctx: Context) -> None:
+    """A delete of a completed call while cancels (over both transports) and a GET race it: the delete
+    answers 200 and nothing brings the call back. At once, and with the delete a little after the
+    others (they read the call first); sampled: the staggered race with a cancel over the webhook
+    (over REST without a token)."""
+    ctx.env.need_state("completed")
+    a = ctx.env.a
+    every = Sample(ctx, "cancel_races_delete").every
+    for stagger in (0.0, STAGGER) if every else (STAGGER,):
+        call_id = ctx.env.seed_call(a, "completed")
+        racers = _racers(ctx, call_id) if stagger == 0.0 or every else _racers(ctx, call_id)[-2:-1]
+        deleted, *_ = _at_once([_deleter(ctx, "rest", call_id, stagger), *racers])
+        what = f"a delete racing cancels and a GET{' (sent a little after them)' if stagger else ''}"
+        ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=what)
+        after = calls.get(ctx.client, call_id, a.auth())
+        ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {what}")
+
+
+def _racers(ctx: Context, call_id: str) -> list[Callable[[], Exchange]]:
+    """A cancel over REST, one over the webhook (given a token) and a GET of `call_id`."""
+    a = ctx.env.a
+    found = [lambda: calls.rest(ctx.client, "cancel", call_id, a.auth())]
+    if a.webhook_token:
+        token = a.webhook_token
+        found.append(lambda: calls.hook(ctx.client, token, "cancel", {"call_id": call_id}))
+    found.append(lambda: calls.get(ctx.client, call_id, a.auth("x-api-key")))
+    return found
+
+
+@check("concurrent_creates", "TENANT-404", "CREATE-IDEMPOTENT")
+def concurrent_creates(ctx: Context) -> None:
+    """Creates from both organisations at once, some with one Idempotency-Key: each call lands in the
+    organisation that made it (the other's GET: 404), and an organisation's creates with the key give
+    one call. Sampled: two creates of A with the key and one of B, at once."""
+    a, b = ctx.env.a, ctx.env.b
+    key = f"husky-conformance-race-{ctx.config.seed}-{ctx.env.rng.getrandbits(64):016x}"
+    every = Sample(ctx, "concurrent_creates").every
+    per_org = max(2, ctx.config.budget.concurrency // 4) if every else 2
+    keyed_by: list[Tenant] = [a] * per_org + ([b] if b.key else [])
+    senders: list[tuple[Tenant, str | None]] = [(t, key) for t in keyed_by]
+    senders += [(t, None) for t in (a, b) if t.key] * (per_org // 2 if every else 0)
+    answers = _at_once([_creator(ctx, tenant, with_key) for tenant, with_key in senders])
+    made = [(t, k, calls.created_id(e), e) for (t, k), e in zip(senders, answers, strict=True)]
+    keyed = [(cid, e) for t, k, cid, e in made if t is a and k is not None]
+    ids = {cid for cid, e in keyed if e.status == 201}  # a 409 for a create still under way is no second call
+    ctx.expect(
+        "CREATE-IDEMPOTENT",
+        len(ids) == 1 and None not in ids,
+        f"{len(keyed)} concurrent creates with one Idempotency-Key answered {sorted(map(str, ids))}",
+        *[e for _, e in keyed],
+    )
+    _expect_own_org(ctx, [(t, cid) for t, _, cid, _ in made if cid is not None])
+
+
+def _creator(ctx: Context, tenant: Tenant, key: str | None) -> Callable[[], Exchange]:
+    extra = {"Idempotency-Key": key} if key else {}
+
+    def create() -> Exchange:
+        return ctx.env.note_created(calls.create(ctx.client, tenant.auth(), None, **extra))
+
+    return create
+
+
+def _expect_own_org(ctx: Context, made: list[tuple[Tenant, str]]) -> None:
+    """Each call made in the race is another organisation's: that organisation's GET answers 404."""
+    a, b = ctx.env.a, ctx.env.b
+    seen: set[str] = set()
+    for tenant, call_id in made:
+        other = b if tenant is a else a
+        if call_id in seen or other.key is None:
+            continue
+        seen.add(call_id)
+        answer = calls.get(ctx.client, call_id, other.auth())
+        what = f"GET by organisation {other.name} of a call {tenant.name} created in a race of both"
+        ctx.expect_answer("TENANT-404", answer, [404], "NOT_FOUND", what=what)
