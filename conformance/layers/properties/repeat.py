@@ -65,7 +65,7 @@ def _expect_repeats_refused(ctx: Context, call_id: str, when: str, transports: t
             )
 
 
-@check("repeat_cancel", "CANCEL-REPEAT-200")
+@check("repeat_cancel", "CANCEL-QUEUED-200", "CANCEL-REPEAT-200")
 def repeat_cancel(ctx: Context) -> None:
     """Cancelling the same call again and again, over each transport and across them, answers the
     same 200. Sampled: the first cancel's transport drawn, one repeat over the other."""
@@ -75,16 +75,38 @@ def repeat_cancel(ctx: Context) -> None:
         first = _op(ctx, first_over, "cancel", call_id)
         others = tuple(t for t in _transports(ctx) if t != first_over) or ("rest",)
         repeats = (*_transports(ctx), "rest") if sample.every else others
-        _expect_same_cancel(
-            ctx, first, [_op(ctx, t, "cancel", call_id, n + 1) for n, t in enumerate(repeats)], "at once"
-        )
+        _expect_first_cancel(ctx, call_id, first)
+        again = [_op(ctx, t, "cancel", call_id, n + 1) for n, t in enumerate(repeats)]
+        _expect_same_cancel(ctx, call_id, first, again, "at once")
 
 
-def _expect_same_cancel(ctx: Context, first: Exchange, answers: list[Exchange], when: str) -> None:
+def _expect_first_cancel(ctx: Context, call_id: str, first: Exchange) -> None:
+    """The first cancel of a queued call: 200 and the flat cancel body, over either transport."""
+    what = f"first cancel, over {_transport_of(first)}"
+    ctx.expect_answer("CANCEL-QUEUED-200", first, [200], what=what)
+    ctx.expect(
+        "CANCEL-QUEUED-200",
+        body_ok("cancelled", first.json(), call_id),
+        f"{what}: body {first.response_body[:200]!r}, expected"
+        ' {"success": true, "call_id": the path id, "status": "cancelled", "message"}',
+        first,
+    )
+
+
+def _expect_same_cancel(ctx: Context, call_id: str, first: Exchange, answers: list[Exchange], when: str) -> None:
+    """Each repeat cancel: 200, the documented body (flat, `success` the boolean true, status `cancelled`,
+    the path id), and the first cancel's values of the fields the contract lists."""
     with ctx.deferred():
         for n, answer in enumerate(answers, start=2):
             what = f"cancel #{n} {when}, over {_transport_of(answer)}"
             ctx.expect_answer("CANCEL-REPEAT-200", answer, [200], what=what)
+            ctx.expect(
+                "CANCEL-REPEAT-200",
+                body_ok("cancelled", answer.json(), call_id),
+                f"{what} answered {answer.response_body[:200]!r}, expected"
+                ' {"success": true, "call_id": the path id, "status": "cancelled", "message"}',
+                answer,
+            )
             ctx.expect(
                 "CANCEL-REPEAT-200",
                 listed_fields(answer.json()) == listed_fields(first.json()),  # extra fields may differ
@@ -133,7 +155,7 @@ def over_time(ctx: Context) -> None:
     for n, victim in enumerate(victims[: len(transports)]):
         _expect_repeats_refused(ctx, victim.call_id, when, transports if every else transports[n : n + 1])
     repeats = [_op(ctx, t, "cancel", queued, n) for n, t in enumerate(transports if every else transports[:1])]
-    _expect_same_cancel(ctx, first_cancel, repeats, f"{ctx.config.budget.pause_seconds:g} s after the first")
+    _expect_same_cancel(ctx, queued, first_cancel, repeats, f"{ctx.config.budget.pause_seconds:g} s after the first")
     erasure.expect_sharers_kept(ctx, sharers, when)
     _expect_no_deleted_id(ctx, victims, made)
 
