@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conformance.contract import model
 from conformance.contract.model import Auth, TargetId
-from conformance.layers import strategies
+from conformance.layers import seed_data, strategies
 from conformance.target.environment import ALL_SCOPES, Tenant
 
 IDS = ["0f6c8a9e-3b1d-4c2e-9a7f-5d4b3c2a1e0f", "call_abc_123", "Call_MiXeD-9", "x7"]
@@ -310,7 +310,7 @@ def _seed_request_validator() -> Any:
 SEED_REQUEST = _seed_request_validator()
 
 
-@given(strategies.varied_pii(BASE_PII))
+@given(seed_data.varied_pii(BASE_PII))
 @EXAMPLES
 def test_varied_pii_is_a_seed_request_and_each_string_holds_the_mark(pii: dict[str, Any]) -> None:
     request = {"org_id": "org_1", "status": "completed", **pii}
@@ -322,8 +322,8 @@ def test_varied_pii_is_a_seed_request_and_each_string_holds_the_mark(pii: dict[s
 
 
 def test_the_extremes_cross_every_form_of_the_data() -> None:
-    sparse = strategies.shaped_pii(BASE_PII, strategies.extreme("sparse"))
-    rich = strategies.shaped_pii(BASE_PII, strategies.extreme("rich"))
+    sparse = seed_data.shaped_pii(BASE_PII, seed_data.extreme("sparse"))
+    rich = seed_data.shaped_pii(BASE_PII, seed_data.extreme("rich"))
     assert (sparse["contact_name"], sparse["contact_email"], sparse["recording_url"]) == (None, None, None)
     assert (sparse["transcript"], sparse["additional_info"], sparse["duration_seconds"]) == ([], {}, 0)
     assert len(rich["contact_name"]) > 255
@@ -334,8 +334,8 @@ def test_the_extremes_cross_every_form_of_the_data() -> None:
 
 
 def test_examples_are_the_same_for_the_same_seed_and_differ_by_seed() -> None:
-    first = strategies.examples(strategies.data_shapes(), 4, 7)
-    assert first == strategies.examples(strategies.data_shapes(), 4, 7)
-    assert first[0] == dict.fromkeys(strategies.VARIED, "typical")  # the simplest: the form listed first
+    first = seed_data.examples(seed_data.data_shapes(), 4, 7)
+    assert first == seed_data.examples(seed_data.data_shapes(), 4, 7)
+    assert first[0] == dict.fromkeys(seed_data.VARIED, "typical")  # the simplest: the form listed first
     assert len({tuple(sorted(s.items())) for s in first}) == len(first)
-    assert first != strategies.examples(strategies.data_shapes(), 4, 8)
+    assert first != seed_data.examples(seed_data.data_shapes(), 4, 8)

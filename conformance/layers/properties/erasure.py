@@ -1,6 +1,6 @@
 """Contract section 5: delete "permanently removes all end-customer PII", at once and over time.
 
-The calls deleted here carry the whole range of data the contract allows (`strategies.varied_pii`):
+The calls deleted here carry the whole range of data the contract allows (`seed_data.varied_pii`):
 empty and null fields, long and non-BMP strings, nested `additional_info`, zero and large durations.
 Besides the search of every later response for their PII (`universal`), each is looked for by its
 mark (`Victim.mark`, ASCII in every string of its PII), which survives any re-encoding of the rest.
@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.contract.model import body_ok
 from conformance.http.client import Exchange
-from conformance.layers import strategies
+from conformance.layers import seed_data
 from conformance.layers.checks import Context, check
 from conformance.layers.properties._common import Sample
 from conformance.target import calls
@@ -40,12 +40,12 @@ class Victim:
 
 
 def data_shapes(ctx: Context, name: str) -> list[dict[str, str]]:
-    """The forms of seeded data a check tries (`strategies.data_shapes`): the two extremes (every null,
+    """The forms of seeded data a check tries (`seed_data.data_shapes`): the two extremes (every null,
     empty and zero value at once; every long, non-BMP, nested and large one), then, at breadth
     "every", `DRAWN` more drawn by the seed."""
-    shapes = [strategies.extreme("sparse"), strategies.extreme("rich")]
+    shapes = [seed_data.extreme("sparse"), seed_data.extreme("rich")]
     if Sample(ctx, name).every:
-        drawn = strategies.examples(strategies.data_shapes(), 2 * DRAWN, ctx.config.seed)
+        drawn = seed_data.examples(seed_data.data_shapes(), 2 * DRAWN, ctx.config.seed)
         shapes += [shape for shape in drawn if shape not in shapes][:DRAWN]
     return shapes
 
@@ -56,7 +56,7 @@ def varied_victims(ctx: Context, tag: str) -> list[Victim]:
     victims = []
     for n, shape in enumerate(data_shapes(ctx, f"varied:{tag}")):
         base = ctx.env.pii(f"{tag}{n}")
-        pii = strategies.shaped_pii(base, shape)
+        pii = seed_data.shaped_pii(base, shape)
         if not ctx.env.can_seed_any_state:  # through POST /v1/calls: no null fields
             pii = {k: v for k, v in pii.items() if v is not None}
         found = MARK.search(base["contact_email"])
