@@ -92,14 +92,15 @@ def read_again(ctx: Context, victims: list[Victim], when: str, *, every: bool) -
     a = ctx.env.a
     for n, victim in enumerate(victims):
         probes = []
-        if every or n % 2 == 0 or not a.webhook_token:
+        if every or n % 2 or not a.webhook_token:  # sampled: GET the rich call, whose data has the mark
             probes.append(calls.get(ctx.client, victim.call_id, a.auth("bearer" if n % 2 else "x-api-key")))
-        if a.webhook_token and (every or n % 2):
+        if a.webhook_token and (every or n % 2 == 0):
             probes.append(calls.hook(ctx.client, a.webhook_token, "cancel", {"call_id": victim.call_id}))
-        for probe in probes:
-            ctx.expect_answer("DEL-GONE", probe, [404], "NOT_FOUND", what=f"{probe.method} {when}")
-            title = f"{probe.method} {when} answers the deleted call's PII"
-            ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
+        with ctx.deferred():  # a call come back is judged as both
+            for probe in probes:
+                ctx.expect_answer("DEL-GONE", probe, [404], "NOT_FOUND", what=f"{probe.method} {when}")
+                title = f"{probe.method} {when} answers the deleted call's PII"
+                ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
 
 
 def _summary(pii: dict[str, Any]) -> str:
