@@ -3,7 +3,7 @@
 
 Each extra call is in the ledger (cancelled, so the clean-up leaves it be), among the ids the suite
 made (`env.created`) and vouched for, and deleted: five PII strings of it, made as the suite makes
-them, are among those no later response may hold (`ctx.erased`). Nothing generated depends on
+them, are among those no later response may hold (`env.erasure`). Nothing generated depends on
 them, so the run sends the very same requests as without them; what it costs more is what the
 suite's bookkeeping costs per call it holds (the injection itself is left out of `duration_s`).
 """
@@ -32,8 +32,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         for n in range(count):
             env.created_now(f"held-{n:08d}", env.a, "cancelled")
             mark = f"{rng.getrandbits(48):012x}held"  # as `Environment.pii` marks its calls
-            suite.ctx.erased |= {f"Zq Person {mark}", f"zq.{mark}@example.invalid", f"note-{mark}"}
-            suite.ctx.erased |= {f"zq transcript {mark}", f"https://recordings.example.invalid/zq-{mark}.mp3"}
+            pii = {f"Zq Person {mark}", f"zq.{mark}@example.invalid", f"note-{mark}", f"zq transcript {mark}"}
+            env.erasure.erase(f"held-{n:08d}", pii | {f"https://recordings.example.invalid/zq-{mark}.mp3"})
     finally:
         ledger.path = path
         suite.started += time.monotonic() - began  # the run's duration_s leaves the injection out

@@ -3,7 +3,12 @@
 `Failure`: the target broke a contract rule; it carries the requirement id, a one-line title,
 and the exchanges that show it. `UsageError`: the suite was misused (a bad flag, an unreachable
 target, missing credentials); its message says what to do. `NotExercised`: a check cannot run
-with what this target and these credentials allow; its requirement is reported "not exercised".
+with what this target and these credentials allow; its requirement is reported "not exercised"
+(`BudgetSpent`: the run's request budget is used up). `UnsafeRequest`: the suite itself was about to
+cancel or delete an id that might not be its own; never sent.
+
+The schema layer's `CallStillThere` is a schemathesis check failure, not one of these: it lives
+with the schema layer, so that this module (which the mock imports) never loads schemathesis.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from _pytest.outcomes import Skipped
 if TYPE_CHECKING:
     from conformance.http.client import Exchange
 
-__all__ = ["SUITE_FAILED", "USAGE_ERROR", "Failure", "NotExercised", "UsageError"]
+__all__ = ["SUITE_FAILED", "USAGE_ERROR", "BudgetSpent", "Failure", "NotExercised", "UnsafeRequest", "UsageError"]
 
 USAGE_ERROR = 4  # the exit code of a `UsageError`
 SUITE_FAILED = 3  # the exit code when the suite itself failed (`conformance.run.crash`)
@@ -40,3 +45,11 @@ class NotExercised(Skipped):
     def __init__(self, reason: str) -> None:
         super().__init__(f"not exercised: {reason}", allow_module_level=False)
         self.reason = reason
+
+
+class BudgetSpent(NotExercised):
+    """The run's request budget is used up: what is left of the check is not exercised."""
+
+
+class UnsafeRequest(Exception):
+    """The suite was about to cancel or delete an id that might not be its own: its own bug, never sent."""

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from suite_runs import run_suite, run_suites
 
 from conformance.config import BUDGETS, SuiteConfig, build_config
+from conformance.contract import model
 from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import NotExercised, UsageError
 from conformance.http.client import Client
@@ -37,7 +38,7 @@ from conformance.run import session
 from conformance.run.parallel import shares
 from conformance.run.session import SuiteSession, check_budget, smallest_budget
 from conformance.target import calls, environment
-from conformance.target.environment import Environment
+from conformance.target.environment import Environment, Parts
 from conformance.target.ledger import clean_up
 
 BASE = "http://127.0.0.1:9"  # nothing here sends a request
@@ -103,7 +104,7 @@ def test_sampled_one_of_each_kind_is_drawn_by_the_seed(tmp_path: Path) -> None:
 
 
 def test_the_kinds_hold_exactly_what_they_sample_from() -> None:
-    assert list(chain(*_common.STATE_KINDS)) == list(_common.STATES)
+    assert list(chain(*_common.STATE_KINDS)) == list(model.STATES)
     assert list(chain(*create.INVALID_KINDS)) == list(create.INVALID_BODIES)
     assert sorted(chain(*webhook.BAD_BODY_KINDS)) == sorted(webhook._bad_bodies("call_x"))
     call_id = "3f2c9a1e-5b7d-4c8e-9f0a-1b2c3d4e5f60"
@@ -129,7 +130,7 @@ def test_sampled_refusals_are_one_credential_per_requirement(smoke: Context) -> 
 
 
 def test_sampled_transport_equivalence_compares_the_operations_that_succeed(smoke: Context) -> None:
-    pairs = webhook._state_ops(_common.Sample(smoke, "transport_equivalence"), _common.STATES)
+    pairs = webhook._state_ops(_common.Sample(smoke, "transport_equivalence"), model.STATES)
     assert sorted(pairs) == sorted(webhook.ACTING)
 
 
@@ -307,14 +308,14 @@ def fake_run(budget: int, target: FakeTarget, report_dir: Path) -> Environment:
         timeout=1.0,
         env={"HUSKY_API_KEY": "sk_test_budgets0123456789"},
     )
-    secrets, real = Secrets(), httpx.Client
+    secrets, real, parts = Secrets(), httpx.Client, Parts.of(config)
     with pytest.MonkeyPatch.context() as patch:  # no TLS context to load (55 ms): the target is in process
         patch.setattr(httpx, "Client", lambda **_: real(transport=httpx.MockTransport(target)))
-        client = Client(BASE, timeout=1.0, secrets=secrets, max_requests=budget)
+        client = Client(BASE, timeout=1.0, secrets=secrets, max_requests=budget, hooks=parts.hooks())
     with pytest.MonkeyPatch.context() as patch:  # the budget's rules alone, from the first request
         patch.setattr(environment, "probe_credentials", lambda env, config: None)
-        env = Environment(client, config, secrets)
-    session._watch(client, env)
+        env = Environment(client, config, secrets, parts)
+    client.observers += [env.observe, env.ledger.observe]
     return env
 
 

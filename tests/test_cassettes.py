@@ -43,6 +43,7 @@ from conformance.http.redaction import Secrets
 from conformance.layers import universal
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
+from conformance.target.erasure import Erasure
 
 SHIPPED = Path(__file__).parents[1] / "cassettes" / "mock"
 TOKEN = "cassette-fixtures-" + secrets.token_urlsafe(12)
@@ -334,7 +335,9 @@ def test_a_replay_has_the_recordings_placeholders_as_its_secrets(recordings: Rec
 
 
 def test_the_response_wide_requirements_are_those_the_universal_rules_judge() -> None:
-    ctx = SimpleNamespace(erased={"zq"})
+    erasure = Erasure({})
+    erasure.erase("call_gone", {"zq"})
+    ctx = SimpleNamespace(env=SimpleNamespace(erasure=erasure))
     exchange = Exchange("GET", "http://h/v1/calls/x", {}, None, 429, {"content-type": "text/plain"}, b"x")
     judged = {rule[0] for rule in universal._rules(ctx, exchange, 429)} | {universal.CLAIMS}  # type: ignore[arg-type]
     assert judged == set(RESPONSE_WIDE)

@@ -129,7 +129,7 @@ def marked_requirements(pytester: pytest.Pytester) -> set[str]:
 
 def universal_requirements(ctx: Context) -> set[str]:
     """What the universal rules check on one throttled answer, after a delete."""
-    ctx.erased.add("erased-pii-value")
+    ctx.env.erasure.erase("call_gone", {"erased-pii-value"})
     universal.watch(ctx)
     throttled = exchange(429, b'{"error": {"code": "RATE_LIMIT_EXCEEDED", "message": "slow"}}', **{"retry-after": "1"})
     created = replace(exchange(201, b'{"data": {"call_id": "call_1"}}', path="/v1/calls"), method="POST")
@@ -261,7 +261,7 @@ def test_every_broken_universal_rule_of_one_answer_is_recorded(ctx: Context) -> 
 
 
 def test_erased_pii_is_found_even_in_an_answer_that_breaks_another_rule(ctx: Context) -> None:
-    ctx.erased.add("Zq Person 123abc")
+    ctx.env.erasure.erase("call_gone", {"Zq Person 123abc"})
     observe(ctx, exchange(404, b'{"detail": "Zq Person 123abc is gone"}'))
     assert failed(ctx) == {"ENV-ERROR-ENVELOPE", "DEL-ERASURE"}
 

@@ -11,8 +11,11 @@ order, and that must show.
 from __future__ import annotations
 
 import importlib
+import os
 import random
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,13 +87,19 @@ def seeded_mock_ids() -> Iterator[None]:
         yield
 
 
-def record_run(seed: int, hash_seed: int, report_dir: Path) -> tuple[SuiteRun, list[Request]]:
-    """The targeted properties with `seed` against a fresh recording mock; and what it received."""
+def record_run(
+    seed: int,
+    hash_seed: int,
+    report_dir: Path,
+    env: dict[str, str] | None = None,
+    selection: tuple[str, ...] = QUICK_PROPERTIES,
+) -> tuple[SuiteRun, list[Request]]:
+    """The checks of `selection` with `seed` against a fresh recording mock; and what it received."""
     with seeded_mock_ids():
         recorder = Recorder(create_app(MockConfig(fixtures_token=FIXTURES_TOKEN)))
         with AppServer(recorder) as server:
             args = ["--target-url", server.url, "--fixtures-token", FIXTURES_TOKEN, "--seed", str(seed)]
-            run = run_suite([*args, *QUICK_PROPERTIES], report_dir, {"PYTHONHASHSEED": str(hash_seed)})
+            run = run_suite([*args, *selection], report_dir, {"PYTHONHASHSEED": str(hash_seed), **(env or {})})
     return run, recorder.requests
 
 
@@ -163,3 +172,74 @@ def test_local_source_files_do_not_change_what_the_suite_draws(tmp_path: Path, m
     assert not any("zq-mined-" in text for text in after)
     mined = _draws()  # without it, the literals of local modules come through
     assert any("zq-mined-" in text for text in mined), "hypothesis no longer mines local literals: drop the guard"
+
+
+# --- the same requests whatever the install: editable, wheel, sdist --------------------------------
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _build(out: Path, *kinds: str) -> Path:
+    """`python -m build KINDS` of the checkout into `out`, with the backend of the test environment."""
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), *kinds, str(CHECKOUT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (wheel,) = out.glob("*.whl")
+    return wheel
+
+
+def _installed(wheel: Path, site: Path) -> dict[str, str]:
+    """The environment of a process that imports the package from `wheel` installed into `site`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    env = {"PYTHONPATH": str(site)}  # ahead of the editable install's path entry
+    where = subprocess.run(
+        [sys.executable, "-c", "import conformance; print(conformance.__file__)"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=site,  # not the checkout, whose conformance/ a `-c` process would import
+        check=True,
+    ).stdout
+    assert where.startswith(str(site)), f"the installed copy is not the one imported: {where}"
+    return env
+
+
+@pytest.fixture(scope="module")
+def installs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """How to run the suite from each install: the editable checkout, a wheel of it, and a wheel
+    built from its sdist (what `pip install huskyvoice_conformance-X.tar.gz` installs)."""
+    base = tmp_path_factory.mktemp("installs")
+    from_tree = _build(base / "wheel", "--wheel")
+    from_sdist = _build(base / "sdist")  # build's default: the sdist, then a wheel from the sdist
+    assert list((base / "sdist").glob("*.tar.gz")), "no sdist was built"
+    return {
+        "editable": {},
+        "wheel": _installed(from_tree, base / "wheel" / "site-packages"),
+        "sdist": _installed(from_sdist, base / "sdist" / "site-packages"),
+    }
+
+
+EVERY_LAYER = ("--budget", "quick")  # the schema layer and the lifecycle draw the most text
+
+
+def test_an_installed_package_sends_what_the_checkout_sends(
+    installs: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """All layers at the quick budget, from each install (once this differed: hypothesis drew
+    literals from the checkout's source files, not from an installed package's)."""
+    sent = {name: record_run(SEED, 0, tmp_path / name / "reports", env, EVERY_LAYER) for name, env in installs.items()}
+    (checkout, first) = sent.pop("editable")
+    assert checkout.returncode == 0, checkout.describe()
+    for name, (run, received) in sent.items():
+        assert run.report["verdict"] == checkout.report["verdict"], f"{name}: {run.describe()}"
+        assert received == first, f"{name}: {first_difference(first, received)}"

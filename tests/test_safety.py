@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.errors import NotExercised
+from conformance.errors import NotExercised, UnsafeRequest
 from conformance.http.client import Exchange
 from conformance.target.claims import Claims
-from conformance.target.safety import Guard, IdAlphabet, UnsafeRequest
+from conformance.target.safety import Guard, IdAlphabet
 
 URL = "http://127.0.0.1:9/v1"
 

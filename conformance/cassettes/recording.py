@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -142,14 +143,13 @@ class Recording:
             self._clear()
         try:
             with self._cassette(OPEN) as cassette:
-                suite = self.suite = SuiteSession.open(config)
+                suite = self.suite = SuiteSession.open(config, sleep=_no_wait if self.replay else time.sleep)
                 if self.scrubber.secrets is None:  # recording: scrub with what the run knows
                     self.scrubber.secrets = suite.ctx.client.secrets
         except MISMATCH as error:
             raise UsageError(self._mismatch("the set-up (provisioning)", error)) from None
         self._unused("the set-up (provisioning)", cassette)
         if self.replay:
-            suite.ctx.client.sleep = _no_wait
             self._compare_checks()
         self._scope(suite)
         return suite

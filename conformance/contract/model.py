@@ -9,10 +9,8 @@ sends and compares; every rule of the contract it applies is written here, once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -20,24 +18,29 @@ __all__ = [
     "ACCEPTED_KINDS",
     "ANY_4XX",
     "AUTH_KINDS",
+    "CALL_FIELDS",
     "CHECKED",
+    "COMPLETED_FIELDS",
     "FORWARD",
     "LISTED_KEYS",
     "NOT_401",
     "NOT_RESOLVED",
     "NO_5XX",
+    "PII_FIELDS",
     "REACHED_CODE",
+    "SCOPES",
+    "SCOPE_OF",
     "STATES",
     "Auth",
     "Expect",
     "ModelCall",
+    "Op",
     "Org",
     "Prediction",
     "TargetId",
     "World",
     "body_ok",
     "forward_moves",
-    "leaks",
     "listed_fields",
     "listed_shape",
     "pii_of",
@@ -60,7 +63,8 @@ _NEXT: dict[str, tuple[str, ...]] = {
     "ringing": ("in_progress", "failed"),
     "in_progress": ("completed", "failed"),
 }
-SCOPE_OF: dict[str, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}
+SCOPES = ("calls:create", "calls:read", "calls:cancel", "calls:delete")  # every scope a key can hold (section 2)
+SCOPE_OF: dict[Op, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}  # each operation's
 CALL_FIELDS = (
     *("call_id", "status", "agent_id", "contact_number", "contact_name", "contact_email"),
     *("additional_info", "created_at", "updated_at"),
@@ -144,34 +148,6 @@ def pii_strings(pii: dict[str, Any]) -> frozenset[str]:
     found |= {str(value) for value in (pii.get("additional_info") or {}).values()}
     found |= {str(entry.get("text", "")) for entry in pii.get("transcript") or ()}
     return frozenset(value for value in found if value)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def leaks(pii: dict[str, Any], body: bytes) -> list[str]:
-    """The PII strings found in a response body, raw or once its JSON escapes are undone."""
-    text = _searchable(body)
-    return sorted(value for value in pii_strings(pii) if value in text)
-
-
-@lru_cache(maxsize=8)
-def _searchable(body: bytes) -> str:
-    """A body as `leaks` searches it. Cached: each response is searched for every deleted call's PII."""
-    try:
-        decoded = "\n".join(_strings(json.loads(body)))
-    except ValueError:
-        decoded = ""
-    return body.decode("utf-8", "replace") + "\n" + decoded
 
 
 def pii_of(data: Any) -> dict[str, Any]:
@@ -333,7 +309,7 @@ def _gone(op: str, owner: bool) -> tuple[Expect, ...]:
     return (_not_found("DEL-GONE"), *_OP_NOT_FOUND[op])
 
 
-def _unroutable(auth: Auth, op: str, victim: ModelCall | None) -> Prediction:
+def _unroutable(auth: Auth, op: Op, victim: ModelCall | None) -> Prediction:
     allowed = {404} | ({401} if auth.refusal else set()) | ({401, 403} if SCOPE_OF[op] in auth.lacks else set())
     return _with_effect(Prediction(_odd(frozenset(allowed)), "unroutable"), op, victim, "ID-EXACT-MATCH")
 

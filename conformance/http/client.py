@@ -4,7 +4,8 @@ Paths are sent exactly as given (already percent-encoded), under the target's ba
 adversarial ids reach the server byte for byte. Transport errors (refused, reset, timed out: the
 whole exchange within `--timeout`) and an answer past `limits.MAX_ANSWER_BYTES` become an Exchange
 with `status=None`; a redirect is never followed; a 429 is waited out per `Retry-After` and
-retried, and counted. Observers see every exchange: that is how response-wide rules are checked.
+retried, and counted (`conformance.http.throttle`). Observers see every exchange: that is how
+response-wide rules are checked.
 
 Before anything is sent, the client asks its gate (`conformance.target.safety`) whether the request may
 go at all, keeps the run within its request budget, and paces (`--rate-limit`). A request whose
@@ -30,14 +31,13 @@ from typing import Any
 
 import httpx
 
-from conformance.errors import NotExercised
+from conformance.errors import BudgetSpent
 from conformance.http.limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from conformance.http.redaction import Secrets
+from conformance.http.throttle import until_served, wait_for
 
-__all__ = ["BudgetSpent", "Client", "Exchange", "Pacer", "check_reachable", "probe"]
+__all__ = ["Client", "Exchange", "Hooks", "Pacer", "check_reachable", "probe"]
 
-MAX_RETRY_AFTER = 60.0
-MAX_THROTTLE_RETRIES = 5
 MAX_URLS = 4096  # URLs the client keeps built
 
 
@@ -129,10 +129,6 @@ def _shape(value: Any) -> Any:
     return type(value).__name__
 
 
-class BudgetSpent(NotExercised):
-    """The run's request budget is used up: what is left of the check is not exercised."""
-
-
 class Pacer:
     """At most `per_minute` requests a minute, evenly spaced, shared by every thread of the run."""
 
@@ -156,6 +152,33 @@ class Pacer:
 Gate = Callable[[str, str, bytes | None, bool], None]  # method, path, body, cleanup
 
 
+def _let_through(method: str, path: str, body: bytes | None, cleanup: bool) -> None:
+    return None
+
+
+def _nothing_read_back(client: Client, lost: Exchange) -> Exchange | None:
+    return None
+
+
+def _nothing_reserved() -> int:
+    return 0
+
+
+def _nothing_kept(method: str, path: str, body: bytes | None) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the run plugs into its client, given at construction (`conformance.target.environment.Parts`)."""
+
+    gate: Gate = _let_through  # raises to refuse a request (method, path, body, cleanup)
+    on_lost: Callable[[Client, Exchange], Exchange | None] = _nothing_read_back  # reads back a lost answer
+    reserved: Callable[[], int] = _nothing_reserved  # requests kept back for the clean-up of the calls so far
+    # Requests kept back for what one request (method, path, body) may leave to do (see `Client.request`).
+    reserve_for: Callable[[str, str, bytes | None], int] = _nothing_kept
+
+
 class Client:
     def __init__(
         self,
@@ -166,6 +189,7 @@ class Client:
         rate_limit: float | None = None,
         max_requests: int = 0,
         sleep: Callable[[float], None] = time.sleep,
+        hooks: Hooks = Hooks(),
     ) -> None:
         self._http = http_client(timeout)
         self.timeout = timeout
@@ -176,13 +200,9 @@ class Client:
         self.pacer = Pacer(rate_limit, sleep)
         self.sleep = sleep
         self.max_requests = max_requests  # 0: no budget
-        self.reserved: Callable[[], int] = lambda: 0  # requests kept back for the clean-up of the calls so far
-        # Requests kept back for what one request (method, path, body) may leave to do (see `request`).
-        self.reserve_for: Callable[[str, str, bytes | None], int] = lambda method, path, body: 0
+        self.hooks = hooks
         self.overdrawn = 0  # requests sent past the budget where `when_spent` allowed it: the budget grew by them
         self._in_flight = 0  # kept back for the requests sent and not yet answered (`reserve_for`)
-        self.gate: Gate = lambda method, path, body, cleanup: None  # raises to refuse a request
-        self.on_lost: Callable[[Exchange], Exchange | None] = lambda exchange: None
         self.requests = 0
         self.throttled = 0
         self.cleaning = False  # the run's clean-up: every request may use what the budget kept back
@@ -223,24 +243,32 @@ class Client:
             content = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
         cleanup = cleanup or self.cleaning
-        self.gate(method, path, content, cleanup)
-        keep = 0 if cleanup else self.reserve_for(method, path, content)
-        for _ in range(MAX_THROTTLE_RETRIES + 1):  # a 429 was not acted on: sending it again is safe
+        self.hooks.gate(method, path, content, cleanup)
+        keep = 0 if cleanup else self.hooks.reserve_for(method, path, content)
+
+        def attempt() -> Exchange:
             self._admit(1, cleanup, keep, hold=True)
             try:
                 exchange = self._send(method, path, headers, content)
                 if exchange.status is None:  # never sent again: what happened is read back instead
-                    exchange = replace(exchange, read_back=self.on_lost(exchange))
+                    exchange = replace(exchange, read_back=self.hooks.on_lost(self, exchange))
                 self._notify(exchange)  # the ledger holds what it created from here on
             finally:
                 with self._lock:
                     self._in_flight -= keep
-            if exchange.status != 429:
-                break
-            with self._lock:
-                self.throttled += 1
-            self.sleep(_retry_after(exchange))
-        return exchange
+            return exchange
+
+        answer = until_served(attempt, _wait, self.sleep, self._count_throttled)
+        assert answer is not None  # every attempt answers an Exchange
+        return answer
+
+    def _count_throttled(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.throttled += 1
+
+    def reserved(self) -> int:
+        """The requests the budget keeps back for the clean-up of the calls so far."""
+        return self.hooks.reserved()
 
     def admit(self, count: int = 1, *, cleanup: bool = False, keep: int = 0) -> None:
         """Count `count` requests about to go into the budget, then pace.
@@ -310,9 +338,8 @@ class Client:
             observe(exchange)
 
 
-def _retry_after(exchange: Exchange) -> float:
-    value = exchange.response_headers.get("retry-after", "1")
-    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
+def _wait(exchange: Exchange) -> float | None:
+    return wait_for(exchange.status, exchange.response_headers.get("retry-after"))
 
 
 PROBE = "/v1/calls/reachability-probe"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
@@ -19,7 +19,6 @@ from conformance.errors import Failure
 from conformance.http.client import Client, Exchange
 from conformance.layers.results import Results
 from conformance.target.environment import Environment
-from conformance.target.needles import Needles
 
 __all__ = ["CHECKS", "Check", "Context", "check"]
 
@@ -30,7 +29,6 @@ class Context:
     env: Environment
     results: Results
     config: SuiteConfig
-    erased: Needles = field(default_factory=Needles)  # PII of deleted calls: no later response may hold it
     _deferred: list[Failure] | None = None
 
     @contextmanager

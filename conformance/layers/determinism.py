@@ -25,7 +25,7 @@ from pathlib import Path
 from hypothesis.internal.conjecture import providers
 from hypothesis.internal.constants_ast import Constants
 
-__all__ = ["hypothesis_home", "no_mined_constants", "warm_unicode_tables"]
+__all__ = ["hypothesis_home", "no_mined_constants", "seed_case_ids", "warm_unicode_tables"]
 
 STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
 WARM_UP = (
@@ -45,6 +45,14 @@ def no_mined_constants() -> Iterator[None]:
     finally:
         providers._get_local_constants = mined
         providers.CONSTANTS_CACHE.cache.clear()
+
+
+def seed_case_ids(seed: int) -> None:
+    """Schemathesis labels each request with an `X-Schemathesis-TestCaseId` drawn from a generator
+    of its own, seeded from the clock: seeded with the run's seed, the header is the same each run."""
+    from schemathesis.generation import RANDOM
+
+    RANDOM.seed(seed)
 
 
 def hypothesis_home() -> Path:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import random
 import shlex
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -60,9 +59,10 @@ from conformance.config import Budget
 from conformance.contract._resources import spec_path
 from conformance.contract.requirements import by_id
 from conformance.errors import NotExercised
-from conformance.http.client import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, Exchange
+from conformance.http.client import Exchange
 from conformance.http.limits import AnswerTooLarge, capped_session
 from conformance.http.redaction import Secrets
+from conformance.http.throttle import until_served, wait_for
 from conformance.layers.determinism import no_mined_constants
 from conformance.target import calls
 from conformance.target.ledger import MAX_CLEANUP_COST
@@ -353,18 +353,22 @@ class SchemaLayer:
         except NotExercised:  # a cancel or delete this target does not allow (--allow-destructive)
             return None
         keep = self._keep(case)
-        for attempt in range(MAX_THROTTLE_RETRIES + 1):
+
+        def attempt() -> schemathesis.Response | None:
             self.ctx.client.admit(keep=keep)  # the run's budget and pace
             try:
                 with capped_session() as session:
-                    response = case.call(**{**kwargs, "session": session})
+                    return case.call(**{**kwargs, "session": session})
             except NO_ANSWER as exc:
                 self._no_answer(case, recorder, exc)
                 return None
-            if response.status_code != 429 or attempt == MAX_THROTTLE_RETRIES:
-                break
-            self._observe(Interaction(Request.from_prepared_request(response.request), response), throttled=True)
-            time.sleep(_retry_after(response))
+
+        def throttled(answer: schemathesis.Response) -> None:
+            self._observe(Interaction(Request.from_prepared_request(answer.request), answer), throttled=True)
+
+        response = until_served(attempt, _wait, self.ctx.client.sleep, throttled)
+        if response is None:
+            return None
         self._tally.errors_in_a_row = 0
         recorder.record_response(case_id=case.id, response=response)
         self._observe(recorder.interactions[case.id])
@@ -647,9 +651,9 @@ def _seeded_case(operation: Operation, state: str) -> st.SearchStrategy[Case]:
     )
 
 
-def _retry_after(response: schemathesis.Response) -> float:
-    value = (response.headers.get("retry-after") or ["1"])[0]
-    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
+def _wait(response: schemathesis.Response) -> float | None:
+    values = response.headers.get("retry-after")
+    return wait_for(response.status_code, values[0] if values else None)
 
 
 def _exchange(interaction: Interaction, error: str | None) -> Exchange:

@@ -13,7 +13,6 @@ from conformance.errors import Failure
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context
 from conformance.target.calls import deleted_call
-from conformance.target.needles import found_in
 
 __all__ = ["CLAIMS", "watch"]
 
@@ -41,9 +40,14 @@ def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str,
     if exchange.response_body:
         content_type = exchange.response_headers.get("content-type", "")
         yield "ENV-JSON", content_type.startswith("application/json"), f"content-type {content_type!r}"
-    if ctx.erased:
-        leaked = found_in(ctx.erased, exchange.response_body)
-        yield "DEL-ERASURE", not leaked, f"a response still holds erased PII {leaked[:3]}"
+    if ctx.env.erasure:
+        leaks = ctx.env.erasure.leaks(exchange)
+        leaked = sorted({value for values in leaks.values() for value in values})
+        yield (
+            "DEL-ERASURE",
+            not leaked,
+            f"a response still holds PII {leaked[:3]} of the deleted call(s) {sorted(leaks)[:3]}",
+        )
     # Checked on every response: a throttled answer must say how long to wait.
     yield (
         "RATE-LIMIT-429",
@@ -62,7 +66,7 @@ def watch(ctx: Context) -> None:
             return
         gone = deleted_call(exchange)
         if gone is not None:  # from the next response on, none may hold this call's PII
-            ctx.erased |= ctx.env.pii_strings(gone)
+            ctx.env.erasure.erase(gone)
         for requirement, holds, title in _rules(ctx, exchange, exchange.status):
             _expect(ctx, requirement, holds, title, (exchange,))
 

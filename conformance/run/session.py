@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance.config import SuiteConfig
-from conformance.errors import UsageError
-from conformance.http.client import BudgetSpent, Client, probe
+from conformance.errors import BudgetSpent, UsageError
+from conformance.http.client import Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
 from conformance.layers.checks import Context
+from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
-from conformance.target import calls
 from conformance.target.credentials_probe import planned_requests
-from conformance.target.environment import Environment, provisioning_requests
-from conformance.target.ledger import MAX_CLEANUP_COST, CleanUp, clean_up
-from conformance.target.safety import destructive_target
+from conformance.target.environment import Environment, Parts, provisioning_requests
+from conformance.target.ledger import CleanUp, clean_up
 
 __all__ = ["SuiteSession", "check_budget", "smallest_budget"]
 
@@ -38,13 +38,15 @@ class SuiteSession:
     planned: SuiteConfig | None = None  # a dry run: the config of the run it plans (the mock stands in)
 
     @classmethod
-    def open(cls, config: SuiteConfig) -> SuiteSession:
+    def open(cls, config: SuiteConfig, *, sleep: Callable[[float], None] = time.sleep) -> SuiteSession:
         """Start the bundled mock if no target is given, check the target answers, provision.
 
-        A dry run sends nothing to the target: it runs against the bundled mock, with the target's
+        `sleep`: how the client waits (pacing, 429s, polls); a replay waits for nothing. A dry run sends
+        nothing to the target: it runs against the bundled mock, with the target's
         rules on destructive requests, and reports what it did as the plan.
         """
         check_budget(config)
+        seed_case_ids(config.seed)
         planned = config if config.dry_run else None
         mock = None
         if config.embedded or config.dry_run:
@@ -53,17 +55,19 @@ class SuiteSession:
             config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
             config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
         assert config.target_url is not None
-        store = Secrets()
+        store, parts = Secrets(), Parts.of(config)
         client = Client(
             config.target_url,
             timeout=config.timeout,
             secrets=store,
             rate_limit=config.rate_limit,
             max_requests=config.max_requests,
+            sleep=sleep,
+            hooks=parts.hooks(),
         )
         try:
             probe(client)
-            env = Environment(client, config, store)
+            env = Environment(client, config, store, parts)
         except BaseException as error:
             client.close()
             if mock is not None:
@@ -77,7 +81,7 @@ class SuiteSession:
         if planned is not None:
             env.guard.destructive_allowed = planned.destructive_allowed
             env.guard.isolated = planned.isolated
-        _watch(client, env)
+        client.observers += [env.observe, env.ledger.observe]
         ctx = Context(client, env, Results(), config)
         universal.watch(ctx)
         return cls(config, (planned or config).target_url or config.target_url, ctx, mock, planned=planned)
@@ -123,21 +127,3 @@ def check_budget(config: SuiteConfig) -> None:
             f"a budget of {config.max_requests} requests is too small for one check: the smallest that works"
             f" is --budget {smallest} ({how})"
         )
-
-
-def _watch(client: Client, env: Environment) -> None:
-    """The client asks the guard before each request, keeps back the clean-up's requests, reads lost ones back."""
-    ledger = env.ledger
-    client.gate = lambda method, path, body, cleanup: env.guard.check(method, path, body, cleanup=cleanup)
-    client.on_lost = env.read_back
-    client.observers += [env.observe, ledger.observe]
-    client.reserved = ledger.cleanup_cost  # kept as the calls change: nothing to sum before a request
-    client.reserve_for = _reserve_for
-
-
-def _reserve_for(method: str, path: str, body: bytes | None) -> int:
-    """What a request may leave to do: the clean-up of a call it may make (at most one), or the GET
-    that reads back a cancel or delete whose answer is lost (`Environment.read_back`)."""
-    if calls.may_create(method, path):
-        return MAX_CLEANUP_COST
-    return 1 if destructive_target(method, path, body) else 0

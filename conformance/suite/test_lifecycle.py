@@ -24,8 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from conformance.contract import model
 from conformance.contract.model import Auth, ModelCall, Prediction, TargetId
-from conformance.errors import Failure, NotExercised
-from conformance.http.client import BudgetSpent, Client, Exchange
+from conformance.errors import BudgetSpent, Failure, NotExercised
+from conformance.http.client import Client, Exchange
 from conformance.layers import strategies
 from conformance.layers.checks import Context
 from conformance.layers.determinism import no_mined_constants
@@ -267,8 +267,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _erasure(self, exchange: Exchange) -> Exchange:
         """No response after a delete holds any PII of the deleted call (DEL-ERASURE)."""
+        leaks = self.ctx.env.erasure.leaks(exchange, [call.call_id for call in self.world.gone()])
         for call in self.world.gone():
-            leaked = model.leaks(call.pii, exchange.response_body)
+            leaked = leaks.get(call.call_id, [])
             title = f"{exchange.method} answer holds PII {leaked[:3]} of the deleted call {call.call_id}"
             self.ctx.expect("DEL-ERASURE", not leaked, title, *self._evidence(call.call_id, exchange))
         return exchange

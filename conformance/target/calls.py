@@ -6,14 +6,14 @@ encoded path segment: that is how adversarial ids reach the server byte for byte
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from conformance.contract.model import Op
 from conformance.http.client import Client, Exchange
 from conformance.target.safety import destructive_target
 
 __all__ = [
-    "Op",
     "answered_call",
     "call_op",
     "create",
@@ -30,7 +30,6 @@ __all__ = [
     "snapshot",
 ]
 
-Op = Literal["get", "cancel", "delete"]
 _METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
 CREATE_BODY = {"agent_id": "agent_conformance", "contact_number": "+919800000000"}
 

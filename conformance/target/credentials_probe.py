@@ -22,8 +22,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from conformance.errors import UsageError
-from conformance.http.client import BudgetSpent, Exchange
+from conformance.errors import BudgetSpent, UsageError
+from conformance.http.client import Exchange
 from conformance.target import calls
 from conformance.target.fixtures_client import ALL_SCOPES
 from conformance.target.ledger import clean_up

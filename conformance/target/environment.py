@@ -17,17 +17,18 @@ from typing import Any
 
 from conformance.config import SuiteConfig
 from conformance.errors import NotExercised, UsageError
-from conformance.http.client import Client, Exchange
+from conformance.http.client import Client, Exchange, Hooks
 from conformance.http.redaction import Secrets
 from conformance.target import calls
 from conformance.target.claims import Claims
 from conformance.target.credentials_probe import probe_credentials
-from conformance.target.fixtures_client import ALL_SCOPES
-from conformance.target.ledger import Ledger
-from conformance.target.safety import Guard
+from conformance.target.erasure import Erasure
+from conformance.target.fixtures_client import ALL_SCOPES, FixturesApi
+from conformance.target.ledger import MAX_CLEANUP_COST, Ledger
+from conformance.target.safety import Guard, destructive_target
 from conformance.target.seeders import ApiSeeder, FixturesSeeder, PoolSeeder, Seeder, read_pool
 
-__all__ = ["ALL_SCOPES", "Environment", "Tenant", "provisioning_requests"]
+__all__ = ["ALL_SCOPES", "Environment", "Parts", "Tenant", "provisioning_requests"]
 
 
 @dataclass
@@ -79,21 +80,70 @@ def provisioning_requests(config: SuiteConfig) -> int:
     return sum(1 + len(_keys_to_make(org, config.budget.breadth)) for org in ("A", "B"))
 
 
+@dataclass
+class Parts:
+    """What an environment holds that its client's hooks need before either exists: the guard, the
+    ledger and the two organisations. `hooks()` are given to the client at construction."""
+
+    guard: Guard
+    ledger: Ledger
+    a: Tenant = field(default_factory=lambda: Tenant("A"))
+    b: Tenant = field(default_factory=lambda: Tenant("B"))
+
+    @classmethod
+    def of(cls, config: SuiteConfig) -> Parts:
+        guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        return cls(guard, Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl"))
+
+    def tenant(self, name: str) -> Tenant:
+        """Organisation `name` ("A" or "B")."""
+        return self.b if name == "B" else self.a
+
+    def hooks(self) -> Hooks:
+        """The client asks the guard before each request, keeps back the clean-up's requests, reads lost ones back."""
+        return Hooks(
+            gate=lambda method, path, body, cleanup: self.guard.check(method, path, body, cleanup=cleanup),
+            on_lost=self.read_back,
+            reserved=self.ledger.cleanup_cost,  # kept as the calls change: nothing to sum before a request
+            reserve_for=_reserve_for,
+        )
+
+    def read_back(self, client: Client, lost: Exchange) -> Exchange | None:
+        """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
+        call_id = calls.destructive_id(lost)
+        if call_id is None:
+            return None
+        entry = self.ledger.entries.get(call_id)
+        tenant = self.tenant(entry.org if entry is not None else "A")
+        if tenant.key is None:
+            return None
+        return client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)
+
+
+def _reserve_for(method: str, path: str, body: bytes | None) -> int:
+    """What a request may leave to do: the clean-up of a call it may make (at most one), or the GET
+    that reads back a cancel or delete whose answer is lost (`Parts.read_back`)."""
+    if calls.may_create(method, path):
+        return MAX_CLEANUP_COST
+    return 1 if destructive_target(method, path, body) else 0
+
+
 class Environment:
-    def __init__(self, client: Client, config: SuiteConfig, secrets: Secrets) -> None:
+    def __init__(self, client: Client, config: SuiteConfig, secrets: Secrets, parts: Parts | None = None) -> None:
+        """`parts`: those whose hooks `client` was made with (`Parts.of(config)` when not given)."""
         self.client = client
+        self.parts = parts = parts or Parts.of(config)
         self.fixtures_token = config.fixtures_token
         self.secrets = secrets
         self.rng = random.Random(config.seed)
         self.agent_id = config.agent_id
-        self.a = Tenant("A")
-        self.b = Tenant("B")
+        self.a, self.b, self.guard, self.ledger = parts.a, parts.b, parts.guard, parts.ledger
         self.created: list[str] = []  # every call id the suite made
         self.setup: dict[str, Exchange] = {}  # call id -> the exchange that seeded it
         self.pii_of: dict[str, dict[str, Any]] = {}  # call id -> the PII it was seeded with
-        self.guard = Guard(destructive_allowed=config.destructive_allowed, isolated=config.isolated)
+        self.erasure = Erasure(self.pii_of)  # DEL-ERASURE: the PII of deleted calls, and the one search for it
         self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
-        self.ledger = Ledger(None if config.dry_run else config.report_dir / "ledger.jsonl")
+        self.fixtures_api = FixturesApi(self.fixtures)  # sent through `client`, as every request of the run
         self.seeder = self._seeder(config)
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
         if self.fixtures_token:
@@ -123,7 +173,7 @@ class Environment:
     # -- provisioning -------------------------------------------------------------------------
 
     def fixtures(
-        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, *, fields: tuple[str, ...] = ()
+        self, path: str, body: dict[str, Any] | None = None, expect: int = 201, fields: tuple[str, ...] = ()
     ) -> tuple[Exchange, dict[str, str]]:
         """POST to the fixtures API: (exchange, each of `fields` its answer holds, a dotted path such as
         `data.call_id` to a string); a one-line UsageError unless it answers `expect` with all of them."""
@@ -139,7 +189,7 @@ class Environment:
         only A gets the revoked key and the keys without a scope, and no limited key (those stand in
         for it): B is only ever the other organisation, whose calls A must not reach."""
         for tenant in (self.a, self.b):
-            _, org = self.fixtures("/_fixtures/orgs", fields=("org_id", "webhook_token"))
+            _, org = self.fixtures_api.org()
             tenant.org_id, tenant.webhook_token = org["org_id"], org["webhook_token"]
             made = {role: self._key(tenant, *spec) for role, spec in _keys_to_make(tenant.name, breadth).items()}
             tenant.key, tenant.limited_key, tenant.revoked_key = made["key"], made.get("limited"), made.get("revoked")
@@ -147,13 +197,12 @@ class Environment:
             self._name_secrets(tenant)
 
     def _key(self, tenant: Tenant, scopes: tuple[str, ...], revoked: bool = False) -> str:
-        body = {"scopes": list(scopes), "revoked": revoked}
-        _, answer = self.fixtures(f"/_fixtures/orgs/{tenant.org_id}/keys", body, fields=("api_key",))
+        _, answer = self.fixtures_api.key(tenant.org_id, scopes, revoked=revoked)
         return answer["api_key"]
 
     def tenant(self, name: str) -> Tenant:
         """Organisation `name` ("A" or "B")."""
-        return self.b if name == "B" else self.a
+        return self.parts.tenant(name)
 
     def _from_credentials(self, config: SuiteConfig) -> None:
         found = config.credentials
@@ -255,24 +304,7 @@ class Environment:
 
     def read_back(self, lost: Exchange) -> Exchange | None:
         """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
-        call_id = calls.destructive_id(lost)
-        if call_id is None:
-            return None
-        entry = self.ledger.entries.get(call_id)
-        tenant = self.tenant(entry.org if entry is not None else "A")
-        if tenant.key is None:
-            return None
-        return self.client.request("GET", calls.path_for("get", call_id), headers=tenant.auth(), cleanup=True)
-
-    def pii_strings(self, call_id: str) -> set[str]:
-        """Every PII value the call was seeded with, as strings no response may hold once it is deleted."""
-        pii = self.pii_of.get(call_id)
-        if pii is None:
-            return set()
-        found = {str(pii.get(k)) for k in ("contact_number", "contact_name", "contact_email", "recording_url")}
-        found |= {str(v) for v in pii.get("additional_info", {}).values()}
-        found |= {entry["text"] for entry in pii.get("transcript", [])}
-        return found - {"None"}
+        return self.parts.read_back(self.client, lost)
 
     def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
         """The seeding exchanges of every created call that `exchanges` mention."""

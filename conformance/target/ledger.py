@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.http.client import BudgetSpent, Exchange
-from conformance.target.calls import Op, deleted_call, path_for
+from conformance.contract.model import Op
+from conformance.errors import BudgetSpent
+from conformance.http.client import Exchange
+from conformance.target.calls import deleted_call, path_for
 
 if TYPE_CHECKING:
     from conformance.target.environment import Environment, Tenant

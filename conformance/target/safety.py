@@ -31,19 +31,15 @@ import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
-from conformance.errors import NotExercised
+from conformance.errors import NotExercised, UnsafeRequest
 
-__all__ = ["Guard", "IdAlphabet", "UnsafeRequest", "destructive_target", "segment_id"]
+__all__ = ["Guard", "IdAlphabet", "destructive_target", "segment_id"]
 
 _REST = re.compile(r"^/v1/calls/([^/?#]*)(/cancel)?/?(?:[?#].*)?$")
 _HOOK = re.compile(r"^/v1/hooks/[^/?#]*/?$")
 DESTRUCTIVE_ACTIONS = ("call.cancel", "call.delete")
 NOT_ALLOWED = "cancel and delete on a target that is not on loopback need --allow-destructive"
 REUSED = "the target answered this id for two creates (ID-NEVER-REUSED): the suite never cancels or deletes it"
-
-
-class UnsafeRequest(Exception):
-    """The suite was about to cancel or delete an id that might not be its own: its own bug, never sent."""
 
 
 def segment_id(segment: str) -> str:

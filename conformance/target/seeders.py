@@ -169,14 +169,13 @@ class FixturesSeeder(Seeder):
         return True
 
     def seed(self, tenant: Tenant, state: str, pii: dict[str, Any]) -> tuple[str, Exchange]:
-        body = {"org_id": tenant.org_id, "status": state, "agent_id": self.env.agent_id, **pii}
-        exchange, answer = self.env.fixtures("/_fixtures/calls", body, fields=("data.call_id",))
+        exchange, answer = self.env.fixtures_api.call(tenant.org_id, state, {"agent_id": self.env.agent_id, **pii})
         call_id = answer["data.call_id"]
         self.env.created_now(call_id, tenant, state)
         return call_id, exchange
 
     def advance(self, call_id: str, state: str) -> None:
-        self.env.fixtures(f"/_fixtures/calls/{call_id}/status", {"status": state}, expect=200)
+        self.env.fixtures_api.advance(call_id, state)
 
 
 def _call_data(exchange: Exchange) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from conformance.target import calls
 from conformance.target.environment import Tenant
 
 __all__ = [
-    "STATES",
     "STATE_KINDS",
     "BadAuth",
     "Sample",
@@ -22,11 +21,12 @@ __all__ = [
     "expect_unchanged",
     "expect_unchanged_by",
     "kinds_of",
+    "lasting_state",
+    "seeded",
 ]
 
 T = TypeVar("T")
 
-STATES = ("queued", "initiated", "ringing", "in_progress", "completed", "failed", "cancelled")
 # Where a call is in its life: not started, under way, ended, cancelled. In `STATES` order.
 STATE_KINDS = (("queued",), ("initiated", "ringing", "in_progress"), ("completed", "failed"), ("cancelled",))
 
@@ -54,6 +54,19 @@ def kinds_of(kinds: Iterable[Sequence[T]], wanted: Iterable[T]) -> list[tuple[T,
     """`kinds`, each only with the items of `wanted` (empty kinds dropped)."""
     keep = set(wanted)
     return [narrowed for kind in kinds if (narrowed := tuple(item for item in kind if item in keep))]
+
+
+def lasting_state(ctx: Context) -> str:
+    """The state a call that every operation finds is seeded in: completed where this target can make
+    one (delete acts on it, cancel refuses), else queued."""
+    return "completed" if ctx.env.can_seed("completed") else "queued"
+
+
+def seeded(ctx: Context, tenant: Tenant, state: str | None = None) -> tuple[str, Any]:
+    """A new call of `tenant` in `state` (by default `lasting_state`), and the call as GET shows it
+    now: what a request that must not change it is compared with (`expect_unchanged`)."""
+    call_id = ctx.env.seed_call(tenant, state or lasting_state(ctx))
+    return call_id, calls.snapshot(ctx.client, call_id, tenant.auth())
 
 
 def expect_unchanged(

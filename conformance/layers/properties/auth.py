@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
+from conformance.contract.model import SCOPE_OF, Op
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
-from conformance.layers.properties._common import BadAuth, Sample, bad_auths, expect_unchanged, expect_unchanged_by
+from conformance.layers.properties._common import (
+    BadAuth,
+    Sample,
+    bad_auths,
+    expect_unchanged,
+    expect_unchanged_by,
+    lasting_state,
+    seeded,
+)
 from conformance.target import calls
 
-OPS_SCOPES: dict[calls.Op, str] = {"get": "calls:read", "cancel": "calls:cancel", "delete": "calls:delete"}
-REST_OPS: tuple[calls.Op, ...] = ("get", "cancel", "delete")
+REST_OPS: tuple[Op, ...] = ("get", "cancel", "delete")
 OpOrCreate = Literal["get", "cancel", "delete", "create"]
 
 
@@ -57,9 +65,7 @@ def auth_header_forms(ctx: Context) -> None:
 def auth_rejections(ctx: Context) -> None:
     """Missing, empty, malformed, unknown, revoked and disagreeing keys: 401, and nothing happens."""
     a = ctx.env.a
-    state = "completed" if ctx.env.can_seed("completed") else "queued"
-    target = ctx.env.seed_call(a, state)
-    before = calls.snapshot(ctx.client, target, a.auth())
+    target, before = seeded(ctx, a)
     sample = Sample(ctx, "auth_rejections")
     answers, requirements = [], []
     ops: tuple[OpOrCreate, ...] = ("get", "cancel", "delete", "create")
@@ -95,7 +101,7 @@ def _answer_key(exchange: Exchange) -> tuple[int | None, str | None, str | None]
 def auth_before_existence(ctx: Context) -> None:
     """Under failed auth, existing, deleted, foreign and unknown calls answer identically."""
     a, b = ctx.env.a, ctx.env.b
-    ids = {"existing": ctx.env.seed_call(a, "completed" if ctx.env.can_seed("completed") else "queued")}
+    ids = {"existing": ctx.env.seed_call(a, lasting_state(ctx))}
     if ctx.env.can_seed("completed"):
         ids["deleted"] = ctx.env.seed_call(a, "completed")
         calls.rest(ctx.client, "delete", ids["deleted"], a.auth())
@@ -114,7 +120,7 @@ def auth_before_existence(ctx: Context) -> None:
         )
 
 
-def _refusals(ctx: Context) -> list[tuple[str, calls.Op, dict[str, str]]]:
+def _refusals(ctx: Context) -> list[tuple[str, Op, dict[str, str]]]:
     """(name, operation, headers) of every refused request: each failing credential with each
     operation, then each key without a scope with the operation that needs it. Sampled: one
     failing credential with one operation, and one key without a scope."""
@@ -124,7 +130,7 @@ def _refusals(ctx: Context) -> list[tuple[str, calls.Op, dict[str, str]]]:
         (f"key without {scope}", op, a.auth(key=key))
         for scope, key in a.keys_without.items()
         for op in ops
-        if OPS_SCOPES[op] == scope
+        if SCOPE_OF[op] == scope
     ]
     sample = Sample(ctx, "auth_before_existence")
     return failing + lacking if sample.every else sample.each([failing, lacking])
@@ -136,7 +142,7 @@ def missing_scope(ctx: Context) -> None:
     a = ctx.env.a
     if not a.keys_without:
         raise NotExercised("no key without a scope (HUSKY_API_KEY_LIMITED or the fixtures API)")
-    lacking = [(op, scope, a.keys_without[scope]) for op, scope in OPS_SCOPES.items() if scope in a.keys_without]
+    lacking = [(op, scope, a.keys_without[scope]) for op, scope in SCOPE_OF.items() if scope in a.keys_without]
     states = ("queued", "completed") if ctx.env.can_seed("completed") else ("queued",)
     sample = Sample(ctx, "missing_scope")
     if sample.every:
@@ -158,7 +164,7 @@ def missing_scope(ctx: Context) -> None:
         ctx.expect_answer("AUTH-SCOPE-403", answer, [403], "FORBIDDEN", what="create without calls:create")
 
 
-def _without_scope(ctx: Context, op: calls.Op, scope: str, key: str, call_id: str) -> Exchange:
+def _without_scope(ctx: Context, op: Op, scope: str, key: str, call_id: str) -> Exchange:
     answer = calls.rest(ctx.client, op, call_id, ctx.env.a.auth("x-api-key", key))
     ctx.expect_answer("AUTH-SCOPE-REFUSED", answer, [401, 403], what=f"{op} without {scope}")
     ctx.expect_answer("AUTH-SCOPE-403", answer, [403], "FORBIDDEN", what=f"{op} without {scope}")

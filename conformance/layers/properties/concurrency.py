@@ -40,43 +40,34 @@ def _deleter(ctx: Context, transport: str, call_id: str, delay: float = 0.0) -> 
     return delete
 
 
+# The races of `concurrent_delete`: the deletes' transports, and what races them (`_racers`).
+ROUNDS = ("rest", "mixed", "mixed, cancels and a GET at once", "mixed, cancels and a GET first")
+
+
 @check("concurrent_delete", "DEL-CONCURRENT-ONCE", "DEL-GONE")
 def concurrent_delete(ctx: Context) -> None:
-    """N deletes of one completed call sent at once, over REST and over both transports mixed: exactly
-    one 200, every other 404, and the call stays gone. Sampled: mixed only (REST only without a token)."""
+    """N deletes of one completed call at once, over REST, over both transports mixed, and mixed with
+    cancels (over both transports) and a GET racing them, at once or a little before the deletes
+    (they read the call first): exactly one 200, every other delete 404, and nothing brings the call
+    back. Sampled: the last race, with one cancel over the webhook (REST only without a token)."""
     ctx.env.need_state("completed")
     a, n = ctx.env.a, ctx.config.budget.concurrency
-    mixes = ("rest", "mixed") if a.webhook_token else ("rest",)
-    for mix in mixes if Sample(ctx, "concurrent_delete").every else mixes[-1:]:
+    every = Sample(ctx, "concurrent_delete").every
+    for race in ROUNDS if every else ROUNDS[-1:]:
         call_id = ctx.env.seed_call(a, "completed")
-        transports = ["webhook" if mix == "mixed" and i % 2 else "rest" for i in range(n)]
-        answers = _at_once([_deleter(ctx, t, call_id) for t in transports])
+        mixed = race != "rest" and a.webhook_token
+        transports = ["webhook" if mixed and i % 2 else "rest" for i in range(n)]
+        racers = _racers(ctx, call_id) if "cancels" in race else []
+        racers = racers if every else racers[-2:-1]
+        stagger = STAGGER if race.endswith("first") else 0.0
+        answers = _at_once([*(_deleter(ctx, t, call_id, stagger) for t in transports), *racers])[:n]
         statuses = sorted(str(e.status) for e in answers)
         ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
         winners = [e for e in answers if e.status == 200][:2] or answers[:1]
-        title = f"{n} concurrent deletes over {'REST' if mix == 'rest' else 'REST and the webhook'}"
+        title = f"{n} concurrent deletes ({race})"
         ctx.expect("DEL-CONCURRENT-ONCE", ok, f"{title} answered {', '.join(statuses)}", *winners)
         after = calls.get(ctx.client, call_id, a.auth())
         ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {title}")
-
-
-@check("cancel_races_delete", "DEL-GONE", "DEL-COMPLETED-200")
-def cancel_races_delete(ctx: Context) -> None:
-    """A delete of a completed call while cancels (over both transports) and a GET race it: the delete
-    answers 200 and nothing brings the call back. At once, and with the delete a little after the
-    others (they read the call first); sampled: the staggered race with a cancel over the webhook
-    (over REST without a token)."""
-    ctx.env.need_state("completed")
-    a = ctx.env.a
-    every = Sample(ctx, "cancel_races_delete").every
-    for stagger in (0.0, STAGGER) if every else (STAGGER,):
-        call_id = ctx.env.seed_call(a, "completed")
-        racers = _racers(ctx, call_id) if stagger == 0.0 or every else _racers(ctx, call_id)[-2:-1]
-        deleted, *_ = _at_once([_deleter(ctx, "rest", call_id, stagger), *racers])
-        what = f"a delete racing cancels and a GET{' (sent a little after them)' if stagger else ''}"
-        ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=what)
-        after = calls.get(ctx.client, call_id, a.auth())
-        ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {what}")
 
 
 def _racers(ctx: Context, call_id: str) -> list[Callable[[], Exchange]]:

@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.contract.model import body_ok
+from conformance.contract.model import body_ok, forward_moves, pii_of
 from conformance.http.client import Exchange
 from conformance.layers import seed_data
 from conformance.layers.checks import Context, check
 from conformance.layers.properties._common import Sample
 from conformance.target import calls
 from conformance.target.environment import Tenant
+from conformance.target.erasure import found
 
 __all__ = ["Victim", "data_shapes", "delete_victim", "read_again", "varied_victims"]
 
@@ -36,7 +37,7 @@ class Victim:
     mark: str  # in every PII string of the call (never in its number): no later response may hold it
 
     def traces(self, exchange: Exchange) -> bool:
-        return bool(self.mark) and self.mark.encode() in exchange.response_body
+        return bool(self.mark) and bool(found([self.mark], exchange.response_body))
 
 
 def data_shapes(ctx: Context, name: str) -> list[dict[str, str]]:
@@ -113,14 +114,6 @@ def _summary(pii: dict[str, Any]) -> str:
     )
 
 
-def shared_by_live_calls(ctx: Context, pii: dict[str, Any]) -> None:
-    """The contact details a live call shares with a deleted one are no trace of the deleted call:
-    that call rightly shows them (contract 1.1, section 5). Out of the PII every answer is searched for."""
-    for name in CONTACT:
-        if pii.get(name) is not None:
-            ctx.erased.discard(str(pii[name]))
-
-
 @check("erasure", "DEL-ERASURE")
 def erasure(ctx: Context) -> None:
     """After deletion no response of any endpoint holds any of the call's PII; its sibling keeps its own."""
@@ -130,7 +123,8 @@ def erasure(ctx: Context) -> None:
     victim = ctx.env.seed_call(a, "completed", victim_pii)
     sibling = ctx.env.seed_call(a, "completed", sibling_pii)
     shown = calls.get(ctx.client, victim, a.auth())
-    visible = {v for v in ctx.env.pii_strings(victim) if v.encode() in shown.response_body}
+    erasure = ctx.env.erasure
+    visible = found(erasure.strings(victim), shown.response_body)
     ctx.expect(
         "DEL-ERASURE",
         bool(visible),
@@ -139,28 +133,25 @@ def erasure(ctx: Context) -> None:
     )
     ctx.expect_answer("DEL-ERASURE", calls.rest(ctx.client, "delete", victim, a.auth()), [200], what="delete")
     # From here on `universal` watches every response of the run for the victim's PII.
-    probes = [
-        calls.get(ctx.client, victim, a.auth("x-api-key")),
-        calls.rest(ctx.client, "cancel", victim, a.auth()),
-        calls.get(ctx.client, sibling, a.auth()),
-    ]
-    every = Sample(ctx, "erasure").every  # sampled: `over_time` deletes again, creates and uses the webhook
+    probes = [calls.get(ctx.client, victim, a.auth("x-api-key")), calls.get(ctx.client, sibling, a.auth())]
+    every = Sample(ctx, "erasure").every  # sampled: `over_time` cancels, deletes again, creates, uses the webhook
     if every:
         probes += [
+            calls.rest(ctx.client, "cancel", victim, a.auth()),
             calls.rest(ctx.client, "delete", victim, a.auth()),
             ctx.env.note_created(calls.create(ctx.client, a.auth())),
         ]
     if a.webhook_token and every:
         probes += [calls.hook(ctx.client, a.webhook_token, op, {"call_id": victim}) for op in ("cancel", "delete")]
     for probe in probes:
-        leaked = sorted(v for v in ctx.env.pii_strings(victim) if v.encode() in probe.response_body)
+        leaked = erasure.leaks(probe, [victim]).get(victim, [])
         ctx.expect("DEL-ERASURE", not leaked, f"{probe.method} after delete still answers PII {leaked[:3]}", probe)
-    sibling_seen = probes[2].response_body
+    sibling_seen = probes[1].response_body
     ctx.expect(
         "DEL-ERASURE",
-        sibling_pii["contact_name"].encode() in sibling_seen,
+        bool(found([sibling_pii["contact_name"]], sibling_seen)),
         "deleting one call erased another call's PII",
-        probes[2],
+        probes[1],
     )
 
 
@@ -185,12 +176,21 @@ def seed_sharers(ctx: Context, shared: dict[str, Any], *, every: bool) -> Sharer
         pii = ctx.env.pii(f"-share{tenant.name}") | {k: shared.get(k) for k in CONTACT}
         pii = {k: v for k, v in pii.items() if v is not None or ctx.env.can_seed_any_state}
         call_id = ctx.env.seed_call(tenant, state, pii)
-        found.append((tenant, call_id, calls.snapshot(ctx.client, call_id, tenant.auth())))
+        seeded = calls.answered_call(ctx.env.setup[call_id]) if state == "queued" else None
+        found.append((tenant, call_id, seeded or calls.snapshot(ctx.client, call_id, tenant.auth())))
     return Sharers(found)
 
 
+def _kept(ctx: Context, before: Any, after: Any) -> bool:
+    """The same PII and status (or, made through the public API, a status telephony moved on)."""
+    if not isinstance(before, dict) or not isinstance(after, dict) or pii_of(before) != pii_of(after):
+        return False
+    moved = not ctx.env.can_seed_any_state and after.get("status") in forward_moves(before.get("status"))
+    return after.get("status") == before.get("status") or moved
+
+
 def expect_sharers_kept(ctx: Context, sharers: Sharers, when: str) -> None:
-    """Each sharer as it was: PII and status (A: DEL-ERASURE, "changes nothing but the deleted call";
+    """Each sharer with its PII and status (A: DEL-ERASURE, "changes nothing but the deleted call";
     B: TENANT-UNTOUCHED)."""
     with ctx.deferred():
         for tenant, call_id, before in sharers.found:
@@ -199,7 +199,7 @@ def expect_sharers_kept(ctx: Context, sharers: Sharers, when: str) -> None:
             requirement = "DEL-ERASURE" if tenant is ctx.env.a else "TENANT-UNTOUCHED"
             ctx.expect(
                 requirement,
-                after == before,
+                _kept(ctx, before, after),
                 f"{when}, a call of {tenant.name} that shares its contact details changed:"
                 f" before {str(before)[:200]}, after {str(after)[:200]}",
                 answer,
@@ -210,19 +210,17 @@ def expect_no_autofill(ctx: Context, victim: Victim, keep: int) -> list[str]:
     """A new call for the deleted call's number, with no name, email or info: nothing of the deleted
     call comes back; then `keep` more creates: none answers a deleted id. The ids it made."""
     a, number = ctx.env.a, victim.pii["contact_number"]
-    shared_by_live_calls(ctx, {"contact_number": number})  # the suite sends it again
     body = {"agent_id": ctx.env.agent_id, "contact_number": number}
-    created = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
-    made = [cid for cid in [_created_id(created)] if cid]
-    probes = [created] + [calls.get(ctx.client, cid, a.auth()) for cid in made]
-    for probe in probes:
-        title = f"{probe.method} of a new call for a deleted call's number answers the deleted call's PII"
-        ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
-    for _ in range(keep):
-        more = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
-        made += [cid for cid in [_created_id(more)] if cid]
+    made: list[str] = []
+    for n in range(1 + keep):
+        created = ctx.env.note_created(calls.create(ctx.client, a.auth(), body))
+        call_id = calls.created_id(created)
+        if call_id is not None:
+            ctx.env.pii_of[call_id] = {"contact_number": number}  # a live call of that number, rightly shown
+            made.append(call_id)
+        if n == 0:  # sampled (`keep` 0): the create's answer only
+            probes = [created] + [calls.get(ctx.client, cid, a.auth()) for cid in made if keep]
+            for probe in probes:
+                title = f"{probe.method} of a new call for a deleted call's number answers the deleted call's PII"
+                ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
     return made
-
-
-def _created_id(exchange: Exchange) -> str | None:
-    return calls.created_id(exchange)

@@ -6,9 +6,9 @@ import random
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from conformance.contract.model import NOT_RESOLVED, REACHED_CODE
+from conformance.contract.model import NOT_RESOLVED, REACHED_CODE, Op
 from conformance.layers.checks import Context, check
-from conformance.layers.properties._common import Sample, expect_unchanged
+from conformance.layers.properties._common import Sample, expect_unchanged, lasting_state
 from conformance.target import calls
 from conformance.target.safety import segment_id
 
@@ -59,7 +59,7 @@ ODD_SEGMENTS = [segment for _, segment in LABELLED_ODD_SEGMENTS]
 def odd_ids(ctx: Context) -> None:
     """Variants of a real id (prefix, suffix, case, whitespace, encodings, path tricks) reach no call."""
     a, sample = ctx.env.a, Sample(ctx, "odd_ids")
-    state = "completed" if ctx.env.can_seed("completed") else "queued"
+    state = lasting_state(ctx)
     # Sampled, only the call on which every operation acts when it finds it: a completed one.
     originals = {s: ctx.env.seed_call(a, s) for s in dict.fromkeys(("queued", state) if sample.every else (state,))}
     rng = random.Random(ctx.config.seed)
@@ -88,11 +88,11 @@ def odd_ids(ctx: Context) -> None:
 
 def _odd_requests(
     sample: Sample, rng: random.Random, call_id: str, count: int, crafted: Sequence[str] = ()
-) -> list[tuple[str, list[calls.Op]]]:
+) -> list[tuple[str, list[Op]]]:
     """`count` segments drawn from the pool, each with every operation; sampled, one segment of
     each kind, each with one operation. `crafted` (own ids made unguessable, on a shared target)
     are always sent, with every operation."""
-    ops: tuple[calls.Op, ...] = ("get", "cancel", "delete")
+    ops: tuple[Op, ...] = ("get", "cancel", "delete")
     always = [(segment, list(ops)) for segment in crafted]
     if sample.every:
         pool = variants(call_id) + ODD_SEGMENTS
@@ -103,7 +103,7 @@ def _odd_requests(
     return [(segment, sample.one(ops)) for segment in sample.each(kinds.values())] + always
 
 
-def _safe_ops(ctx: Context, segment: str, ops: list[calls.Op]) -> list[calls.Op]:
+def _safe_ops(ctx: Context, segment: str, ops: list[Op]) -> list[Op]:
     """`ops`, with a cancel or delete that might name someone else's call (a truncation, an
     extension within the target's id alphabet, on a shared target) sent as a read instead."""
     safe = ctx.env.guard.may_destroy(segment_id(segment))

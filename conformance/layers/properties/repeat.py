@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conformance.contract.model import body_ok, listed_fields
+from conformance.contract.model import Op, body_ok, listed_fields
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
 from conformance.layers.properties import erasure
@@ -20,7 +20,7 @@ def _transports(ctx: Context) -> tuple[str, ...]:
     return ("rest", "webhook") if ctx.env.a.webhook_token else ("rest",)
 
 
-def _op(ctx: Context, transport: str, op: calls.Op, call_id: str, n: int = 0) -> Exchange:
+def _op(ctx: Context, transport: str, op: Op, call_id: str, n: int = 0) -> Exchange:
     """`op` over `transport`; over REST in the header form `n` picks."""
     a = ctx.env.a
     headers = a.auth("bearer" if n % 2 else "x-api-key")
@@ -139,11 +139,10 @@ def over_time(ctx: Context) -> None:
     ctx.env.need_state("completed")
     every, transports = Sample(ctx, "over_time").every, _transports(ctx)
     victims = erasure.varied_victims(ctx, "-time")
-    sharers, shared = _seed_sharers(ctx, victims, every)
+    sharers = _seed_sharers(ctx, victims, every)
     queued = ctx.env.seed_call(ctx.env.a, "queued")
     for n, victim in enumerate(victims):
         erasure.delete_victim(ctx, victim, transports[n % len(transports)], reads=every or n == 0)
-    erasure.shared_by_live_calls(ctx, shared)  # the sharers rightly show them
     first_cancel = _op(ctx, transports[-1], "cancel", queued)
     start = time.monotonic()  # the pause runs from the last delete or cancel
     made = erasure.expect_no_autofill(ctx, victims[1], KEEP_CREATING["every" if every else "sample"])
@@ -160,7 +159,7 @@ def over_time(ctx: Context) -> None:
     _expect_no_deleted_id(ctx, victims, made)
 
 
-def _seed_sharers(ctx: Context, victims: list[erasure.Victim], every: bool) -> tuple[erasure.Sharers, dict[str, Any]]:
+def _seed_sharers(ctx: Context, victims: list[erasure.Victim], every: bool) -> erasure.Sharers:
     """Live calls with the number of the first victim (the sparse one) and the name and email of the
     second (the long, non-BMP one), and those contact details."""
     shared: dict[str, Any] = {
@@ -168,7 +167,7 @@ def _seed_sharers(ctx: Context, victims: list[erasure.Victim], every: bool) -> t
         "contact_name": victims[1].pii.get("contact_name"),
         "contact_email": victims[1].pii.get("contact_email"),
     }
-    return erasure.seed_sharers(ctx, shared, every=every), shared
+    return erasure.seed_sharers(ctx, shared, every=every)
 
 
 def _expect_no_deleted_id(ctx: Context, victims: list[erasure.Victim], made: list[str]) -> None:

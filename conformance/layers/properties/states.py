@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conformance.contract.model import body_ok
+from conformance.contract.model import STATES, Op, body_ok
 from conformance.errors import NotExercised
 from conformance.layers.checks import Context, check
-from conformance.layers.properties._common import STATE_KINDS, STATES, Sample, expect_unchanged, kinds_of
+from conformance.layers.properties._common import STATE_KINDS, Sample, expect_unchanged, kinds_of, seeded
 from conformance.target import calls
 
 PII_FIELDS = ("contact_number", "contact_name", "contact_email", "additional_info", "created_at")
@@ -74,8 +74,7 @@ def delete_refused_states(ctx: Context) -> None:
     """Delete in every state but completed: 404 NOT_FOUND, and the call is exactly as it was."""
     a = ctx.env.a
     for n, state in enumerate(_states(ctx, "delete_refused_states", tuple(s for s in STATES if s != "completed"))):
-        call_id = ctx.env.seed_call(a, state)
-        before = calls.snapshot(ctx.client, call_id, a.auth())
+        call_id, before = seeded(ctx, a, state)
         answer = calls.rest(ctx.client, "delete", call_id, a.auth("bearer" if n % 2 else "x-api-key"))
         ctx.expect_answer("DEL-NOT-COMPLETED-404", answer, [404], "NOT_FOUND", what=f"delete of a {state} call")
         expect_unchanged(ctx, "DEL-NOT-COMPLETED-404", a, call_id, before, answer)
@@ -92,10 +91,10 @@ def delete_gone(ctx: Context) -> None:
         token = a.webhook_token or ""
         deleted = calls.call_op(ctx.client, transport, "delete", call_id, headers=a.auth(), token=token)
         ctx.expect_answer("DEL-COMPLETED-200", deleted, [200], what=f"delete over {transport}")
-        probes: list[tuple[str, calls.Op]] = [("rest", "get"), ("rest", "cancel"), ("rest", "delete")]
+        probes: list[tuple[str, Op]] = [("rest", "get"), ("rest", "cancel"), ("rest", "delete")]
         probes += [("webhook", "cancel"), ("webhook", "delete")] if a.webhook_token else []
         if not sample.every:  # sampled: `over_time` and `repeat_delete` try the others
-            probes = [("rest", "get"), ("webhook" if a.webhook_token else "rest", "delete")]
+            probes = [("webhook" if a.webhook_token else "rest", "delete")]
         for probe_transport, op in probes:
             answer = calls.call_op(ctx.client, probe_transport, op, call_id, headers=a.auth(), token=token)
             what = f"{op} over {probe_transport} after delete over {transport}"

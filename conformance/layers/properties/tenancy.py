@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from conformance.contract.model import STATES, Op
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
-from conformance.layers.properties._common import STATES, Sample, expect_unchanged
+from conformance.layers.properties._common import Sample, expect_unchanged
 from conformance.target import calls
 
-NOT_FOUND_REQUIREMENT: dict[calls.Op, str] = {
+NOT_FOUND_REQUIREMENT: dict[Op, str] = {
     "get": "TENANT-404",
     "cancel": "CANCEL-NOT-FOUND-404",
     "delete": "DEL-NOT-FOUND-404",
@@ -41,7 +42,7 @@ def _foreign_states(sample: Sample, states: tuple[str, ...]) -> list[str]:
     return list(states) if sample.every else [s for s in states if s in ("queued", "completed")]
 
 
-def _revealing(sample: Sample, state: str) -> tuple[calls.Op, ...]:
+def _revealing(sample: Sample, state: str) -> tuple[Op, ...]:
     """The operations that would show it if they found B's call: all; sampled, on a call that is
     not completed, not delete (which answers such a call as if it did not exist)."""
     return ("get", "cancel") if not sample.every and state != "completed" else ("get", "cancel", "delete")
@@ -54,13 +55,13 @@ def _probe_foreign(
     state: str,
     transports: tuple[str, ...],
     baselines: dict[tuple[str, str], Exchange] | None,
-    revealing: tuple[calls.Op, ...],
+    revealing: tuple[Op, ...],
 ) -> None:
     """A's every operation (of `revealing`) on B's call must answer as for a call that never
     existed (`baselines`: the answers for it, where they are kept)."""
     a = ctx.env.a
     for transport in transports:
-        ops: tuple[calls.Op, ...] = ("get", "cancel", "delete") if transport == "rest" else ("cancel", "delete")
+        ops: tuple[Op, ...] = ("get", "cancel", "delete") if transport == "rest" else ("cancel", "delete")
         for op in (op for op in ops if op in revealing):
             headers, token = a.auth(), a.webhook_token or ""
             answer = calls.call_op(ctx.client, transport, op, foreign, headers=headers, token=token)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.contract.model import listed_shape
+from conformance.contract.model import STATES, Op, listed_shape
 from conformance.errors import NotExercised
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
-from conformance.layers.properties._common import STATES, Sample, expect_unchanged
+from conformance.layers.properties._common import Sample, expect_unchanged, lasting_state, seeded
 from conformance.target import calls
 
 
@@ -48,14 +48,14 @@ def transport_equivalence(ctx: Context) -> None:
         )
 
 
-ACTING: set[tuple[str, calls.Op]] = {("queued", "cancel"), ("cancelled", "cancel"), ("completed", "delete")}
+ACTING: set[tuple[str, Op]] = {("queued", "cancel"), ("cancelled", "cancel"), ("completed", "delete")}
 
 
-def _state_ops(sample: Sample, states: tuple[str, ...]) -> list[tuple[str, calls.Op]]:
+def _state_ops(sample: Sample, states: tuple[str, ...]) -> list[tuple[str, Op]]:
     """Cancel and delete in each state; sampled, only the three that answer 200 (cancel of a queued
     and of a cancelled call, delete of a completed one), where a transport can differ in what it
     does as well as in what it says; the refusals are compared at the other budgets."""
-    ops: tuple[calls.Op, ...] = ("cancel", "delete")
+    ops: tuple[Op, ...] = ("cancel", "delete")
     pairs = [(state, op) for state in states for op in ops]
     return pairs if sample.every else [pair for pair in pairs if pair in ACTING]
 
@@ -64,7 +64,7 @@ def _state_ops(sample: Sample, states: tuple[str, ...]) -> list[tuple[str, calls
 def webhook_token(ctx: Context) -> None:
     """An unknown webhook token answers 401 UNAUTHORIZED, identically for every call, with no effect."""
     a, token = ctx.env.a, _token(ctx)
-    existing = ctx.env.seed_call(a, "completed" if ctx.env.can_seed("completed") else "queued")
+    existing = ctx.env.seed_call(a, lasting_state(ctx))
     before = calls.snapshot(ctx.client, existing, a.auth()) if a.key else None
     never = ctx.env.never_existing_id()
     bad_tokens = {
@@ -129,8 +129,7 @@ def webhook_bad_bodies(ctx: Context) -> None:
     a, token = ctx.env.a, _token(ctx)
     if a.key is None:
         raise NotExercised("no API key to read the call back")
-    call_id = ctx.env.seed_call(a, "completed" if ctx.env.can_seed("completed") else "queued")
-    before = calls.snapshot(ctx.client, call_id, a.auth())
+    call_id, before = seeded(ctx, a)
     sample = Sample(ctx, "webhook_bad_bodies")
     every, bodies, answers = sample.every, _bad_bodies(call_id), []
     for name in list(bodies) if every else sample.each(BAD_BODY_KINDS):
