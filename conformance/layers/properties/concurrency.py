@@ -8,59 +8,65 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from conformance.contract.model import Op
 from conformance.http.client import Exchange
 from conformance.layers.checks import Context, check
 from conformance.layers.properties._common import Sample
 from conformance.target import calls
 from conformance.target.environment import Tenant
 
-STAGGER = 0.01  # seconds: how long after the racing cancels a staggered delete leaves
+STAGGER = 0.01  # seconds between the waves of a staggered race (cancels, webhook deletes, REST deletes)
+# The races of `concurrent_delete` (`_race`): REST deletes, mixed, mixed with cancels at once or staggered.
+ROUNDS = ("rest", "mixed", "mixed, cancels at once", "mixed, staggered")
 
 
-def _at_once(sends: Sequence[Callable[[], Exchange]]) -> list[Exchange]:
-    """Every send, each from a thread of its own, released together."""
+def _at_once(sends: Sequence[tuple[float, Callable[[], Exchange]]]) -> list[Exchange]:
+    """Every send, each from a thread of its own, released together, each after its delay."""
     start = threading.Barrier(len(sends))
 
     def send(i: int) -> Exchange:
+        delay, request = sends[i]
         start.wait()
-        return sends[i]()
+        if delay:
+            time.sleep(delay)
+        return request()
 
     with ThreadPoolExecutor(max_workers=len(sends)) as pool:
         return list(pool.map(send, range(len(sends))))
 
 
-def _deleter(ctx: Context, transport: str, call_id: str, delay: float = 0.0) -> Callable[[], Exchange]:
+def _op(ctx: Context, transport: str, op: Op, call_id: str) -> Callable[[], Exchange]:
     a = ctx.env.a
-
-    def delete() -> Exchange:
-        if delay:
-            time.sleep(delay)
-        return calls.call_op(ctx.client, transport, "delete", call_id, headers=a.auth(), token=a.webhook_token or "")
-
-    return delete
+    token = a.webhook_token or ""
+    return lambda: calls.call_op(ctx.client, transport, op, call_id, headers=a.auth(), token=token)
 
 
-# The races of `concurrent_delete`: the deletes' transports, and what races them (`_racers`).
-ROUNDS = ("rest", "mixed", "mixed, cancels at once", "mixed, cancels first")
+def _race(ctx: Context, race: str, call_id: str) -> list[tuple[float, Callable[[], Exchange]]]:
+    """The deletes of one race (first), then its cancels, each with its delay. Staggered: one wave of
+    cancels after another (they read the call first), then the webhook's deletes, then REST's (a
+    handler that reads, waits and writes leaves a window the next wave falls into)."""
+    n, hook = ctx.config.budget.concurrency, ctx.env.a.webhook_token is not None
+    transports = ["webhook" if race != "rest" and hook and i % 2 else "rest" for i in range(n)]
+    cancels = ["rest", "webhook"][: 1 + hook] if race not in ("rest", "mixed") else []
+    waves = race.endswith("staggered")
+    racers = [(k * STAGGER if waves else 0.0, _op(ctx, t, "cancel", call_id)) for k, t in enumerate(cancels)]
+    base = len(cancels) * STAGGER if waves else 0.0
+    deletes = [(base + (STAGGER if waves and t == "rest" else 0.0), _op(ctx, t, "delete", call_id)) for t in transports]
+    return deletes + racers
 
 
 @check("concurrent_delete", "DEL-CONCURRENT-ONCE", "DEL-GONE")
 def concurrent_delete(ctx: Context) -> None:
     """N deletes of one completed call at once, over REST, over both transports mixed, and mixed with
-    cancels (over both transports) racing them, at once or a little before the deletes (they read
-    the call first): exactly one 200, every other delete 404, and nothing brings the call
-    back. Sampled: the last race, with one cancel over the webhook (REST only without a token)."""
+    cancels (over both transports) racing them, at once or staggered (cancels first, then the
+    webhook's deletes, then REST's): exactly one 200, every other delete 404, and nothing brings the
+    call back. Sampled: the staggered race."""
     ctx.env.need_state("completed")
     a, n = ctx.env.a, ctx.config.budget.concurrency
     every = Sample(ctx, "concurrent_delete").every
     for race in ROUNDS if every else ROUNDS[-1:]:
         call_id = ctx.env.seed_call(a, "completed")
-        mixed = race != "rest" and a.webhook_token
-        transports = ["webhook" if mixed and i % 2 else "rest" for i in range(n)]
-        racers = _racers(ctx, call_id) if "cancels" in race else []
-        racers = racers if every else racers[-1:]
-        stagger = STAGGER if race.endswith("first") else 0.0
-        answers = _at_once([*(_deleter(ctx, t, call_id, stagger) for t in transports), *racers])[:n]
+        answers = _at_once(_race(ctx, race, call_id))[:n]
         statuses = sorted(str(e.status) for e in answers)
         ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
         winners = [e for e in answers if e.status == 200][:2] or answers[:1]
@@ -68,17 +74,6 @@ def concurrent_delete(ctx: Context) -> None:
         ctx.expect("DEL-CONCURRENT-ONCE", ok, f"{title} answered {', '.join(statuses)}", *winners)
         after = calls.get(ctx.client, call_id, a.auth())
         ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {title}")
-
-
-def _racers(ctx: Context, call_id: str) -> list[Callable[[], Exchange]]:
-    """A cancel over REST and one over the webhook (given a token). No GET: one that races a delete may
-    rightly show the call, and the erasure search could not tell it from one sent after."""
-    a = ctx.env.a
-    found = [lambda: calls.rest(ctx.client, "cancel", call_id, a.auth())]
-    if a.webhook_token:
-        token = a.webhook_token
-        found.append(lambda: calls.hook(ctx.client, token, "cancel", {"call_id": call_id}))
-    return found
 
 
 @check("concurrent_creates", "TENANT-404", "CREATE-IDEMPOTENT")
@@ -93,7 +88,7 @@ def concurrent_creates(ctx: Context) -> None:
     keyed_by: list[Tenant] = [a] * per_org + ([b] if b.key else [])
     senders: list[tuple[Tenant, str | None]] = [(t, key) for t in keyed_by]
     senders += [(t, None) for t in (a, b) if t.key] * (per_org // 2 if every else 0)
-    answers = _at_once([_creator(ctx, tenant, with_key) for tenant, with_key in senders])
+    answers = _at_once([(0.0, _creator(ctx, tenant, with_key)) for tenant, with_key in senders])
     made = [(t, k, calls.created_id(e), e) for (t, k), e in zip(senders, answers, strict=True)]
     keyed = [(cid, e) for t, k, cid, e in made if t is a and k is not None]
     ids = {cid for cid, e in keyed if e.status == 201}  # a 409 for a create still under way is no second call

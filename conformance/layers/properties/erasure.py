@@ -91,13 +91,13 @@ def read_again(ctx: Context, victims: list[Victim], when: str, *, every: bool) -
     """The deleted calls, `when`: 404 to GET (both key headers) and to a webhook cancel, and no trace of
     them. Unless `every`, each call one of the two, in turn."""
     a = ctx.env.a
-    for n, victim in enumerate(victims):
-        probes = []
-        if every or n % 2 or not a.webhook_token:  # sampled: GET the rich call, whose data has the mark
-            probes.append(calls.get(ctx.client, victim.call_id, a.auth("bearer" if n % 2 else "x-api-key")))
-        if a.webhook_token and (every or n % 2 == 0):
-            probes.append(calls.hook(ctx.client, a.webhook_token, "cancel", {"call_id": victim.call_id}))
-        with ctx.deferred():  # a call come back is judged as both
+    with ctx.deferred():  # every call is read, and a call come back is judged both gone and erased
+        for n, victim in enumerate(victims):
+            probes = []
+            if every or n % 2 or not a.webhook_token:  # sampled: GET the rich call, whose data has the mark
+                probes.append(calls.get(ctx.client, victim.call_id, a.auth("bearer" if n % 2 else "x-api-key")))
+            if a.webhook_token and (every or n % 2 == 0):
+                probes.append(calls.hook(ctx.client, a.webhook_token, "cancel", {"call_id": victim.call_id}))
             for probe in probes:
                 ctx.expect_answer("DEL-GONE", probe, [404], "NOT_FOUND", what=f"{probe.method} {when}")
                 title = f"{probe.method} {when} answers the deleted call's PII"
