@@ -142,6 +142,10 @@ def _parser() -> _Parser:
     staging.add_argument("--agent-id", help="agent_id of the calls the suite creates (default agent_conformance)")
     commands.add_parser("requirements", help="print the requirement catalogue")
     commands.add_parser("contract", help="print the normative contract the suite checks (specs/contract.md)")
+    merge = commands.add_parser("merge", help="join the report folders of a run's shards (run --shard K/N) into one")
+    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="each shard's --report-dir")
+    merge.add_argument("--report-dir", default="reports", help="where the joined reports go (default reports/)")
+    merge.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too (as any shard's)")
     _cassette_commands(commands)
     return parser
 
@@ -272,6 +276,12 @@ def _contract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from conformance.run.merge import merge
+
+    return merge(args.directories, Path(args.report_dir), strict=args.strict)
+
+
 # --- cassettes: record, replay, drift --------------------------------------------------------
 
 
@@ -372,7 +382,7 @@ def _drift(args: argparse.Namespace) -> int:
     return drift.run(Path(args.cassettes), index, config)
 
 
-COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements, "contract": _contract}
+COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements, "contract": _contract, "merge": _merge}
 COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 

@@ -102,7 +102,7 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
         from conformance.run import report
 
         with contextlib.suppress(Exception):  # what broke may be the report itself
-            data = report.build(suite)
+            data = report.build(suite).to_json()
     return crash.fail(error, secrets, Path(config.option.report_dir), data)
 
 
@@ -171,6 +171,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     session.config.stash[SESSION] = suite
+    if session.config.option.slice:  # the report names the part of a split run it is (`merge` joins them)
+        from conformance.run.parallel import shard
+
+        suite.shard = shard(session.config.option.slice)
     from conformance.run import progress
 
     progress.start(session.config, suite)

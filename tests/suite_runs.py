@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import httpcore  # noqa: F401  (see below)
+import jsonschema
 import pytest
 import uvicorn
 from starlette.types import ASGIApp
@@ -41,6 +42,9 @@ from conformance.mock.server import bind
 from conformance.mock.store import Org, Store
 
 LOOPBACK = "127.0.0.1"
+REPORT_SCHEMA: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "specs" / "report.schema.json").read_text(encoding="utf-8")
+)
 RUN_SECONDS = 120.0
 QUICK_PROPERTIES = ("-k", "test_property", "--budget", "quick")
 
@@ -284,6 +288,11 @@ class SuiteRun:
 
     def assert_exit_matches_verdict(self) -> None:
         assert self.returncode == EXIT_CODES[self.report["verdict"]], self.describe()
+
+
+def assert_fits_schema(report: dict[str, Any]) -> None:
+    """`report` (a report.json's data) is valid against the published schema, `specs/report.schema.json`."""
+    jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(report)
 
 
 def assert_no_secrets(run: SuiteRun, secrets: Mapping[str, str]) -> None:

@@ -18,7 +18,8 @@ from suite_runs import SuiteRun, run_suite
 from conformance.contract._resources import CONTRACT, contract_links, spec_path
 from conformance.contract.requirements import REQUIREMENTS
 from conformance.mock import MockConfig, MockServer
-from conformance.run.html_report import render
+from conformance.run import html_report
+from conformance.run.report_data import Report
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 CONTRACT_URI = spec_path(CONTRACT).as_uri()
@@ -103,6 +104,11 @@ def report_data(*, failed: dict[str, list[dict[str, str]]] | None = None, strict
         "leftovers": 0,
         "requirements": requirements,
     }
+
+
+def render(data: dict[str, Any]) -> str:
+    """The page of report data as `report.json` holds it (read back into the typed report)."""
+    return html_report.render(Report.from_json(data))
 
 
 MUST = next(r for r in REQUIREMENTS if r.level == "MUST")

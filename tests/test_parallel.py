@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from suite_runs import SuiteRun, run_suite, run_suites
+from suite_runs import SuiteRun, assert_fits_schema, run_suite, run_suites
 
 from conformance.config import BUDGETS
 from conformance.errors import UsageError
@@ -104,6 +104,15 @@ def test_the_merged_report_adds_up_the_workers(both: tuple[SuiteRun, SuiteRun]) 
     lines = [line for line in parallel.stdout.splitlines() if line.startswith("  [")]
     assert len(lines) == 31  # every check once, from whichever worker ran it
     assert parallel.stdout.rstrip().splitlines()[-1].startswith("verdict: PASS (exit 0)")
+
+
+def test_the_reports_of_both_fit_the_published_schema(both: tuple[SuiteRun, SuiteRun]) -> None:
+    sequential, parallel = both
+    workers = [json.loads((parallel.report_dir / "workers" / str(k) / "report.json").read_text()) for k in (1, 2, 3)]
+    for report in [sequential.report, parallel.report, *workers]:
+        assert_fits_schema(report)
+    assert [w["shard"] for w in workers] == [{"index": k, "count": 3} for k in (1, 2, 3)]
+    assert "shard" not in parallel.report
 
 
 def test_a_dry_run_plans_one_process(tmp_path: Path) -> None:

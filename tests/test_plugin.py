@@ -40,9 +40,9 @@ REPORT_FILES = {"report.json", "junit.xml", "summary.md", "report.html", "ledger
 REPORT_KEYS = {"verdict", "target", "seed", "suite_version", "contract_version", "budget", "requests", "duration_s",
                "requirements"}  # fmt: skip
 REPORT_EXTRA_KEYS = {"strict", "throttled", "suite_errors", "verdict_text", "max_requests", "rate_limit_per_minute",
-                     "destructive", "seeder", "ledger", "leftovers", "contract"}  # fmt: skip
+                     "destructive", "seeder", "ledger", "leftovers", "contract", "bundled_mock", "replay"}  # fmt: skip
 REQUIREMENT_KEYS = {"id", "level", "statement", "status", "checks", "failures"}
-REQUIREMENT_EXTRA_KEYS = {"section", "reason"}  # `reason` only when nothing checked it
+REQUIREMENT_EXTRA_KEYS = {"section", "reason", "out_of_scope"}  # `reason` only when nothing checked it
 
 
 def run_suite(pytester: pytest.Pytester, *args: str, suite: str = PROPERTIES) -> SuiteRun:

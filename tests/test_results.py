@@ -183,6 +183,8 @@ def _finished(tmp_path: Path, found: Results, *, strict: bool = False, suite_err
         suite_errors=list(suite_errors),
         cleanup=None,
         planned=None,
+        mock=None,
+        shard=None,
     )
     return report.finish(suite)  # type: ignore[arg-type]
 

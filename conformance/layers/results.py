@@ -1,7 +1,7 @@
-"""What the run found, requirement by requirement: checks made, failures, and the verdict.
+"""What the run found, requirement by requirement: checks made, failures, and what was not exercised.
 
 This is the single source of truth for the report and the exit code; pytest's own pass/fail of
-each test only mirrors it.
+each test only mirrors it. The status and the verdict are judged by `conformance.layers.verdict`.
 """
 
 from __future__ import annotations
@@ -9,23 +9,21 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
-from conformance.contract.requirements import REQUIREMENTS, Requirement, by_id
+from conformance.contract.requirements import REQUIREMENTS, by_id
+from conformance.layers.verdict import EXIT_CODES, MAX_FAILURES_PER_REQUIREMENT, Status, Verdict, judge, keeps
+from conformance.layers.verdict import status as status_of
 
-__all__ = ["EXIT_CODES", "FailureRecord", "Results", "Status", "Verdict"]
-
-Status = Literal["pass", "fail", "not_exercised"]
-Verdict = Literal["pass", "fail", "incomplete"]
-EXIT_CODES: dict[Verdict, int] = {"pass": 0, "fail": 1, "incomplete": 2}
-MAX_FAILURES_PER_REQUIREMENT = 5
+__all__ = ["EXIT_CODES", "MAX_FAILURES_PER_REQUIREMENT", "FailureRecord", "Results", "Status", "Verdict"]
 
 
 @dataclass(frozen=True)
 class FailureRecord:
-    message: str
-    reproduction: str
+    """One way a requirement was broken, and the commands that show it again."""
+
+    message: str = field(metadata={"doc": "what the target did against the rule"})
+    reproduction: str = field(metadata={"doc": "commands that send the requests again (secrets as variables)"})
 
 
 class Results:
@@ -45,7 +43,7 @@ class Results:
         by_id(requirement)
         with self._lock:
             found = self.failures.setdefault(requirement, [])
-            if len(found) < MAX_FAILURES_PER_REQUIREMENT and all(f.message != message for f in found):
+            if keeps(found, message):
                 found.append(FailureRecord(message, reproduction))
 
     def skip(self, requirements: tuple[str, ...], reason: str) -> None:
@@ -58,17 +56,9 @@ class Results:
             self.out_of_scope[by_id(requirement).id] = reason
 
     def status(self, requirement: str) -> Status:
-        if self.failures.get(requirement):
-            return "fail"
-        return "pass" if self.checks[requirement] else "not_exercised"
+        return status_of(self.checks[requirement], self.failures.get(requirement, []))
 
     def verdict(self, *, strict: bool) -> Verdict:
-        def gates(r: Requirement) -> bool:
-            return r.level == "MUST" or strict
-
-        if any(self.status(r.id) == "fail" and gates(r) for r in REQUIREMENTS):
-            return "fail"
-        in_scope = [r for r in REQUIREMENTS if r.id not in self.out_of_scope]
-        if any(self.status(r.id) == "not_exercised" and r.level == "MUST" for r in in_scope):
-            return "incomplete"
-        return "pass"
+        """The verdict of what was found (the suite's own errors aside: `conformance.run.report`)."""
+        statuses = {r.id: self.status(r.id) for r in REQUIREMENTS}
+        return judge(statuses, strict=strict, out_of_scope=self.out_of_scope)

@@ -223,6 +223,7 @@ FAULTS: dict[str, Fault] = {
             'cancel answers status "canceled" (one l)',
             "CANCEL-QUEUED-200",
             "CANCEL-REPEAT-200",
+            "SCHEMA-RESPONSES",
         ),
         _f(
             "cancel-success-number",
@@ -239,6 +240,7 @@ FAULTS: dict[str, Fault] = {
             "a repeat delete over 0.5 s after the first finds a dangling index entry and crashes (500)",
             "DEL-REPEAT-404",
             "ENV-NO-5XX",
+            "DEL-GONE",
         ),
         _f(
             "repeat-cancel-after-pause-409",
@@ -250,6 +252,7 @@ FAULTS: dict[str, Fault] = {
             "webhook call.delete of a deleted call answers 200",
             "DEL-REPEAT-404",
             "HOOK-EQUIVALENCE",
+            "DEL-GONE",
         ),
     )
 }

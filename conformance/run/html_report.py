@@ -9,24 +9,28 @@ The filter can be preset from the address: `report.html#status=fail,warn&level=M
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
-from typing import Any
 
 from conformance.contract._resources import contract_links
+from conformance.layers.verdict import Shown, shown
+from conformance.run.report_data import Report, RequirementResult, Shard
 
 __all__ = ["render"]
 
-STATUSES = {"fail": "FAIL", "warn": "warn", "pass": "pass", "not_exercised": "not exercised"}
+STATUSES: dict[Shown, str] = {"fail": "FAIL", "warn": "warn", "pass": "pass", "not_exercised": "not exercised"}
 LEVELS = ("MUST", "SHOULD")
 
-# The run's settings as `report.json` names them, in the order shown; absent keys are left out.
+# The run's settings as `report.json` names them, in the order shown; those that are None are left out.
 SETTINGS = (
     ("target", "Target"),
     ("seed", "Seed"),
     ("budget", "Budget"),
     ("max_requests", "Request cap"),
     ("strict", "Strict (SHOULDs gate)"),
+    ("shard", "Shard"),
     ("workers", "Workers"),
+    ("shards", "Shards"),
     ("requests", "Requests sent"),
     ("throttled", "Throttled answers"),
     ("rate_limit_per_minute", "Rate limit (per minute)"),
@@ -119,24 +123,23 @@ SCRIPT = """
 """
 
 
-def render(data: dict[str, Any]) -> str:
-    """The whole page of one run's (or merged runs') report data, as `report.json` holds it."""
-    requirements = data["requirements"]
-    strict = bool(data.get("strict"))
+def render(report: Report) -> str:
+    """The whole page of one run's (or joined runs') report."""
+    requirements = report.requirements
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>HuskyVoice conformance: {_e(data['verdict_text'])}</title>",
+        f"<title>HuskyVoice conformance: {_e(report.verdict_text)}</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>HuskyVoice conformance report</h1>",
-        f'<p class="verdict verdict-{_e(data["verdict"])}" id="verdict">{_e(data["verdict_text"])}</p>',
-        f'<p class="muted">{_e(_counts(requirements, strict))}</p>',
-        _errors(data.get("suite_errors") or []),
-        _settings(data),
+        f'<p class="verdict verdict-{_e(report.verdict)}" id="verdict">{_e(report.verdict_text)}</p>',
+        f'<p class="muted">{_e(_counts(requirements, report.strict))}</p>',
+        _errors(report.suite_errors),
+        _settings(report),
         _filters(),
-        _failures(requirements, strict),
-        _matrix(requirements, data["contract"], strict),
+        _failures(requirements, report.strict),
+        _matrix(requirements, report.contract, report.strict),
         f"<script>{SCRIPT}</script>",
         "</body></html>",
     ]
@@ -147,47 +150,49 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _status(requirement: dict[str, Any], strict: bool) -> str:
+def _status(requirement: RequirementResult, strict: bool) -> Shown:
     """The status shown: an unmet SHOULD is a warning unless the run was strict (as the other reports)."""
-    failed_should = requirement["status"] == "fail" and requirement["level"] == "SHOULD" and not strict
-    return "warn" if failed_should else str(requirement["status"])
+    return shown(requirement.status, requirement.level, strict=strict)
 
 
-def _counts(requirements: list[dict[str, Any]], strict: bool) -> str:
+def _counts(requirements: tuple[RequirementResult, ...], strict: bool) -> str:
     statuses = [_status(r, strict) for r in requirements]
     counted = [f"{statuses.count(s)} {label}" for s, label in STATUSES.items() if s in statuses]
     return f"{len(requirements)} requirements: " + ", ".join(counted)
 
 
-def _errors(errors: list[str]) -> str:
+def _errors(errors: tuple[str, ...]) -> str:
     if not errors:
         return ""
     items = "".join(f"<li><code>{_e(error)}</code></li>" for error in errors)
     return f'<h2>The suite itself</h2><ul class="errors">{items}</ul>'
 
 
-def _settings(data: dict[str, Any]) -> str:
+def _settings(report: Report) -> str:
+    values = {key: getattr(report, key) for key, _ in SETTINGS}
     rows = [
-        f"<dt>{label}</dt><dd>{_e(_setting(key, data[key]))}</dd>"
+        f"<dt>{label}</dt><dd>{_e(_setting(key, values[key]))}</dd>"
         for key, label in SETTINGS
-        if key in data and data[key] is not None
+        if values[key] is not None
     ]
-    contract = f'<dt>Contract</dt><dd><a href="{_e(data["contract"])}">{_e(data["contract"])}</a></dd>'
+    contract = f'<dt>Contract</dt><dd><a href="{_e(report.contract)}">{_e(report.contract)}</a></dd>'
     return f'<h2>Settings</h2><dl class="settings" id="settings">{"".join(rows)}{contract}</dl>'
 
 
 def _setting(key: str, value: object) -> str:
     if key == "destructive":
         return "on" if value else "off"
+    if isinstance(value, Shard):
+        return f"{value.index}/{value.count}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return "off" if key == "rate_limit_per_minute" and not value else str(value)
 
 
-def _checkboxes(name: str, values: dict[str, str]) -> str:
+def _checkboxes(name: str, values: Iterable[tuple[str, str]]) -> str:
     boxes = "".join(
         f'<label><input type="checkbox" name="{name}" value="{value}" checked> {label}</label>'
-        for value, label in values.items()
+        for value, label in values
     )
     return f'<fieldset id="filter-{name}"><legend>{name.title()}</legend>{boxes}</fieldset>'
 
@@ -196,24 +201,24 @@ def _filters() -> str:
     """Checkboxes that show and hide the failures and the matrix's rows (the script does it)."""
     return (
         '<form class="filters" id="filters">'
-        f"{_checkboxes('status', STATUSES)}{_checkboxes('level', dict(zip(LEVELS, LEVELS, strict=True)))}"
+        f"{_checkboxes('status', STATUSES.items())}{_checkboxes('level', zip(LEVELS, LEVELS, strict=True))}"
         '<output id="shown" class="muted"></output></form>'
     )
 
 
-def _matrix(requirements: list[dict[str, Any]], contract: str, strict: bool) -> str:
+def _matrix(requirements: tuple[RequirementResult, ...], contract: str, strict: bool) -> str:
     rows = []
     for n, r in enumerate(requirements):
         status = _status(r, strict)
-        links = ", ".join(f'<a href="{_e(url)}">{_e(s)}</a>' for s, url in contract_links(r["section"], contract))
+        links = ", ".join(f'<a href="{_e(url)}">{_e(s)}</a>' for s, url in contract_links(r.section, contract))
         label = STATUSES.get(status, status)
-        mark = f'<a href="#failure-{n}-0">{label}</a>' if r["failures"] else label
-        reason = f'<div class="reason">{_e(r["reason"])}</div>' if r.get("reason") else ""
+        mark = f'<a href="#failure-{n}-0">{label}</a>' if r.failures else label
+        reason = f'<div class="reason">{_e(r.reason)}</div>' if r.reason else ""
         rows.append(
-            f'<tr id="req-{n}" data-status="{_e(status)}" data-level="{_e(r["level"])}">'
-            f'<td class="id"><code>{_e(r["id"])}</code></td><td>{_e(r["level"])}</td><td>{links}</td>'
-            f'<td class="status s-{_e(status)}">{mark}</td><td>{_e(r["checks"])}</td>'
-            f"<td>{_e(r['statement'])}{reason}</td></tr>"
+            f'<tr id="req-{n}" data-status="{_e(status)}" data-level="{_e(r.level)}">'
+            f'<td class="id"><code>{_e(r.id)}</code></td><td>{_e(r.level)}</td><td>{links}</td>'
+            f'<td class="status s-{_e(status)}">{mark}</td><td>{_e(r.checks)}</td>'
+            f"<td>{_e(r.statement)}{reason}</td></tr>"
         )
     return (
         '<h2>Requirements</h2><table id="matrix"><thead><tr><th>Requirement</th><th>Level</th><th>§</th><th>Status</th>'
@@ -221,19 +226,19 @@ def _matrix(requirements: list[dict[str, Any]], contract: str, strict: bool) -> 
     )
 
 
-def _failures(requirements: list[dict[str, Any]], strict: bool) -> str:
+def _failures(requirements: tuple[RequirementResult, ...], strict: bool) -> str:
     """Each failure with its reproduction: those that fail the run first, then the warnings."""
     blocks = []
     for n, r in sorted(enumerate(requirements), key=lambda item: _status(item[1], strict) != "fail"):
         status = _status(r, strict)
-        for k, failure in enumerate(r["failures"]):
+        for k, failure in enumerate(r.failures):
             anchor = f"failure-{n}-{k}"
             blocks.append(
                 f'<section class="failure {_e(status)}" id="{anchor}" data-status="{_e(status)}"'
-                f' data-level="{_e(r["level"])}"><h3><code>{_e(r["id"])}</code> ({_e(r["level"])}):'
-                f" {_e(failure['message'])}</h3>"
+                f' data-level="{_e(r.level)}"><h3><code>{_e(r.id)}</code> ({_e(r.level)}):'
+                f" {_e(failure.message)}</h3>"
                 f'<button type="button" class="copy" data-target="{anchor}-repro">Copy</button>'
-                f'<pre><code id="{anchor}-repro">{_e(failure["reproduction"])}</code></pre></section>'
+                f'<pre><code id="{anchor}-repro">{_e(failure.reproduction)}</code></pre></section>'
             )
     if not blocks:
         return '<h2>Failures</h2><p class="muted" id="no-failures">None.</p>'

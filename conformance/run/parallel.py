@@ -17,12 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conformance.config import Budget
 from conformance.errors import SUITE_FAILED, USAGE_ERROR, UsageError  # a worker's usage error or crash is the run's
-from conformance.layers.results import MAX_FAILURES_PER_REQUIREMENT, Results
+from conformance.run.merge import join, join_ledgers
+from conformance.run.report_data import Report, Shard
 
 __all__ = [
     "LIFECYCLE_PARTS",
@@ -33,6 +35,7 @@ __all__ = [
     "merge",
     "parse_slice",
     "run",
+    "shard",
     "shares",
 ]
 
@@ -81,6 +84,11 @@ def parse_slice(text: str) -> tuple[int, int]:
     if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
         raise UsageError(f"--slice takes K/N with 1 <= K <= N, got {text!r}")
     return int(k), int(n)
+
+
+def shard(text: str) -> Shard:
+    """The part of a split run that `--slice K/N` (`run --shard K/N`) makes, as its report names it."""
+    return Shard(*parse_slice(text))
 
 
 def lifecycle_share(total: int, part: int) -> int:
@@ -165,88 +173,34 @@ def run(words: list[str], config: Any, workers: int) -> int:
     if not ran:
         raise UsageError("-k selects none of the suite's checks; drop it or widen it")
     data = merge([_report(d, code) for d, code in ran], config, started)
-    _merge_ledgers(directories, base / "ledger.jsonl")
+    join_ledgers(directories, base / "ledger.jsonl")
     for directory in directories:
         lines = (directory / "output.txt").read_text(encoding="utf-8").splitlines()
         print("\n".join(line for line in lines if line.startswith("  [")))
-    code = report.write(data, base, strict=config.strict)
-    print(report.table(data, strict=config.strict, report_dir=base))
+    code = report.write(data, base)
+    print(report.table(data, report_dir=base))
     return SUITE_FAILED if SUITE_FAILED in codes else code
 
 
-def _report(directory: Path, code: int) -> dict[str, Any]:
+def _report(directory: Path, code: int) -> Report | str:
+    """A worker's report, or why it has none."""
     path = directory / "report.json"
     if not path.exists() or code == SUITE_FAILED:
-        return {"missing": f"worker {directory.name} ended with exit {code} and no report ({directory}/output.txt)"}
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+        return f"worker {directory.name} ended with exit {code} and no report ({directory}/output.txt)"
+    return Report.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
-def merge(reports: list[dict[str, Any]], config: Any, started: float) -> dict[str, Any]:
-    """One report of the workers' reports: checks add up, failures join, the verdict is judged again."""
-    from conformance.run.report import verdict_text
-
-    found = [r for r in reports if "missing" not in r]
-    errors = [r["missing"] for r in reports if "missing" in r]
-    errors += [f"worker {i}: {e}" for i, r in enumerate(reports, 1) for e in r.get("suite_errors", [])]
+def merge(reports: list[Report | str], config: Any, started: float) -> Report:
+    """One report of the workers' reports (`conformance.run.merge.join`), with the run's pace, budget and time."""
+    found = [r for r in reports if isinstance(r, Report)]
+    errors = [r for r in reports if isinstance(r, str)]
+    errors += [f"worker {i}: {e}" for i, r in enumerate(reports, 1) if isinstance(r, Report) for e in r.suite_errors]
     if not found:
         raise UsageError(errors[0])
-    results, requirements = Results(), []
-    for parts in zip(*(r["requirements"] for r in found), strict=True):
-        entry = _merged_requirement(list(parts))
-        if entry["checks"]:
-            results.check(entry["id"], entry["checks"])
-        for failure in entry["failures"]:
-            results.fail(entry["id"], failure["message"], failure["reproduction"])
-        requirements.append(entry)
-    verdict = results.verdict(strict=config.strict)
-    verdict = "incomplete" if verdict == "pass" and errors else verdict
-    leftovers = sum(r.get("leftovers", 0) for r in found)
-    return {
-        **{k: v for k, v in found[0].items() if k not in ("requirements", "suite_errors")},
-        "verdict": verdict,
-        "verdict_text": verdict_text(verdict, leftovers),
-        "workers": len(reports),
-        "max_requests": config.max_requests,
-        "rate_limit_per_minute": config.rate_limit or 0.0,
-        "requests": sum(r["requests"] for r in found),
-        "throttled": sum(r["throttled"] for r in found),
-        "duration_s": round(time.monotonic() - started, 2),
-        "suite_errors": errors,
-        "ledger": _merged_ledger([r.get("ledger") for r in found]),
-        "leftovers": leftovers,
-        "requirements": requirements,
-    }
-
-
-def _merged_requirement(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    checks = sum(p["checks"] for p in parts)
-    failures: list[dict[str, Any]] = []
-    for failure in (f for p in parts for f in p["failures"]):
-        if len(failures) < MAX_FAILURES_PER_REQUIREMENT and all(f["message"] != failure["message"] for f in failures):
-            failures.append(failure)
-    entry = {k: v for k, v in parts[0].items() if k != "reason"}
-    entry |= {"checks": checks, "failures": failures, "status": _status(checks, failures)}
-    if not checks:
-        entry["reason"] = next((p["reason"] for p in parts if "reason" in p), "no check reached it")
-    return entry
-
-
-def _status(checks: int, failures: list[dict[str, Any]]) -> str:
-    return "fail" if failures else ("pass" if checks else "not_exercised")
-
-
-def _merged_ledger(ledgers: list[dict[str, Any] | None]) -> dict[str, Any] | None:
-    present = [ledger for ledger in ledgers if ledger]
-    if not present:
-        return None
-    merged: dict[str, Any] = {k: sum(ledger[k] for ledger in present) for k in ("created", "deleted", "cancelled")}
-    merged["retained"] = sum(ledger["retained"] for ledger in present)
-    merged["leftovers"] = [left for ledger in present for left in ledger["leftovers"]]
-    return merged
-
-
-def _merge_ledgers(directories: list[Path], target: Path) -> None:
-    parts = [d / "ledger.jsonl" for d in directories if (d / "ledger.jsonl").exists()]
-    if parts:
-        target.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")
+    return replace(
+        join(found, strict=config.strict, errors=errors),
+        workers=len(reports),
+        max_requests=config.max_requests,
+        rate_limit_per_minute=config.rate_limit or 0.0,
+        duration_s=round(time.monotonic() - started, 2),
+    )

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from conformance.contract._resources import CONTRACT, contract_links, spec_path
-from conformance.contract.requirements import REQUIREMENTS
-from conformance.layers.results import EXIT_CODES, Verdict
+from conformance.contract.requirements import REQUIREMENTS, Requirement
+from conformance.layers.results import Results
+from conformance.layers.verdict import EXIT_CODES, Verdict, gates, judge, shown, verdict_text
 from conformance.run import html_report
+from conformance.run.report_data import Ledger, Report, RequirementResult, from_json
 
 if TYPE_CHECKING:
     from conformance.run.session import SuiteSession
@@ -24,10 +26,14 @@ MARKS = {"pass": "✅ pass", "fail": "❌ FAIL", "warn": "⚠️ warn", "not_exe
 
 
 def _verdict(suite: SuiteSession) -> Verdict:
-    verdict = suite.ctx.results.verdict(strict=suite.config.strict)
-    if suite.config.replay and suite.suite_errors:  # a replay that strayed from its recording judges nothing
-        return "incomplete"
-    return "incomplete" if verdict == "pass" and suite.suite_errors else verdict
+    results = suite.ctx.results
+    return judge(
+        {r.id: results.status(r.id) for r in REQUIREMENTS},
+        strict=suite.config.strict,
+        out_of_scope=results.out_of_scope,
+        suite_errors=bool(suite.suite_errors),
+        replay=suite.config.replay,
+    )
 
 
 def _leftovers(suite: SuiteSession) -> list[dict[str, Any]]:
@@ -38,77 +44,70 @@ def verdict_line(suite: SuiteSession) -> str:
     return verdict_text(_verdict(suite), len(_leftovers(suite)))
 
 
-def verdict_text(verdict: str, leftovers: int) -> str:
-    """The verdict in words: `PASS`, or `PASS, 2 calls left on the target (see report.json)`."""
-    left = f", {leftovers} call{'s' * (leftovers != 1)} left on the target (see report.json)" if leftovers else ""
-    return verdict.upper() + left
-
-
-def build(suite: SuiteSession) -> dict[str, Any]:
+def build(suite: SuiteSession) -> Report:
+    """The typed report of a finished run (redacted)."""
     from conformance import CONTRACT_VERSION, __version__
 
-    results = suite.ctx.results
     secrets = suite.ctx.client.secrets
     client, config = suite.ctx.client, suite.config
-    return {
-        "verdict": _verdict(suite),
-        "verdict_text": verdict_line(suite),
-        "target": secrets.redact(suite.target),
-        "seed": config.seed,
-        "suite_version": __version__,
-        "contract_version": CONTRACT_VERSION,
-        "contract": spec_path(CONTRACT).as_uri(),  # the section column links into it
-        "budget": config.budget.name,
-        "max_requests": config.max_requests,
-        "strict": config.strict,
-        "requests": client.requests,
-        "throttled": client.throttled,
-        "rate_limit_per_minute": client.pacer.interval and round(60 / client.pacer.interval, 3),
-        "destructive": suite.ctx.env.guard.destructive_allowed,
-        "seeder": suite.ctx.env.seeder.name,
-        "duration_s": round(suite.duration, 2),
-        "suite_errors": [secrets.redact(e) for e in suite.suite_errors],
-        "ledger": suite.cleanup.as_json(len(suite.ctx.env.ledger.entries)) if suite.cleanup else None,
-        "leftovers": len(_leftovers(suite)),
-        "requirements": [
-            {
-                "id": r.id,
-                "level": r.level,
-                "statement": r.statement,
-                "section": r.section,
-                "status": results.status(r.id),
-                "checks": results.checks[r.id],
-                "failures": [
-                    {"message": f.message, "reproduction": f.reproduction} for f in results.failures.get(r.id, [])
-                ],
-                **(
-                    {"reason": results.out_of_scope.get(r.id) or results.not_exercised.get(r.id, "no check reached it")}
-                    if not results.checks[r.id]
-                    else {}
-                ),
-            }
-            for r in REQUIREMENTS
-        ],
-    }
+    ledger = suite.cleanup.as_json(len(suite.ctx.env.ledger.entries)) if suite.cleanup else None
+    return Report(
+        verdict=_verdict(suite),
+        verdict_text=verdict_line(suite),
+        target=secrets.redact(suite.target),
+        seed=config.seed,
+        suite_version=__version__,
+        contract_version=CONTRACT_VERSION,
+        contract=spec_path(CONTRACT).as_uri(),  # the section column links into it
+        budget=config.budget.name,
+        max_requests=config.max_requests,
+        strict=config.strict,
+        requests=client.requests,
+        throttled=client.throttled,
+        rate_limit_per_minute=client.pacer.interval and round(60 / client.pacer.interval, 3),
+        destructive=suite.ctx.env.guard.destructive_allowed,
+        seeder=suite.ctx.env.seeder.name,
+        duration_s=round(suite.duration, 2),
+        suite_errors=tuple(secrets.redact(e) for e in suite.suite_errors),
+        ledger=from_json(Ledger, ledger) if ledger is not None else None,
+        leftovers=len(_leftovers(suite)),
+        requirements=tuple(_requirement(suite.ctx.results, r) for r in REQUIREMENTS),
+        bundled_mock=suite.mock is not None,
+        replay=config.replay,
+        shard=suite.shard,
+    )
 
 
-def _junit(data: dict[str, Any], strict: bool) -> ET.ElementTree[ET.Element]:
-    suite = ET.Element("testsuite", name="huskyvoice-conformance", time=str(data["duration_s"]))
+def _requirement(results: Results, r: Requirement) -> RequirementResult:
+    unexercised = results.out_of_scope.get(r.id) or results.not_exercised.get(r.id, "no check reached it")
+    return RequirementResult(
+        id=r.id,
+        level=r.level,
+        statement=r.statement,
+        section=r.section,
+        status=results.status(r.id),
+        checks=results.checks[r.id],
+        failures=tuple(results.failures.get(r.id, [])),
+        reason=None if results.checks[r.id] else unexercised,
+        out_of_scope=r.id in results.out_of_scope,
+    )
+
+
+def _junit(report: Report) -> ET.ElementTree[ET.Element]:
+    suite = ET.Element("testsuite", name="huskyvoice-conformance", time=str(report.duration_s))
     counts = {"tests": 0, "failures": 0, "skipped": 0}
-    for r in data["requirements"]:
+    for r in report.requirements:
         counts["tests"] += 1
-        case = ET.SubElement(
-            suite, "testcase", classname=f"conformance.{r['level']}", name=f"{r['id']}: {r['statement']}"
-        )
-        text = "\n\n".join(f"{f['message']}\n{f['reproduction']}" for f in r["failures"])
-        if r["status"] == "fail" and (r["level"] == "MUST" or strict):
+        case = ET.SubElement(suite, "testcase", classname=f"conformance.{r.level}", name=f"{r.id}: {r.statement}")
+        text = "\n\n".join(f"{f.message}\n{f.reproduction}" for f in r.failures)
+        if r.status == "fail" and gates(r.level, strict=report.strict):
             counts["failures"] += 1
-            ET.SubElement(case, "failure", message=r["failures"][0]["message"]).text = text
-        elif r["status"] == "fail":
+            ET.SubElement(case, "failure", message=r.failures[0].message).text = text
+        elif r.status == "fail":
             ET.SubElement(case, "system-err").text = f"SHOULD not met (a warning; fails under --strict)\n{text}"
-        elif r["status"] == "not_exercised":
+        elif r.status == "not_exercised":
             counts["skipped"] += 1
-            ET.SubElement(case, "skipped", message=f"not exercised: {r.get('reason', '')}")
+            ET.SubElement(case, "skipped", message=f"not exercised: {r.reason or ''}")
     suite.attrib.update({k: str(v) for k, v in counts.items()})
     ET.indent(suite)
     return ET.ElementTree(suite)
@@ -119,35 +118,28 @@ def _section_links(sections: str, contract: str) -> str:
     return ",".join(f"[{s}]({url})" for s, url in contract_links(sections, contract))
 
 
-def _summary(data: dict[str, Any], strict: bool) -> str:
+def _summary(report: Report) -> str:
     lines = [
-        f"# HuskyVoice conformance: **{data['verdict_text']}**",
+        f"# HuskyVoice conformance: **{report.verdict_text}**",
         "",
-        f"Target `{data['target']}` · seed {data['seed']} · budget {data['budget']} · contract"
-        f" {data['contract_version']} · {data['requests']} requests ({data['throttled']} throttled)"
-        f" · {data['duration_s']} s",
+        f"Target `{report.target}` · seed {report.seed} · budget {report.budget} · contract"
+        f" {report.contract_version} · {report.requests} requests ({report.throttled} throttled)"
+        f" · {report.duration_s} s",
         "",
         "| Requirement | Level | § | Status | Checks | Statement |",
         "|---|---|---|---|---|---|",
     ]
-    for r in data["requirements"]:
-        mark = "warn" if r["status"] == "fail" and r["level"] == "SHOULD" and not strict else r["status"]
-        statement = r["statement"].replace("|", "\\|")
-        where = _section_links(r["section"], data["contract"])
-        lines.append(f"| `{r['id']}` | {r['level']} | {where} | {MARKS[mark]} | {r['checks']} | {statement} |")
-    failed = [r for r in data["requirements"] if r["failures"]]
+    for r in report.requirements:
+        mark = shown(r.status, r.level, strict=report.strict)
+        statement = r.statement.replace("|", "\\|")
+        where = _section_links(r.section, report.contract)
+        lines.append(f"| `{r.id}` | {r.level} | {where} | {MARKS[mark]} | {r.checks} | {statement} |")
+    failed = [r for r in report.requirements if r.failures]
     if failed:
         lines += ["", "## Failures", ""]
         for r in failed:
-            for f in r["failures"]:
-                lines += [
-                    f"### `{r['id']}` ({r['level']}): {f['message']}",
-                    "",
-                    "```sh",
-                    f["reproduction"],
-                    "```",
-                    "",
-                ]
+            for f in r.failures:
+                lines += [f"### `{r.id}` ({r.level}): {f.message}", "", "```sh", f.reproduction, "```", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -161,36 +153,36 @@ def finish(suite: SuiteSession) -> int:
     if suite.planned is not None:
         (directory / "plan.json").write_text(json.dumps(plan(suite), indent=2) + "\n", encoding="utf-8")
         return 0
-    return write(build(suite), directory, strict=suite.config.strict)
+    return write(build(suite), directory)
 
 
-def write(data: dict[str, Any], directory: Path, *, strict: bool) -> int:
-    """report.json, junit.xml, summary.md and report.html of `data` (one run's, or merged workers'); its exit code."""
+def write(report: Report, directory: Path) -> int:
+    """report.json, junit.xml, summary.md and report.html of `report` (one run's, or joined ones'); its exit code."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _junit(data, strict).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
-    (directory / "summary.md").write_text(_summary(data, strict), encoding="utf-8")
-    (directory / "report.html").write_text(html_report.render(data), encoding="utf-8")
-    return EXIT_CODES[data["verdict"]]
+    text = json.dumps(report.to_json(), indent=2, ensure_ascii=False)
+    (directory / "report.json").write_text(text + "\n", encoding="utf-8")
+    _junit(report).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
+    (directory / "summary.md").write_text(_summary(report), encoding="utf-8")
+    (directory / "report.html").write_text(html_report.render(report), encoding="utf-8")
+    return EXIT_CODES[report.verdict]
 
 
 def final_table(suite: SuiteSession) -> str:
-    return table(build(suite), strict=suite.config.strict, report_dir=suite.config.report_dir)
+    return table(build(suite), report_dir=suite.config.report_dir)
 
 
-def table(data: dict[str, Any], *, strict: bool, report_dir: Path) -> str:
-    """The terminal's closing table of a report (`build`'s data, or merged workers')."""
+def table(report: Report, *, report_dir: Path) -> str:
+    """The terminal's closing table of a report (a run's, or joined ones')."""
     width = max(len(r.id) for r in REQUIREMENTS)
     lines = ["", f"{'requirement':<{width}}  level   status           checks"]
-    for r in data["requirements"]:
-        mark = "warn" if r["status"] == "fail" and r["level"] == "SHOULD" and not strict else r["status"]
-        lines.append(f"{r['id']:<{width}}  {r['level']:<6}  {MARKS[mark]:<16} {r['checks']:>6}")
-        for failure in r["failures"][:2]:
-            lines.append(f"{'':<{width}}    {failure['message']}")
-    budget = f" of {data['max_requests']}" if data["max_requests"] else ""
+    for r in report.requirements:
+        mark = shown(r.status, r.level, strict=report.strict)
+        lines.append(f"{r.id:<{width}}  {r.level:<6}  {MARKS[mark]:<16} {r.checks:>6}")
+        lines += [f"{'':<{width}}    {failure.message}" for failure in r.failures[:2]]
+    budget = f" of {report.max_requests}" if report.max_requests else ""
     lines.append(
-        f"verdict: {data['verdict_text']} (exit {EXIT_CODES[data['verdict']]}) · {data['requests']}{budget} requests"
-        f" ({data['throttled']} throttled) · {data['duration_s']:.1f} s · reports in {report_dir}/"
+        f"verdict: {report.verdict_text} (exit {EXIT_CODES[report.verdict]}) · {report.requests}{budget} requests"
+        f" ({report.throttled} throttled) · {report.duration_s:.1f} s · reports in {report_dir}/"
     )
     return "\n".join(lines)
 

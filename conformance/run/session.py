@@ -18,6 +18,7 @@ from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
+from conformance.run.report_data import Shard
 from conformance.target.credentials_probe import planned_requests
 from conformance.target.environment import Environment, Parts, provisioning_requests
 from conformance.target.ledger import CleanUp, clean_up
@@ -36,6 +37,7 @@ class SuiteSession:
     cleanup: CleanUp | None = None
     items: list[dict[str, Any]] = field(default_factory=list)  # each check that ran: layer, name, outcome, requests
     planned: SuiteConfig | None = None  # a dry run: the config of the run it plans (the mock stands in)
+    shard: Shard | None = None  # the slice of the suite's checks this run is (`--slice K/N`), for the report
 
     @classmethod
     def open(cls, config: SuiteConfig, *, sleep: Callable[[float], None] = time.sleep) -> SuiteSession:
