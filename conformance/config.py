@@ -56,6 +56,9 @@ class Budget:
     # transports, coverage cases); "sample": one representative of each kind, drawn by the seed.
     breadth: Breadth = "every"
     stateful_steps: int = 0  # steps per schemathesis scenario; 0: schemathesis' own default (6)
+    # How long after a delete or cancel the suite looks again (caches, replicas, background jobs,
+    # response caches of repeats): one pause a run, measured from the first of them (docs/verdict.md).
+    pause_seconds: float = 1.2
 
 
 BUDGETS = {
@@ -64,7 +67,7 @@ BUDGETS = {
     "smoke": Budget("smoke", 1, 1, 1, 5, 3, 9, 0, breadth="sample", stateful_steps=3),
     "quick": Budget("quick", 5, 5, 5, 15, 10, 12, 10),
     "default": Budget("default", 20, 20, 20, 30, 20, 24, 30),
-    "thorough": Budget("thorough", 80, 60, 60, 50, 50, 48, 120),
+    "thorough": Budget("thorough", 80, 60, 60, 50, 50, 48, 120, pause_seconds=3.0),
 }
 # How many requests each budget may send. A run that reaches its cap stops sending: what is left
 # is "not exercised". Against the bundled mock each stays well under its cap (the README's table).

@@ -166,7 +166,7 @@ def test_a_recording_is_one_cassette_per_check_and_an_index(recordings: Recordin
     assert {p.name for p in recorded.cassettes.iterdir()} == {INDEX, *index.cassettes}
     assert index.cassettes["_open.yaml"] > 0
     assert sum(index.cassettes.values()) == recorded.run.report["requests"]  # every request of the run
-    assert index.requirements["DEL-REPEAT-404"] == ["repeat_delete.yaml"]
+    assert index.requirements["DEL-REPEAT-404"] == ["repeat_delete.yaml", "over_time.yaml"]
     assert set(index.requirements) == {r.id for r in REQUIREMENTS} - _schema_only()
 
 

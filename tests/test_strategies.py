@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from conformance.contract import model
 from conformance.contract.model import Auth, TargetId
-from conformance.layers import strategies
+from conformance.layers import seed_data, strategies
 from conformance.target.environment import ALL_SCOPES, Tenant
 
 IDS = ["0f6c8a9e-3b1d-4c2e-9a7f-5d4b3c2a1e0f", "call_abc_123", "Call_MiXeD-9", "x7"]
@@ -275,3 +276,66 @@ def test_exclude_leaves_kinds_out() -> None:
     assert find(strategies.rest_auths(TENANTS, exclude=valid), lambda a: a.kind == "lacking-scope", settings=FIND)
     with pytest.raises(ValueError, match="auth kinds"):
         strategies.hook_auths(TENANTS, exclude=["token", "unknown-token"])
+
+
+# --- seeded data ----------------------------------------------------------------------------------
+
+BASE_PII = {
+    "contact_number": "+919812345678",
+    "contact_name": "Zq Person 0123456789ab-t",
+    "contact_email": "zq.0123456789ab-t@example.invalid",
+    "additional_info": {"zq_note": "note-0123456789ab-t"},
+    "transcript": [{"speaker": "contact", "text": "zq transcript 0123456789ab-t"}],
+    "recording_url": "https://recordings.example.invalid/zq-0123456789ab-t.mp3",
+}
+
+
+def _seed_request_validator() -> Any:
+    import yaml
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from conformance.mock.validation import SPEC_BASE
+
+    specs = Path(__file__).resolve().parent.parent / "specs"
+    registry: Registry = Registry()
+    for name in ("openapi.yaml", "fixtures.yaml"):
+        document = yaml.safe_load((specs / name).read_text(encoding="utf-8"))
+        registry = registry.with_resource(SPEC_BASE + name, Resource.from_contents(document, DRAFT202012))
+    schema = {"$ref": SPEC_BASE + "fixtures.yaml#/components/schemas/SeedCallRequest"}
+    return Draft202012Validator(schema, registry=registry)
+
+
+SEED_REQUEST = _seed_request_validator()
+
+
+@given(seed_data.varied_pii(BASE_PII))
+@EXAMPLES
+def test_varied_pii_is_a_seed_request_and_each_string_holds_the_mark(pii: dict[str, Any]) -> None:
+    request = {"org_id": "org_1", "status": "completed", **pii}
+    assert not list(SEED_REQUEST.iter_errors(request))
+    assert pii["contact_number"] == BASE_PII["contact_number"]
+    strings = [s for s in model.pii_strings(pii) if s != pii["contact_number"]]
+    strings += [str(entry["text"]) for entry in pii["transcript"]]
+    assert all("0123456789ab-t" in s for s in strings if not s.startswith("{"))
+
+
+def test_the_extremes_cross_every_form_of_the_data() -> None:
+    sparse = seed_data.shaped_pii(BASE_PII, seed_data.extreme("sparse"))
+    rich = seed_data.shaped_pii(BASE_PII, seed_data.extreme("rich"))
+    assert (sparse["contact_name"], sparse["contact_email"], sparse["recording_url"]) == (None, None, None)
+    assert (sparse["transcript"], sparse["additional_info"], sparse["duration_seconds"]) == ([], {}, 0)
+    assert len(rich["contact_name"]) > 255
+    assert any(ord(c) > 0xFFFF for c in rich["contact_name"])
+    assert any(isinstance(v, dict) for v in rich["additional_info"].values())
+    assert len(rich["transcript"]) > 10
+    assert rich["duration_seconds"] >= 2**31 - 1
+
+
+def test_examples_are_the_same_for_the_same_seed_and_differ_by_seed() -> None:
+    first = seed_data.examples(seed_data.data_shapes(), 4, 7)
+    assert first == seed_data.examples(seed_data.data_shapes(), 4, 7)
+    assert first[0] == dict.fromkeys(seed_data.VARIED, "typical")  # the simplest: the form listed first
+    assert len({tuple(sorted(s.items())) for s in first}) == len(first)
+    assert first != seed_data.examples(seed_data.data_shapes(), 4, 8)

@@ -327,6 +327,9 @@ def body_ok(shape: Shape | None, body: Any, call_id: str, state: str | None = No
     if shape == "cancelled":
         message = body.get("message")
         expected = {"success": True, "call_id": call_id, "status": "cancelled"}
-        return all(body.get(k) == v for k, v in expected.items()) and isinstance(message, str)
+        # Types too: `1` is no `true`, whatever Python's `1 == True` says.
+        return all(type(body.get(k)) is type(v) and body.get(k) == v for k, v in expected.items()) and isinstance(
+            message, str
+        )
     data = body.get("data")
     return isinstance(data, dict) and data.get("call_id") == call_id and data.get("deleted") is True

@@ -225,6 +225,12 @@ FAULTS: dict[str, Fault] = {
             "CANCEL-REPEAT-200",
             "SCHEMA-RESPONSES",
         ),
+        _f(
+            "cancel-success-number",
+            'cancel answers "success": 1, a number, not the boolean true',
+            "CANCEL-QUEUED-200",
+            "CANCEL-REPEAT-200",
+        ),
         _f("webhook-cancel-wrapped", 'webhook call.cancel wraps its answer in "data"', "HOOK-EQUIVALENCE"),
         _f("cancel-text-content-type", "cancel answers text/plain", "ENV-JSON", strict=True),
         # issue 13: repeats over time

@@ -139,6 +139,8 @@ def cancel_call(store: Store, org_id: str, call_id: str, *, via_webhook: bool = 
     answer = {"success": True, "call_id": call_id, "status": "cancelled", "message": CANCELLED_MESSAGE}
     if store.fault("cancel-status-canceled"):
         answer["status"] = "canceled"
+    if store.fault("cancel-success-number"):
+        answer["success"] = 1  # a serializer without booleans
     with store.lock:
         call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
         repeat_refused = store.fault("repeat-cancel-409") or (via_webhook and store.fault("webhook-repeat-cancel-409"))

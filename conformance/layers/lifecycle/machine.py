@@ -19,7 +19,7 @@ from conformance.contract import model
 from conformance.contract.model import Auth, ModelCall, TargetId
 from conformance.contract.predictions import Prediction, predict
 from conformance.http.client import Exchange
-from conformance.layers import strategies
+from conformance.layers import seed_data, strategies
 from conformance.layers.context import Context
 from conformance.layers.lifecycle.steps import (
     ACTING_OP,
@@ -156,8 +156,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _seed(self, data: st.DataObject) -> ModelCall:
         org, state = self._draw_org(data), self._draw_state(data)
+        shape = data.draw(seed_data.data_shapes(), label="data")  # null, empty, long, non-BMP, nested...
         with distinct():
-            return self._new_call(org, state)
+            return self._new_call(org, state, shape)
 
     def _draw_org(self, data: st.DataObject) -> str:
         return data.draw(st.sampled_from(self.seedable), label="org")
@@ -165,8 +166,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     def _draw_state(self, data: st.DataObject) -> str:
         return data.draw(st.one_of(st.sampled_from(self.states[:2]), st.sampled_from(self.states)), label="state")
 
-    def _new_call(self, org: str, state: str) -> ModelCall:
-        tenant, pii = self.tenants[org], self.ctx.env.pii("-lifecycle")
+    def _new_call(self, org: str, state: str, shape: dict[str, str]) -> ModelCall:
+        tenant, pii = self.tenants[org], seed_data.shaped_pii(self.ctx.env.pii("-lifecycle"), shape)
+        if not self.ctx.env.can_seed_any_state:  # through POST /v1/calls: no null fields
+            pii = {k: v for k, v in pii.items() if v is not None}
         self.seen.clear()
         call_id = self.ctx.env.seed_call(tenant, state, pii)
         setup = self.ctx.env.setup.get(call_id)

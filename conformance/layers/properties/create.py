@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.contract import model
 from conformance.contract.model import CALL_FIELDS
 from conformance.layers.checks import check
 from conformance.layers.context import Context
@@ -60,26 +61,50 @@ def create_call(ctx: Context) -> None:
         ctx.expect_answer("CREATE-VALIDATION-400", answer, [400], "VALIDATION_ERROR", what=name)
 
 
-@check("idempotent_create", "CREATE-IDEMPOTENT")
+@check("idempotent_create", "CREATE-IDEMPOTENT", "DEL-ERASURE", "DEL-GONE")
 def idempotent_create(ctx: Context) -> None:
-    """The same Idempotency-Key and body give the same call; the same key with another body, 409."""
+    """The same Idempotency-Key and body give the same call; the same key with another body, 409; once
+    that call is deleted, a replay never answers it (nor its PII)."""
     a = ctx.env.a
     key = f"husky-conformance-{ctx.config.seed}-{ctx.env.rng.getrandbits(64):016x}"
-    first = ctx.env.note_created(calls.create(ctx.client, a.auth(), None, **{"Idempotency-Key": key}))
-    again = calls.create(ctx.client, a.auth(), None, **{"Idempotency-Key": key})
-
-    def call_id(exchange: Any) -> Any:
-        body = exchange.json()
-        return body.get("data", {}).get("call_id") if isinstance(body, dict) else None
-
+    pii = ctx.env.pii("-idem")
+    body = {"agent_id": ctx.env.agent_id} | {k: pii[k] for k in REPLAYED}
+    first = ctx.env.note_created(calls.create(ctx.client, a.auth(), body, **{"Idempotency-Key": key}))
+    again = calls.create(ctx.client, a.auth(), body, **{"Idempotency-Key": key})
     ctx.expect_answer("CREATE-IDEMPOTENT", again, [201], what="replay of the same key and body")
     ctx.expect(
         "CREATE-IDEMPOTENT",
-        call_id(first) is not None and call_id(first) == call_id(again),
-        f"replay created another call ({call_id(first)} then {call_id(again)})",
+        _call_id(first) is not None and _call_id(first) == _call_id(again),
+        f"replay created another call ({_call_id(first)} then {_call_id(again)})",
         first,
         again,
     )
     other = {**calls.CREATE_BODY, "contact_name": "Another Body"}
     conflict = ctx.env.note_created(calls.create(ctx.client, a.auth(), other, **{"Idempotency-Key": key}))
     ctx.expect_answer("CREATE-IDEMPOTENT", conflict, [409], "IDEMPOTENCY_CONFLICT", what="same key, other body")
+    created = _call_id(first)
+    if ctx.env.can_seed_any_state and isinstance(created, str):
+        _replay_after_delete(ctx, key, body, created)
+
+
+REPLAYED = ("contact_number", "contact_name", "contact_email", "additional_info")
+
+
+def _call_id(exchange: Any) -> Any:
+    body = exchange.json()
+    return body.get("data", {}).get("call_id") if isinstance(body, dict) else None
+
+
+def _replay_after_delete(ctx: Context, key: str, body: dict[str, Any], call_id: str) -> None:
+    """The call completes and is deleted; the same key and body again: whatever the target answers
+    (a new call, 409, ...), never the deleted call, and never it with its PII."""
+    a = ctx.env.a
+    ctx.env.advance(call_id, "completed")
+    deleted = calls.rest(ctx.client, "delete", call_id, a.auth())
+    ctx.expect_answer("DEL-ERASURE", deleted, [200], what="delete of a call made with an Idempotency-Key")
+    replay = ctx.env.note_created(calls.create(ctx.client, a.auth(), body, **{"Idempotency-Key": key}))
+    names = _call_id(replay) == call_id
+    leaked = sorted(v for v in model.pii_strings(body) if v.encode() in replay.response_body)
+    what = "an Idempotency-Key replay after the call was deleted answered the deleted call"
+    ctx.expect("DEL-ERASURE", not (names and leaked), f"{what}, with its PII {leaked[:3]}", deleted, replay)
+    ctx.expect("DEL-GONE", not names, what, deleted, replay)
