@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
@@ -27,6 +27,7 @@ class Context:
     results: Results
     config: SuiteConfig
     _deferred: list[Failure] | None = None
+    raised: list[Failure] = field(default_factory=list)  # every MUST failure `expect` raised, in order
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -47,7 +48,8 @@ class Context:
         if ok:
             return True
         if by_id(requirement).level == "MUST" and self._deferred is None:
-            raise Failure(requirement, title, exchanges)
+            self.raised.append(Failure(requirement, title, exchanges))
+            raise self.raised[-1]
         failure = Failure(requirement, title, exchanges)
         if self._deferred is not None and by_id(requirement).level == "MUST":
             self._deferred.append(failure)  # raised when the block ends; recording it twice is harmless
