@@ -28,6 +28,7 @@ class Context:
     config: SuiteConfig
     _deferred: list[Failure] | None = None
     raised: list[Failure] = field(default_factory=list)  # every MUST failure `expect` raised, in order
+    replay: str = ""  # the command that runs this run again (`conformance.run.replay_line`)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -75,7 +76,7 @@ class Context:
     def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
         steps = [*self.env.setup_for(list(exchanges)), *exchanges]
         lines = [e.curl(self.client.secrets) + f"   # -> {e.outcome()}" for e in steps]
-        lines.append(f"# replay the run: husky-conformance run --seed {self.config.seed}")
+        lines.append(f"# replay the run: {self.replay}")
         return "\n".join(lines)
 
     def record(self, failure: Failure) -> None:

@@ -18,6 +18,7 @@ from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
+from conformance.run.replay_line import replay_command
 from conformance.run.report_data import Shard
 from conformance.target.cleanup import CleanUp, clean_up
 from conformance.target.credentials_probe import planned_requests
@@ -49,7 +50,7 @@ class SuiteSession:
         check_budget(config)
         seed_case_ids(config.seed)
         planned = config if config.dry_run else None
-        config, mock = _with_mock(config, planned)
+        original, (config, mock) = config, _with_mock(config, planned)
         assert config.target_url is not None
         store, parts = Secrets(), Parts.of(config)
         client = Client(
@@ -78,7 +79,7 @@ class SuiteSession:
             env.guard.destructive_allowed = planned.destructive_allowed
             env.guard.isolated = planned.isolated
         client.observers += [env.observe, env.ledger.observe]
-        ctx = Context(client, env, Results(), config)
+        ctx = Context(client, env, Results(), config, replay=replay_command(planned or original))
         universal.watch(ctx)
         return cls(config, (planned or config).target_url or config.target_url, ctx, mock, planned=planned)
 

@@ -154,7 +154,7 @@ def _write(ctx: Context, tally: Tally, requirement: str, message: str, steps: li
     finding = Finding(requirement, secrets.redact(message))
     setup = [e.curl(secrets) + f"   # -> {e.outcome()}" for e in _setup_of(ctx, "\n".join(steps))]
     lines = [f"# {secrets.redact(line)}" for line in details]
-    lines += [*setup, *steps, f"# replay the run: husky-conformance run --seed {ctx.config.seed}"]
+    lines += [*setup, *steps, f"# replay the run: {ctx.replay}"]
     ctx.results.fail(requirement, finding.message, secrets.render(secrets.mark_text("\n".join(lines))))
     if finding not in tally.findings:
         tally.findings.append(finding)
