@@ -203,10 +203,11 @@ def test_an_unknown_requirement_raises_key_error(ctx: Context) -> None:
         (404, b'{"error": {"code": "NOT_FOUND", "message": "m"}}', [404], "NOT_FOUND", True, ""),
         (404, b'{"error": {"code": "GONE", "message": "m"}}', [404], "NOT_FOUND", False, "got 404 GONE"),
         (200, b"{}", [404], "NOT_FOUND", False, "DELETE expected 404 NOT_FOUND, got 200"),
+        (404, b"{}", [404], "NOT_FOUND", False, "got 404 with no error code (the envelope's error.code is missing)"),
         (409, b"{}", range(400, 500), None, True, ""),
         (None, b"", [200], None, False, "expected 200, got no answer: timed out"),
     ],
-    ids=["status and code", "wrong code", "wrong status", "a range", "no answer"],
+    ids=["status and code", "wrong code", "wrong status", "no code", "a range", "no answer"],
 )
 def test_expect_answer(
     ctx: Context, status: int | None, body: bytes, statuses: list[int], code: str | None, holds: bool, title: str

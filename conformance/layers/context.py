@@ -70,7 +70,10 @@ class Context:
         ok = exchange.status in allowed and (code is None or exchange.error_code == code)
         want = "/".join(map(str, sorted(allowed))) + (f" {code}" if code else "")
         where = f"{what}: " if what else ""
-        title = f"{where}{exchange.method} expected {want}, got {exchange.outcome()}"
+        got = exchange.outcome()
+        if code is not None and exchange.status in allowed and not exchange.error_code:
+            got += " with no error code (the envelope's error.code is missing)"
+        title = f"{where}{exchange.method} expected {want}, got {got}"
         return self.expect(requirement, ok, title, exchange)
 
     def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
