@@ -189,7 +189,9 @@ def test_a_broken_should_is_recorded_and_the_check_goes_on(ctx: Context) -> None
     assert failure.reproduction.startswith(
         f'curl -sS -X DELETE "{BASE}/v1/calls/c1" -H "x-api-key: ${{HUSKY_API_KEY}}"'
     )
-    assert failure.reproduction.endswith("# replay the run: husky-conformance run --seed 77")
+    assert failure.reproduction.splitlines()[-1].startswith(
+        f"# replay the run: husky-conformance run --target-url {BASE} --seed 77 --budget quick --seeder api"
+    )
 
 
 def test_an_unknown_requirement_raises_key_error(ctx: Context) -> None:
@@ -234,7 +236,9 @@ def test_the_reproduction_starts_with_the_seeding_of_the_calls_it_names(ctx: Con
     assert lines[0].startswith(f'curl -sS -X POST "{BASE}/v1/calls"')
     assert lines[0].endswith("# -> 201")
     assert lines[1].startswith(f'curl -sS -X DELETE "{BASE}/v1/calls/c1"')
-    assert lines[2] == "# replay the run: husky-conformance run --seed 77"
+    assert lines[2].startswith(
+        f"# replay the run: husky-conformance run --target-url {BASE} --seed 77 --budget quick --seeder api"
+    )
 
 
 def test_describe_is_what_the_terminal_shows(ctx: Context) -> None:

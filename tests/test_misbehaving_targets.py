@@ -202,7 +202,8 @@ def test_a_misbehaving_target_fails_with_its_requests(runs: dict[str, SuiteRun],
     assert run.statuses("fail"), "no requirement failed"
     for failure in run.failures:
         assert "curl -sS -X " in failure["reproduction"], failure
-        assert "# replay the run: husky-conformance run --seed " in failure["reproduction"]
+        assert "# replay the run: husky-conformance run --target-url http" in failure["reproduction"]
+        assert " --seed " in failure["reproduction"]
 
 
 @pytest.mark.parametrize("target", UNDER_TEST)

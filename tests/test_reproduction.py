@@ -12,8 +12,8 @@ from typing import Any
 from suite_runs import run_suite, suite_env
 
 from conformance.config import SuiteConfig, build_config
+from conformance.layers.replay_line import replay_command
 from conformance.mock import MockConfig, MockServer
-from conformance.run.replay_line import replay_command
 
 TOKEN = "reproduction-fixtures-token"
 MARK = "# replay the run: "

@@ -14,6 +14,7 @@ from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
 from conformance.errors import Failure
 from conformance.http.client import Client, Exchange
+from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
 from conformance.target.environment import Environment
 
@@ -28,7 +29,7 @@ class Context:
     config: SuiteConfig
     _deferred: list[Failure] | None = None
     raised: list[Failure] = field(default_factory=list)  # every MUST failure `expect` raised, in order
-    replay: str = ""  # the command that runs this run again (`conformance.run.replay_line`)
+    replay: str = ""  # the command that runs this run again (`conformance.layers.replay_line`)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -79,7 +80,7 @@ class Context:
     def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
         steps = [*self.env.setup_for(list(exchanges)), *exchanges]
         lines = [e.curl(self.client.secrets) + f"   # -> {e.outcome()}" for e in steps]
-        lines.append(f"# replay the run: {self.replay}")
+        lines.append(f"# replay the run: {self.replay or replay_command(self.config)}")
         return "\n".join(lines)
 
     def record(self, failure: Failure) -> None:

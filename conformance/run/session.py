@@ -16,9 +16,9 @@ from conformance.layers import universal
 from conformance.layers.context import Context
 from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
+from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
 from conformance.mock import MockConfig, MockServer
-from conformance.run.replay_line import replay_command
 from conformance.run.report_data import Shard
 from conformance.target.cleanup import CleanUp, clean_up
 from conformance.target.credentials_probe import planned_requests

@@ -15,6 +15,7 @@ from schemathesis.engine.recorder import ScenarioRecorder
 from conformance.contract.requirements import by_id
 from conformance.http.client import Exchange
 from conformance.http.redaction import Secrets
+from conformance.layers.replay_line import replay_command
 from conformance.layers.schema.configuration import Case
 from conformance.layers.schema.judging import NO_ANSWER_REQUIREMENT
 
@@ -154,7 +155,7 @@ def _write(ctx: Context, tally: Tally, requirement: str, message: str, steps: li
     finding = Finding(requirement, secrets.redact(message))
     setup = [e.curl(secrets) + f"   # -> {e.outcome()}" for e in _setup_of(ctx, "\n".join(steps))]
     lines = [f"# {secrets.redact(line)}" for line in details]
-    lines += [*setup, *steps, f"# replay the run: {ctx.replay}"]
+    lines += [*setup, *steps, f"# replay the run: {ctx.replay or replay_command(ctx.config)}"]
     ctx.results.fail(requirement, finding.message, secrets.render(secrets.mark_text("\n".join(lines))))
     if finding not in tally.findings:
         tally.findings.append(finding)
