@@ -103,12 +103,20 @@ def record_run(
     return run, recorder.requests
 
 
+# The concurrency checks race requests on purpose: their order of arrival, and so which of the
+# racing creates gets which of the mock's seeded ids, is the scheduler's. Runs are compared without them.
+IN_ORDER = ("-k", "test_property and not concurrent", "--budget", "quick")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[SuiteRun, list[Request]]]:
     """One after the other: the mocks' ids come from one generator at a time."""
     base = tmp_path_factory.mktemp("determinism")
     planned = {"first": (SEED, 0), "again": (SEED, 1), "other seed": (SEED + 1, 0)}
-    return {name: record_run(seed, hash_seed, base / name / "reports") for name, (seed, hash_seed) in planned.items()}
+    return {
+        name: record_run(seed, hash_seed, base / name / "reports", selection=IN_ORDER)
+        for name, (seed, hash_seed) in planned.items()
+    }
 
 
 def first_difference(a: list[Request], b: list[Request]) -> str:
@@ -229,7 +237,7 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
     }
 
 
-EVERY_LAYER = ("--budget", "quick")  # the schema layer and the lifecycle draw the most text
+EVERY_LAYER = ("--budget", "quick", "-k", "not concurrent")  # the schema layer and the lifecycle draw the most text
 
 
 def test_an_installed_package_sends_what_the_checkout_sends(
@@ -239,7 +247,7 @@ def test_an_installed_package_sends_what_the_checkout_sends(
     literals from the checkout's source files, not from an installed package's)."""
     sent = {name: record_run(SEED, 0, tmp_path / name / "reports", env, EVERY_LAYER) for name, env in installs.items()}
     (checkout, first) = sent.pop("editable")
-    assert checkout.returncode == 0, checkout.describe()
+    assert checkout.returncode == 2, checkout.describe()  # incomplete: the concurrency checks are left out
     for name, (run, received) in sent.items():
         assert run.report["verdict"] == checkout.report["verdict"], f"{name}: {run.describe()}"
         assert received == first, f"{name}: {first_difference(first, received)}"

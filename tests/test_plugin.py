@@ -123,7 +123,8 @@ def test_a_broken_must_fails_the_run(broken: SuiteRun) -> None:
 def test_a_failed_check_shows_its_evidence_not_a_traceback(broken: SuiteRun) -> None:
     """pytest's own failure section holds the requirement, the reproduction and the seed."""
     text = broken.stdout
-    assert "[DEL-REPEAT-404] delete #2: DELETE expected 404 NOT_FOUND, got 200" in text
+    repeat = "repeat delete over rest, at once after a delete over rest"
+    assert f"[DEL-REPEAT-404] {repeat}: DELETE expected 404 NOT_FOUND, got 200" in text
     assert "# replay the run: husky-conformance run --seed 20261201" in text
     assert "def test_property(" not in text  # no source listing of the suite
     assert "husky = Context(" not in text  # nor the reprs of its frames

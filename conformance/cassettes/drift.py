@@ -9,8 +9,10 @@ differs maps recorded -> live in every later request (percent-encoded in paths).
 values cannot be restored and are sent as they are.
 
 Each interaction is judged by status, error code and body shape (keys and types, not values).
-A run of identical requests in a row (the concurrency check's burst) is compared as a whole,
-in any order: the order they were recorded in was the server's.
+A run of identical requests in a row is compared as a whole, in any order: the order they were
+recorded in was the server's. The checks that race requests of different kinds against each other
+(`RACED`: a cancel against a delete, REST against the webhook, creates of two organisations) are
+re-sent but not judged: one by one, their answers depend on the order of sending, not on the target.
 """
 
 from __future__ import annotations
@@ -230,13 +232,16 @@ def _judge(group: list[Recorded], live: list[Exchange]) -> list[Difference]:
     ]
 
 
+RACED = ("concurrent_delete", "concurrent_creates")  # checks whose requests race each other
+
+
 def compare(interactions: list[Recorded], client: Client, subs: Substitutions) -> list[Difference]:
     differences: list[Difference] = []
     for group in _groups(interactions):
         live = [_send(client, subs, item) for item in group]
         for item, exchange in zip(group, live, strict=True):
             subs.learn(item.answer.json(), exchange.json())
-        differences += _judge(group, live)
+        differences += [] if group[0].cassette in RACED else _judge(group, live)
     return differences
 
 
