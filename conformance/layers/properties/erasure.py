@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.contract.model import body_ok, forward_moves, pii_of
+from conformance.contract.model import COMPLETED_FIELDS, body_ok, forward_moves, pii_of
 from conformance.http.client import Exchange
 from conformance.layers import seed_data
 from conformance.layers.checks import check
@@ -183,8 +183,12 @@ def seed_sharers(ctx: Context, shared: dict[str, Any], *, every: bool) -> Sharer
 
 
 def _kept(ctx: Context, before: Any, after: Any) -> bool:
-    """The same PII and status (or, made through the public API, a status telephony moved on)."""
-    if not isinstance(before, dict) or not isinstance(after, dict) or pii_of(before) != pii_of(after):
+    """The same PII and status (or, made through the public API, a status telephony moved on, and
+    with it the recording and transcript that completing gives a call)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    held = {k: v for k, v in pii_of(before).items() if v is not None or k not in COMPLETED_FIELDS}
+    if held != {k: pii_of(after)[k] for k in held}:
         return False
     moved = not ctx.env.can_seed_any_state and after.get("status") in forward_moves(before.get("status"))
     return after.get("status") == before.get("status") or moved
