@@ -197,7 +197,7 @@ FAULTS: dict[str, Fault] = {
         _f(
             "cancel-resurrects",
             "cancel saves the call it read back, bringing back a call deleted meanwhile",
-            "DEL-GONE",
+            "DEL-CONCURRENT-ONCE",  # contract 5 (1.1): a cancel racing a delete never brings the call back
         ),
         _f(
             "mixed-transport-delete-race",
