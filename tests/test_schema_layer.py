@@ -218,7 +218,7 @@ def test_a_server_error_is_recorded_with_a_redacted_reproduction(
     record = next(f for f in session.ctx.results.failures["ENV-NO-5XX"] if "GET answered 500" in f.message)
     assert "curl -sS -X GET" in record.reproduction
     assert "${HUSKY_API_KEY}" in record.reproduction
-    assert record.reproduction.endswith(f"husky-conformance run --seed {session.config.seed}")
+    assert f"# replay the run: husky-conformance run --seed {session.config.seed} --budget " in record.reproduction
     _assert_no_secret_recorded(session)
 
 
