@@ -134,6 +134,7 @@ class Environment:
         self.claims = Claims(self.guard, self.pii_of, self.setup)  # ID-NEVER-REUSED, judged on every answer
         self.fixtures_api = FixturesApi(self.fixtures)  # sent through `client`, as every request of the run
         self.seeder = self._seeder(config)
+        self.ledger.moving = not self.can_seed_any_state  # see `Ledger.moving`
         secrets.add(config.fixtures_token, "HUSKY_FIXTURES_TOKEN")
         if self.fixtures_token:
             provision(self, config.budget.breadth)

@@ -57,6 +57,9 @@ class Ledger:
         self._lock = threading.Lock()
         self._started = False  # the file is started with the first call: a run that made none writes none
         self._cost = 0  # the sum of the entries' clean-up costs, kept as they change (asked before every request)
+        # The target's calls move on by themselves (made through the public API): a queued call may have
+        # started before the clean-up's cancel reaches it, and then needs a delete as well.
+        self.moving = False
 
     def add(self, call_id: str, org: str, org_id: str | None, state: str | None) -> None:
         check, requirements = self.activity
@@ -66,7 +69,7 @@ class Ledger:
             if call_id in self.entries:
                 return
             self.entries[call_id] = entry
-            self._cost += entry.cleanup_cost
+            self._cost += self._cost_of(entry)
         self.write({"event": "created", **asdict(entry)})
 
     def write(self, line: dict[str, Any]) -> None:
@@ -86,13 +89,16 @@ class Ledger:
         `Entry.cleanup_cost`): what the request budget keeps back for it."""
         return self._cost
 
+    def _cost_of(self, entry: Entry) -> int:
+        return entry.cleanup_cost + int(self.moving and entry.needs_cleanup and entry.state == "queued")
+
     def note(self, entry: Entry, *, state: str | None = None, gone: bool = False) -> None:
         """What became of one of the entries: its status now, or that it is gone."""
         with self._lock:
-            self._cost -= entry.cleanup_cost
+            self._cost -= self._cost_of(entry)
             entry.state = state if state is not None else entry.state
             entry.gone = entry.gone or gone
-            self._cost += entry.cleanup_cost
+            self._cost += self._cost_of(entry)
 
     def observe(self, exchange: Exchange) -> None:
         """Follow what an answer says of one of the suite's calls: its status now, or that it is gone."""
