@@ -129,7 +129,7 @@ async def hook(request: Request) -> Response:
             cancelled = operations.cancel_call(store, org_id, data["call_id"], via_webhook=True)
         return json_response({"data": cancelled} if store.fault("webhook-cancel-wrapped") else cancelled)
     if action == "call.delete":
-        if store.fault("mixed-transport-delete-race"):  # the webhook worker's thread
+        if store.fault("mixed-transport-delete-race") or store.fault("delete-race"):  # its wait blocks a thread
             return json_response(
                 await run_in_threadpool(operations.delete_call, store, org_id, data["call_id"], via_webhook=True)
             )

@@ -50,8 +50,9 @@ def _op(ctx: Context, transport: str, op: Op, call_id: str) -> Callable[[], Exch
 def _race(ctx: Context, race: str, call_id: str) -> list[tuple[int, Callable[[], Exchange]]]:
     """The deletes of one race (first), then its cancels, each with its wave (`_at_once`). Staggered:
     the cancels one wave after another (they read the call first), then the webhook's deletes, then
-    REST's, one wave each (a handler that reads, waits and writes leaves a window that a later wave
-    falls into, whatever the time its transport takes to reach the call)."""
+    REST's together in the next wave (a handler that reads, waits and writes leaves a window that the
+    later wave falls into, whatever the time its transport takes to reach the call; and deletes sent
+    together meet in a handler's window however loaded the machine is)."""
     n, hook = ctx.config.budget.concurrency, ctx.env.a.webhook_token is not None
     transports = ["webhook" if race != "rest" and hook and i % 2 else "rest" for i in range(n)]
     cancels = ["rest", "webhook"][: 1 + hook] if race not in ("rest", "mixed") else []
@@ -59,9 +60,11 @@ def _race(ctx: Context, race: str, call_id: str) -> list[tuple[int, Callable[[],
     racers = [(k if waves else 0, _op(ctx, t, "cancel", call_id)) for k, t in enumerate(cancels)]
     deletes: list[tuple[int, Callable[[], Exchange]]] = []
     wave = len(cancels) - 1 if waves else 0
+    previous = None
     for transport in sorted(transports, key=lambda t: t == "rest"):  # the webhook's first
-        wave += int(waves and (transport == "rest" or not deletes))
+        wave += int(waves and transport != previous)  # a wave for the webhook's deletes, one for REST's
         deletes.append((wave, _op(ctx, transport, "delete", call_id)))
+        previous = transport
     return deletes + racers
 
 

@@ -28,7 +28,7 @@ def _op(ctx: Context, transport: str, op: Op, call_id: str, n: int = 0) -> Excha
     return calls.call_op(ctx.client, transport, op, call_id, headers=headers, token=a.webhook_token or "")
 
 
-@check("repeat_delete", "DEL-COMPLETED-200", "DEL-REPEAT-404", "HOOK-EQUIVALENCE")
+@check("repeat_delete", "DEL-COMPLETED-200", "DEL-REPEAT-404", "DEL-GONE", "HOOK-EQUIVALENCE")
 def repeat_delete(ctx: Context) -> None:
     """Deleting a completed call answers 200 once, then 404 NOT_FOUND every time after, over each
     transport and across them (the same answer over both). Sampled: the first delete's transport drawn."""
@@ -55,6 +55,7 @@ def _expect_repeats_refused(ctx: Context, call_id: str, when: str, transports: t
         for transport, answer in again:
             what = f"repeat delete over {transport}, {when}"
             ctx.expect_answer("DEL-REPEAT-404", answer, [404], "NOT_FOUND", what=what)
+            ctx.expect_answer("DEL-GONE", answer, [404], what=what)  # a delete of a deleted id, too
         if len(again) == 2:
             (_, rest), (_, hook) = again
             ctx.expect(
