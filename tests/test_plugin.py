@@ -26,7 +26,7 @@ from suite_runs import (
 
 from conformance.contract.requirements import REQUIREMENTS
 from conformance.layers.results import EXIT_CODES
-from conformance.mock import MockConfig, create_app
+from conformance.mock import MockConfig, MockServer, create_app
 
 pytest_plugins = ["pytester"]
 
@@ -54,6 +54,9 @@ def run_suite(pytester: pytest.Pytester, *args: str, suite: str = PROPERTIES) ->
     return SuiteRun(int(result.ret), "\n".join(result.outlines), "\n".join(result.errlines), report_dir)
 
 
+BROKEN_TOKEN = "broken-rules-fixtures-token"
+
+
 @pytest.fixture(scope="module")
 def shared() -> dict[str, SuiteRun]:
     return {}
@@ -65,9 +68,10 @@ def run_once(pytester: pytest.Pytester, shared: dict[str, SuiteRun]) -> Callable
 
     def run(key: str, *args: str, broken: bool = False) -> SuiteRun:
         if key not in shared:
-            if broken:
-                with broken_rules():
-                    shared[key] = run_suite(pytester, *args)
+            if broken:  # the embedded run's mock has a process of its own: the broken one is served here
+                with broken_rules(), MockServer(MockConfig(fixtures_token=BROKEN_TOKEN)) as server:
+                    target = ("--target-url", server.url, "--fixtures-token", BROKEN_TOKEN)
+                    shared[key] = run_suite(pytester, *args, *target)
             else:
                 shared[key] = run_suite(pytester, *args)
         return shared[key]

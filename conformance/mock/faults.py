@@ -182,6 +182,12 @@ FAULTS: dict[str, Fault] = {
             "DEL-GONE",
             "DEL-ERASURE",
         ),
+        _f(
+            "lagging-replica",
+            "GETs come from a replica that applies writes 1.5 s late (the primary while it lacks the call)",
+            "DEL-GONE",
+            "DEL-ERASURE",
+        ),
         _f("id-recycled", "a new call takes the id of the last deleted call", "ID-NEVER-REUSED"),
         _f(
             "contact-book-autofill",
