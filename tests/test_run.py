@@ -47,6 +47,13 @@ def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
     ), headers[0]
 
 
+def test_the_header_names_no_configfile(run: SuiteRun) -> None:
+    """The CLI keeps ini files out (`-c os.devnull`): pytest's header must not show `configfile: ../dev/null`."""
+    assert run.stdout.startswith("=")  # pytest's header is there
+    assert "rootdir: " in run.stdout
+    assert not [line for line in run.stdout.splitlines() if "configfile" in line or "devnull" in line]
+
+
 def test_one_progress_line_per_check(run: SuiteRun) -> None:
     lines = [m for m in map(PROGRESS.fullmatch, run.stdout.splitlines()) if m]
     assert [m["name"] for m in lines] == list(CHECKS)

@@ -172,7 +172,7 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
         output = (directory / "output.txt").open("w", encoding="utf-8")
         command = [sys.executable, "-m", "pytest", *_worker_words(values, k, workers, config, directory)]
         processes.append((subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True), output))
-    print(f"husky-conformance: {workers} workers, reports of each in {base}/workers/", flush=True)
+    _header(config, workers, base)
     codes = []
     for process, output in processes:
         codes.append(process.wait())
@@ -191,6 +191,17 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
     code = report.write(data, base)
     print(report.table(data, report_dir=base))
     return SUITE_FAILED if SUITE_FAILED in codes else code
+
+
+def _header(config: Any, workers: int, base: Path) -> None:
+    """A single run's header (`conformance.run.progress.header`), and the workers'."""
+    from conformance.config import hide_userinfo
+    from conformance.run.progress import header
+
+    target = hide_userinfo(config.target_url) if config.target_url else "the bundled mock (one for each worker)"
+    lines = header(config, target, destructive=config.destructive_allowed)
+    print("\n".join([*lines, f"  {workers} workers, each a share of the checks: their reports in {base}/workers/"]))
+    sys.stdout.flush()
 
 
 def _report(directory: Path, code: int) -> Report | str:
