@@ -152,7 +152,7 @@ def test_a_checks_line_says_what_the_requirement_table_says(broken: SuiteRun, br
 
 
 def test_no_running_count_after_the_last_check(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Counts come during the checks (past pytest's capture); the clean-up has one line of its own."""
+    """A count every 7 requests: the clean-up's requests would pass several; it has one line instead."""
     monkeypatch.setattr(progress, "TICK", 7)
     run = run_suite(pytester, "--seed", "4242", "-k", "cancel_table or delete_refused_states", "--budget", "quick")
     lines = run.stdout.splitlines()

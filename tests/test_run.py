@@ -63,6 +63,22 @@ def test_one_progress_line_per_check(run: SuiteRun) -> None:
     assert all(int(m["requests"]) > 0 for m in lines)
 
 
+def test_running_counts_come_during_the_checks_only(run: SuiteRun) -> None:
+    """Written past pytest's capture while a check runs; after the last check, the clean-up's one line."""
+    lines = run.stdout.splitlines()
+    last = max(i for i, line in enumerate(lines) if PROGRESS.fullmatch(line))
+    counts = [line for line in lines[:last] if re.fullmatch(r"  \.\.\. \d+ requests so far", line)]
+    assert counts, "no running count while the checks ran (this run sends over 1000 requests)"
+    values = [int(line.split()[1]) for line in counts]
+    assert values == sorted(set(values)), values
+    assert not [line for line in lines[last:] if "so far" in line]
+    ledger = run.report["ledger"]
+    calls = ledger["deleted"] + ledger["cancelled"] + len(ledger["leftovers"])
+    assert [line for line in lines if "cleaning up" in line] == [
+        f"  cleaning up: {calls} of the suite's calls still on the target"
+    ]
+
+
 def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
     verdicts = [line for line in run.stdout.splitlines() if line.startswith("verdict: ")]
     assert len(verdicts) == 1, verdicts
