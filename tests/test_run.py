@@ -102,10 +102,11 @@ def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
             "--shard K/N runs share K of the checks in this process; drop --workers",
         ),
         (["--shard", "2/1"], "argument --shard: expected K/N with 1 <= K <= N, got '2/1'"),
+        (["-k", "no_check_is_called_this", "--workers", "2"], "-k selects none of the suite's checks; drop it"),
     ],
     ids=[
         *("bad budget", "NaN timeout", "port not a number", "-k selects nothing"),
-        *("empty shard", "shard and workers", "shard beyond N"),
+        *("empty shard", "shard and workers", "shard beyond N", "workers' -k selects nothing"),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], mentions: str) -> None:

@@ -84,6 +84,7 @@ def start(config: pytest.Config, suite: SuiteSession) -> None:
     allowed = suite.ctx.env.guard.destructive_allowed
     for line in header(suite.planned or suite.config, where, destructive=allowed, planned=bool(suite.planned)):
         terminal.write_line(line)
+    terminal.flush()  # a `--workers` parent waits for it (`conformance.run.parallel`)
     config.stash[TICKER] = _Ticker(config, suite.ctx.client)
     suite.ctx.client.observers.append(config.stash[TICKER])
 
