@@ -362,8 +362,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from conformance.run import report
 
     crashed = session.config.stash.get(CRASHED, None)
-    progress.stop(session.config, suite)
     try:
+        progress.stop(session.config, suite)
         _clean_up(suite, session.config)
         if crashed is None and MISUSED in session.config.stash:
             print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)
