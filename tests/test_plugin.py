@@ -130,7 +130,9 @@ def test_a_failed_check_shows_its_evidence_not_a_traceback(broken: SuiteRun) -> 
     text = broken.stdout
     repeat = "repeat delete over rest, at once after a delete over rest"
     assert f"[DEL-REPEAT-404] {repeat}: DELETE expected 404 NOT_FOUND, got 200" in text
-    assert "# replay the run: husky-conformance run --seed 20261201" in text
+    (replay,) = {line for line in text.splitlines() if line.startswith("# replay the run: ")}
+    assert replay.startswith("# replay the run: husky-conformance run --target-url http://127.0.0.1:"), replay
+    assert "--seed 20261201" in replay
     assert "def test_property(" not in text  # no source listing of the suite
     assert "husky = Context(" not in text  # nor the reprs of its frames
     summary = [line for line in broken.stdout.splitlines() if "test_property[repeat_delete] - " in line]
