@@ -92,6 +92,14 @@ def test_json_with_charset_gzipped_when_accepted(http: httpx.Client, tenant: Ten
     assert plain.json()["error"]["code"] == "NOT_FOUND"
 
 
+def test_html_characters_and_emoji_are_escaped(http: httpx.Client, seeds: FixturesClient, tenant: Tenant) -> None:
+    name = "<b>Zoë & \U0001f600</b>"
+    call = seeds.call(tenant.org, "queued", contact_name=name)
+    answer = http.get(f"/v1/calls/{call['call_id']}", headers=tenant.bearer)
+    assert answer.json()["data"]["contact_name"] == name
+    assert '"\\u003cb\\u003eZo\u00eb \\u0026 \\ud83d\\ude00\\u003c/b\\u003e"' in answer.text
+
+
 def test_missing_scope_is_401(http: httpx.Client, seeds: FixturesClient, tenant: Tenant) -> None:
     reader = seeds.key(tenant.org, ("calls:read",))
     call_id = _create(http, tenant).json()["data"]["call_id"]

@@ -17,7 +17,10 @@ Its choices, each one the contract leaves open (section in brackets), and how th
    public answer has a top-level `request_id`, and every error one beside `code` and `message`
    (different on every response, so two answers to the same request differ in it); the fixtures'
    organisation has `"object": "organization"`.
-3. `Content-Type: application/json; charset=utf-8`, non-ASCII characters sent as UTF-8 [1, 1.1].
+3. `Content-Type: application/json; charset=utf-8`, non-ASCII characters sent as UTF-8, except
+   that, as Go's encoder does, `<`, `>`, `&`, U+2028 and U+2029 are sent as `\\u003c`-style escapes,
+   and characters beyond the BMP (emoji) as UTF-16 surrogate pairs (`\\ud83d\\ude00`) [1, 1.1].
+   The mock sends every character as UTF-8.
 4. gzip whenever the request's `Accept-Encoding` accepts it (httpx always does), and an answer
    over 2 KiB in `Transfer-Encoding: chunked` [1, 1.1].
 5. Extra headers: `X-Request-Id`, `Cache-Control: no-store`, `Vary`, `WWW-Authenticate` on 401,
