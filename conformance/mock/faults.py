@@ -216,6 +216,11 @@ FAULTS: dict[str, Fault] = {
             "DEL-CONCURRENT-ONCE",  # contract 5 (1.1): a cancel racing a delete never brings the call back
         ),
         _f(
+            "get-writes-back",
+            "a GET saves the call it read back (its last read time), bringing back a call deleted meanwhile",
+            "DEL-CONCURRENT-ONCE",  # contract 5 (1.1): a get racing a delete never brings the call back
+        ),
+        _f(
             "mixed-transport-delete-race",
             "webhook and REST deletes take different locks: one of each both answer 200",
             "DEL-CONCURRENT-ONCE",

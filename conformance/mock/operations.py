@@ -122,9 +122,25 @@ def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) 
         if store.fault("long-name-500") and call.contact_name is not None and len(call.contact_name) > 255:
             raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the view's varchar(255)
         answer = {"data": call.to_json()}
+        if store.faults and store.fault("get-writes-back"):
+            _touch(store, call)
         if store.fault("stale-read-cache"):
             store.read_cache[(org_id, call_id)] = (store.clock() + 2.0, answer)
         return answer
+
+
+def _touch(store: Store, call: Call) -> None:
+    """Fault "get-writes-back": a read records when the call was last read: the call loaded, the
+    analytics service asked (50 ms, the lock released), then the call saved, an upsert that brings
+    back a call deleted meanwhile (hold `lock`; it is held again on return)."""
+    store.lock.release()
+    try:
+        time.sleep(0.05)
+    finally:
+        store.lock.acquire()
+    if call.call_id not in store.calls:
+        store.calls[call.call_id] = call
+        store.call_bytes += call.weight
 
 
 REPLICA_LAG = 1.5  # seconds: "lagging-replica"

@@ -47,17 +47,23 @@ def _op(ctx: Context, transport: str, op: Op, call_id: str) -> Callable[[], Exch
     return lambda: calls.call_op(ctx.client, transport, op, call_id, headers=a.auth(), token=token)
 
 
-def _race(ctx: Context, race: str, call_id: str) -> list[tuple[int, Callable[[], Exchange]]]:
-    """The deletes of one race (first), then its cancels, each with its wave (`_at_once`). Staggered:
-    the cancels one wave after another (they read the call first), then the webhook's deletes, then
-    REST's together in the next wave (a handler that reads, waits and writes leaves a window that the
-    later wave falls into, whatever the time its transport takes to reach the call; and deletes sent
-    together meet in a handler's window however loaded the machine is)."""
+def _race(ctx: Context, race: str, call_id: str, sampled: bool) -> list[tuple[int, Callable[[], Exchange]]]:
+    """The deletes of one race (first), then its cancels and reads, each with its wave (`_at_once`).
+    Staggered: the cancels one wave after another (they read the call first), a GET in each of their
+    waves and in the first deletes', then the webhook's deletes, then REST's together in the next
+    wave (a handler that reads, waits and writes leaves a window that the later wave falls into,
+    whatever the time its transport takes to reach the call; and deletes sent together meet in a
+    handler's window however loaded the machine is). Sampled: one cancel, over the webhook where
+    there is one, and one GET, in the wave before the deletes."""
     n, hook = ctx.config.budget.concurrency, ctx.env.a.webhook_token is not None
     transports = ["webhook" if race != "rest" and hook and i % 2 else "rest" for i in range(n)]
     cancels = ["rest", "webhook"][: 1 + hook] if race not in ("rest", "mixed") else []
+    cancels = cancels[-1:] if sampled else cancels
     waves = race.endswith("staggered")
     racers = [(k if waves else 0, _op(ctx, t, "cancel", call_id)) for k, t in enumerate(cancels)]
+    first = len(cancels) if waves else 0  # the wave of the first deletes
+    reads = [max(0, first - 1)] if sampled else sorted({*range(first), first})  # reads just before them
+    racers += [(w, _op(ctx, "rest", "get", call_id)) for w in reads] if cancels else []
     deletes: list[tuple[int, Callable[[], Exchange]]] = []
     wave = len(cancels) - 1 if waves else 0
     previous = None
@@ -71,15 +77,15 @@ def _race(ctx: Context, race: str, call_id: str) -> list[tuple[int, Callable[[],
 @check("concurrent_delete", "DEL-CONCURRENT-ONCE", "DEL-GONE")
 def concurrent_delete(ctx: Context) -> None:
     """N deletes of one completed call at once, over REST, over both transports mixed, and mixed with
-    cancels (over both transports) racing them, at once or staggered (cancels first, then the
-    webhook's deletes, then REST's): exactly one 200, every other delete 404, and nothing brings the
-    call back. Sampled: the staggered race."""
+    cancels (over both transports) and a GET racing them, at once or staggered (cancels and the GET
+    first, then the webhook's deletes, then REST's): exactly one 200, every other delete 404, and
+    nothing brings the call back. Sampled: the staggered race, with one cancel."""
     ctx.env.need_state("completed")
     a, n = ctx.env.a, ctx.config.budget.concurrency
     every = Sample(ctx, "concurrent_delete").every
     for race in ROUNDS if every else ROUNDS[-1:]:
         call_id = ctx.env.seed_call(a, "completed")
-        answers = _at_once(_race(ctx, race, call_id))[:n]
+        answers = _at_once(_race(ctx, race, call_id, not every))[:n]
         statuses = sorted(str(e.status) for e in answers)
         ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
         winners = [e for e in answers if e.status == 200][:2] or answers[:1]
@@ -88,6 +94,8 @@ def concurrent_delete(ctx: Context) -> None:
             ctx.expect("DEL-CONCURRENT-ONCE", ok, f"{title} answered {', '.join(statuses)}", *winners)
             after = calls.get(ctx.client, call_id, a.auth())
             ctx.expect_answer("DEL-GONE", after, [404], "NOT_FOUND", what=f"GET after {title}")
+            back = f"GET after {title} answered {after.outcome()}: the race brought the call back"
+            ctx.expect("DEL-CONCURRENT-ONCE", after.status != 200, back, *winners, after)
 
 
 @check("concurrent_creates", "TENANT-404", "CREATE-IDEMPOTENT")

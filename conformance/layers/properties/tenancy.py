@@ -39,6 +39,26 @@ def tenant_isolation(ctx: Context) -> None:
         with ctx.deferred():  # a leak must show as TENANT-UNTOUCHED too, not only TENANT-404
             _probe_foreign(ctx, foreign, never, state, transports, baselines, _revealing(sample, state))
             expect_unchanged(ctx, "TENANT-UNTOUCHED", b, foreign, before)
+    if sample.every:
+        _expect_no_foreign_autofill(ctx)
+
+
+def _expect_no_foreign_autofill(ctx: Context) -> None:
+    """A's create for the number of B's live call, with no name or email: neither its answer nor GET
+    shows B's name or email (a contact book shared across organisations)."""
+    a, b, pii = ctx.env.a, ctx.env.b, ctx.env.pii("-foreign")
+    ctx.env.seed_call(b, "queued", pii)
+    number = pii["contact_number"]
+    created = ctx.env.note_created(
+        calls.create(ctx.client, a.auth(), {"agent_id": ctx.env.agent_id, "contact_number": number})
+    )
+    call_id = calls.created_id(created)
+    shown = [created] + ([calls.get(ctx.client, call_id, a.auth())] if call_id else [])
+    for answer in shown:
+        text = answer.response_body.decode("utf-8", "replace")
+        leaked = [v for v in (pii["contact_name"], pii["contact_email"]) if v in text]
+        title = f"{answer.method} of A's new call for the number of B's call shows B's {leaked}"
+        ctx.expect("TENANT-404", not leaked, title, answer)
 
 
 def _foreign_states(sample: Sample, states: tuple[str, ...]) -> list[str]:
