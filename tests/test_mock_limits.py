@@ -25,6 +25,7 @@ from helpers import Tenant
 from starlette.testclient import TestClient
 
 from conformance.mock import MockConfig, MockServer, create_app, validation
+from conformance.mock import server as mock_server
 from conformance.mock.errors import ApiError
 from conformance.mock.ratelimit import SlidingWindow
 from conformance.target.fixtures_client import FixturesClient
@@ -160,6 +161,24 @@ def test_each_answer_moves_the_deadline(server: MockServer) -> None:
         assert not _closed(sock, TIMEOUT * 0.7)  # past the first deadline, not yet the second
         assert _closed(sock, TIMEOUT)
         assert time.monotonic() - answered >= TIMEOUT - 0.05
+
+
+@pytest.mark.parametrize("then", [b"", b"GET /v1/calls/x HTTP/1.1\r\n"], ids=["idle", "a-head-begun"])
+def test_after_an_answer_an_idle_connection_closes_at_the_keep_alive_timeout(
+    monkeypatch: pytest.MonkeyPatch, then: bytes
+) -> None:
+    """uvicorn's keep-alive timeout (5 s by default, 0.3 s here), kept by the connection's own deadline:
+    it applies from an answer until the next byte; a head begun after it has the request timeout."""
+    monkeypatch.setitem(mock_server.UVICORN_OPTIONS, "timeout_keep_alive", 0.3)
+    with MockServer(MockConfig(request_timeout_seconds=1.5)) as mock, _connect(mock.port) as sock:
+        time.sleep(0.4)  # the keep-alive runs from an answer only, not from the opening
+        sock.sendall(_head("/v1/calls/x"))
+        assert _answer(sock)[0] == 401
+        answered = time.monotonic()
+        sock.sendall(then)
+        assert _closed(sock, 2.5)
+        waited = time.monotonic() - answered
+    assert (0.25 < waited < 0.8) if not then else (1.45 < waited < 2.2)
 
 
 def test_a_client_that_does_not_read_its_answers_is_cut_off(server: MockServer, tenant: Tenant) -> None:

@@ -87,7 +87,8 @@ def has_encoded_slash(scope: Scope) -> bool:
     Server-chosen ids never contain `/`, and routing on the decoded path would otherwise let
     `GET /v1/calls/x%2Fcancel` reach the cancel route.
     """
-    return b"%2f" in scope.get("raw_path", b"").lower()
+    raw_path: bytes = scope.get("raw_path", b"")
+    return b"%" in raw_path and b"%2f" in raw_path.lower()
 
 
 def no_such_route() -> JSONResponse:

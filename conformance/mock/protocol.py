@@ -15,7 +15,8 @@ uvicorn's `HttpToolsProtocol` this protocol makes three promises:
   body ignored, both framings refused, answered by the application, then the connection closes.
 - **Bounded per connection and in number** (`Limits`): a request head over `max_head_bytes` gets
   431; a connection that has no request in flight (or whose client does not read its answers)
-  closes `request_timeout` seconds after it opened or after its last answer; beyond
+  closes `request_timeout` seconds after it opened or after its last answer (an idle one after an
+  answer, uvicorn's keep-alive timeout after it, when that is shorter); beyond
   `max_connections` the connection that has waited longest for a request is closed to make room
   (or, if every one has a request in flight, the new one gets 429 and is closed). A client that
   goes away mid-body leaves nothing behind.
@@ -74,6 +75,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._last = False  # the connection takes no further request
         self._deadline: asyncio.TimerHandle | None = None
         self._since = 0.0  # when the connection last began to wait for a request
+        self._kept_alive = False  # answered, and nothing received since: the keep-alive timeout applies
 
     # --- connections: the cap and the deadline ---------------------------------------------------
 
@@ -86,28 +88,36 @@ class HttpProtocol(HttpToolsProtocol):
         if full and oldest is None:
             self._refuse(429, Code.RATE_LIMIT_EXCEEDED, "Too many connections; retry later.", b"retry-after: 1\r\n")
         else:
-            self._wait()
+            self._wait(answered=False)
 
-    def _wait(self) -> None:
+    def _wait(self, *, answered: bool) -> None:
         """No request in flight: this connection may be evicted, and closes at its deadline.
 
         One timer per connection, armed once: each answer only moves the deadline, and the timer,
-        when it fires early, sleeps again until it (a timer per request costs more than the rest).
+        when it fires early, sleeps again until it (a timer per request, as uvicorn's keep-alive
+        timer, costs more than the rest). It never sleeps longer than the keep-alive timeout, so
+        that an answer, which may bring the deadline closer, never finds it armed too late.
         """
         self.waiting.pop(self, None)
         self.waiting[self] = None  # last in line
-        self._since = self.loop.time()
+        self._since, self._kept_alive = self.loop.time(), answered
         if self._deadline is None:
-            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+            self._arm(self.limits.request_timeout)
+
+    def _arm(self, delay: float) -> None:
+        self._deadline = self.loop.call_later(min(delay, self.timeout_keep_alive), self._expire)
 
     def _expire(self) -> None:
         """Close, unless a request is in flight whose answer is being read (then look again later)."""
         self._deadline = None
-        left = self._since + self.limits.request_timeout - self.loop.time()
+        timeout = self.limits.request_timeout
+        if self._kept_alive:
+            timeout = min(timeout, self.timeout_keep_alive)
+        left = self._since + timeout - self.loop.time()
         if self._busy() and not self.flow.write_paused:
-            self._deadline = self.loop.call_later(self.limits.request_timeout, self._expire)
+            self._arm(self.limits.request_timeout)
         elif left > 0 and not self._busy():
-            self._deadline = self.loop.call_later(left, self._expire)
+            self._arm(left)
         else:
             self._close()
 
@@ -146,6 +156,7 @@ class HttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._last or self.transport.is_closing():
             return  # the connection is done: whatever follows is not read
+        self._kept_alive = False
         if self._head is not None:
             self._head += data
             self._hand_over()
@@ -154,7 +165,6 @@ class HttpProtocol(HttpToolsProtocol):
         self._chunk = data if idle else None
         if not self._in_body:
             self._head_bytes += len(data)
-        self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserInvalidMethodError, httptools.HttpParserInvalidURLError) as exc:
@@ -219,13 +229,19 @@ class HttpProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, app)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # starts the next pipelined request, if any
-        if self.transport.is_closing() or self._busy():
+        """uvicorn's, without its keep-alive timer: the connection's deadline keeps that time (`_expire`)."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            self._start_asgi_task(*self.pipeline.pop())  # the next pipelined request
+        if self._busy():
             return
         if self._refusal is not None:
             self._answer()
         else:
-            self._wait()
+            self._wait(answered=True)
 
     # --- refusals --------------------------------------------------------------------------------
 
