@@ -124,6 +124,14 @@ def test_the_merge_adds_up_the_shards(mock_split: Split) -> None:
         assert (merged / name).exists(), name
 
 
+def test_the_schema_layer_reports_what_it_judged(mock_split: Split) -> None:
+    dims = {r["id"]: r["dimensions"] for r in mock_split.whole["requirements"]}["SCHEMA-RESPONSES"]
+    assert dims["transport"] == ["REST", "webhook"]
+    assert {"GET", "POST", "DELETE"} <= set(dims["method"])
+    assert {"Authorization: Bearer", "webhook token"} <= set(dims["credential"])
+    assert {"never existed", "none (a create)", "completed"} <= set(dims["call_state"])
+
+
 @pytest.mark.parametrize("split", ["mock_split", "faulty_split"])
 def test_every_report_fits_the_published_schema(split: str, request: pytest.FixtureRequest) -> None:
     found: Split = request.getfixturevalue(split)
