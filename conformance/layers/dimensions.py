@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -41,7 +43,7 @@ class Coverage:
         self.env = env
         self._seen: dict[int, tuple[Exchange, frozenset[Value]]] = {}
         self._done: set[tuple[str, str]] = set()  # (op, call id) of every cancel and delete that answered 200
-        self._data: dict[str, tuple[str, ...]] = {}  # call id -> the kinds of data it was seeded with
+        self._data: dict[str, tuple[Value, ...]] = {}  # call id -> the kinds of data it was seeded with
         self._local = threading.local()
 
     @contextmanager
@@ -71,35 +73,36 @@ class Coverage:
         found = self._seen.get(id(exchange))
         if found is not None and found[0] is exchange:
             return found[1]
-        return frozenset(_stateless(exchange, self._credentials()))
+        return frozenset(_request(exchange, urlsplit(exchange.url).path, self._credentials)[0])
 
     def derived(self, exchange: Exchange) -> list[Value]:
         """What the exchange and the environment tell: all but the tags."""
-        credentials = self._credentials()
-        values = _stateless(exchange, credentials)
-        named = _named_call(exchange) if values else None
+        credentials, path = self._credentials, urlsplit(exchange.url).path
+        values, sent = _request(exchange, path, credentials)
+        named = _named_call(exchange, path) if values else None
         if named is None:
             return values
         op, call_id = named
         if call_id is None:
             return [*values, ("call_state", "none (a create)")]
-        values.append(("call_state", self._state(call_id, _sender(exchange, credentials))))
-        values += [("data", kind) for kind in self._kinds(call_id)]
+        values.append(("call_state", self._state(call_id, _sender(sent, credentials))))
+        values += self._kinds(call_id)
         if op in ("cancel", "delete"):
             values.append(("repetition", "repeat" if (op, call_id) in self._done else "first"))
             if exchange.status == 200:
                 self._done.add((op, call_id))
         return values
 
-    def _credentials(self) -> dict[str, tuple[str, str]]:
-        """Every real key and token of the run -> (its kind, "key" or "token"; its organisation)."""
+    @cached_property
+    def _credentials(self) -> Credentials:
+        """Every real key and token of the run (all made when the environment was set up)."""
         found: dict[str, tuple[str, str]] = {}
         for tenant in (self.env.a, self.env.b):
             for key in _keys_of(tenant):
                 found[key] = ("key", tenant.name)
             if tenant.webhook_token:
                 found[tenant.webhook_token] = ("token", tenant.name)
-        return found
+        return Credentials(found, tuple(k.lower() for k in found))
 
     def _state(self, call_id: str, sender: str | None) -> str:
         entry = self.env.ledger.entries.get(call_id)
@@ -109,13 +112,13 @@ class Coverage:
             return "other organisation's"
         return "deleted" if entry.gone else entry.state or "unknown"
 
-    def _kinds(self, call_id: str) -> tuple[str, ...]:
+    def _kinds(self, call_id: str) -> tuple[Value, ...]:
         found = self._data.get(call_id)
         if found is None:
             pii = self.env.pii_of.get(call_id)  # none yet while its seeder still moves it (api seeder)
             if pii is None:
                 return ()
-            found = self._data[call_id] = kinds_of_data(pii)
+            found = self._data[call_id] = tuple(("data", kind) for kind in kinds_of_data(pii))
         return found
 
 
@@ -123,62 +126,74 @@ def _keys_of(tenant: Tenant) -> list[str]:
     return [k for k in (tenant.key, tenant.limited_key, tenant.revoked_key, *tenant.keys_without.values()) if k]
 
 
-def _stateless(exchange: Exchange, credentials: dict[str, tuple[str, str]]) -> list[Value]:
-    """Transport, method and credential form: what the request alone tells."""
-    path = urlsplit(exchange.url).path
+def _request(exchange: Exchange, path: str, credentials: Credentials) -> tuple[list[Value], list[str]]:
+    """Transport, method and credential form: what the request (to `path`) alone tells; and the
+    credentials it carries."""
     if "/_fixtures/" in path:
-        return []  # the fixtures API is not the contract's: no dimension of it
+        return [], []  # the fixtures API is not the contract's: no dimension of it
     values: list[Value] = [("method", exchange.method)]
     if "/v1/hooks/" in path:
         token = unquote(path.split("/v1/hooks/", 1)[1].rstrip("/"))
         values += [("transport", "webhook"), ("credential", "webhook token")]
-        return values + [("credential", VARIANT)] * _variant(token, "token", credentials)
+        return values + [("credential", VARIANT)] * _variant(token, "token", credentials), [token]
     values.append(("transport", "REST"))
-    return values + _rest_credentials(exchange.headers, credentials)
+    forms, keys = _rest_credentials(exchange.headers, credentials)
+    return values + forms, keys
 
 
-def _rest_credentials(headers: dict[str, str], credentials: dict[str, tuple[str, str]]) -> list[Value]:
-    sent = {name.lower(): value for name, value in headers.items()}
-    authorization, api_key = sent.get("authorization"), sent.get("x-api-key")
-    if authorization is None and api_key is None:
-        return [("credential", "none")]
-    scheme, _, key = (authorization or "").partition(" ")
-    bearer = authorization is not None and scheme.lower() == "bearer"
-    forms = {
-        "both headers": authorization is not None and api_key is not None,
-        "Authorization: Bearer": bearer and api_key is None,
-        "Authorization: other scheme": authorization is not None and not bearer,
-        "x-api-key": api_key is not None and authorization is None,
-    }
-    values: list[Value] = [("credential", form) for form, sent_so in forms.items() if sent_so]
-    keys = [k for k in (key if bearer else authorization, api_key) if k is not None]
-    return values + [("credential", VARIANT)] * any(_variant(k, "key", credentials) for k in keys)
+def _rest_credentials(headers: dict[str, str], credentials: Credentials) -> tuple[list[Value], list[str]]:
+    authorization = api_key = None
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered == "authorization":
+            authorization = value
+        elif lowered == "x-api-key":
+            api_key = value
+    if authorization is None:
+        form, keys = ("none", []) if api_key is None else ("x-api-key", [api_key])
+        return _form(form, keys, credentials), keys
+    scheme, _, key = authorization.partition(" ")
+    bearer = scheme.lower() == "bearer"
+    form = "Authorization: Bearer" if bearer else "Authorization: other scheme"
+    form = "both headers" if api_key is not None else form
+    keys = [key if bearer else authorization, *([api_key] if api_key is not None else [])]
+    return _form(form, keys, credentials), keys
 
 
-def _variant(sent: str, kind: str, credentials: dict[str, tuple[str, str]]) -> bool:
+def _form(form: str, keys: list[str], credentials: Credentials) -> list[Value]:
+    """The form sent, and whether any of its `keys` is a variant of a real credential."""
+    values: list[Value] = [("credential", form)]
+    if any(_variant(k, "key", credentials) for k in keys):
+        values.append(("credential", VARIANT))
+    return values
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The run's real keys and tokens -> (kind, "key" or "token"; organisation); and each in lower case."""
+
+    real: dict[str, tuple[str, str]]
+    folded: tuple[str, ...]
+
+
+def _variant(sent: str, kind: str, credentials: Credentials) -> bool:
     """Whether `sent` is a real credential of the other kind, or one of `kind` altered: a prefix, an
     extension, another case, whitespace around it."""
-    real = credentials.get(sent)
+    real = credentials.real.get(sent)
     if real is not None:
         return real[0] != kind
     folded = sent.strip().lower()
-    return bool(folded) and any(folded in k.lower() or k.lower() in folded for k in credentials)
+    return bool(folded) and any(folded in k or k in folded for k in credentials.folded)
 
 
-def _sender(exchange: Exchange, credentials: dict[str, tuple[str, str]]) -> str | None:
-    """The organisation whose real credential the request carries (None: none, or two that disagree)."""
-    path = urlsplit(exchange.url).path
-    if "/v1/hooks/" in path:
-        sent = [unquote(path.split("/v1/hooks/", 1)[1].rstrip("/"))]
-    else:
-        sent = [v.partition(" ")[2] if k.lower() == "authorization" else v for k, v in exchange.headers.items()]
-    orgs = {credentials[s][1] for s in sent if s in credentials}
+def _sender(sent: list[str], credentials: Credentials) -> str | None:
+    """The organisation whose real credentials the request carries (None: none, or two that disagree)."""
+    orgs = {credentials.real[s][1] for s in sent if s in credentials.real}
     return orgs.pop() if len(orgs) == 1 else None
 
 
-def _named_call(exchange: Exchange) -> tuple[str, str | None] | None:
-    """(operation, call id) the request names; (op, None) for a create; None for anything else."""
-    path = urlsplit(exchange.url).path
+def _named_call(exchange: Exchange, path: str) -> tuple[str, str | None] | None:
+    """(operation, call id) the request to `path` names; (op, None) for a create; None for anything else."""
     if "/v1/hooks/" in path:
         body = exchange.sent_json()
         data = body.get("data") if isinstance(body, dict) else None
