@@ -8,6 +8,7 @@ that a leak of it is found whatever else of the string a target re-encodes.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 import hypothesis
@@ -25,6 +26,7 @@ LARGE_DURATION = 2**31 - 1  # seconds: the largest a 32-bit integer holds
 TYPICAL_DURATION = 42
 VARIED = ("contact_name", "contact_email", "additional_info", "transcript", "recording_url", "duration_seconds")
 FORMS_OF_DATA = ("typical", "sparse", "rich")  # `varied_pii`'s forms of each field
+BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _lengthened(value: str) -> str:
@@ -95,7 +97,7 @@ def kinds_of_data(pii: dict[str, Any]) -> tuple[str, ...]:
         "empty additional_info": info == {},
         "nested additional_info": isinstance(info, dict) and any(isinstance(v, (dict, list)) for v in info.values()),
         "long strings": any(isinstance(v, str) and len(v) > 255 for v in pii.values()),
-        "non-BMP characters (emoji)": any(ord(c) > 0xFFFF for c in text),
+        "non-BMP characters (emoji)": BEYOND_BMP.search(text) is not None,
         "zero duration": duration == 0 and not isinstance(duration, bool),
         "large duration": isinstance(duration, int) and duration >= LARGE_DURATION,
     }
