@@ -109,6 +109,8 @@ def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) 
         cached = store.read_cache.get((org_id, call_id)) if store.faults else None
         if cached is not None and cached[0] > store.clock():  # "stale-read-cache": a delete never invalidates it
             return cached[1]
+        if store.faults and (ghost := _replica_ghost(store, org_id, call_id)) is not None:
+            return {"data": ghost.to_json()}
         any_org = any_org or store.fault("cross-org-get")
         call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
         if store.fault("long-name-500") and call.contact_name is not None and len(call.contact_name) > 255:
@@ -117,6 +119,20 @@ def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) 
         if store.fault("stale-read-cache"):
             store.read_cache[(org_id, call_id)] = (store.clock() + 2.0, answer)
         return answer
+
+
+REPLICA_LAG = 1.5  # seconds: "lagging-replica"
+
+
+def _replica_ghost(store: Store, org_id: str, call_id: str) -> Call | None:
+    """Fault "lagging-replica": GETs are read from a replica that applies each write 1.5 s late, and
+    from the primary while the replica does not have the call yet; a deleted call is still on the
+    replica from its creation + 1.5 s to its delete + 1.5 s."""
+    if not store.fault("lagging-replica") or (found := store.replica_ghosts.get(call_id)) is None:
+        return None
+    born, deleted, call = found
+    now = store.clock()
+    return call if call.org_id == org_id and born + REPLICA_LAG <= now < deleted + REPLICA_LAG else None
 
 
 def _cancellable_by_fault(store: Store, status: str) -> bool:
