@@ -48,7 +48,7 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
     """A new queued call; the same Idempotency-Key and body answer the first call again."""
     digest = _digest(body) if idempotency_key else ""  # a second encoding of the body: only when it is kept
     with store.lock:
-        record = store.idempotency.get((org_id, idempotency_key)) if idempotency_key else None
+        record = store.idempotency.get((_key_owner(store, org_id), idempotency_key)) if idempotency_key else None
         if record is not None:
             if record.body_digest != digest:
                 raise ApiError(
@@ -62,6 +62,12 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
     time.sleep(0.05)  # "idempotency-race": checked, then inserted, with the lock released between
     with store.lock:
         return _insert(store, org_id, body, idempotency_key, digest)
+
+
+def _key_owner(store: Store, org_id: str) -> str:
+    """Whose the Idempotency-Key table says a key is: the caller's organisation (fault
+    "idempotency-key-any-org": nobody's, so another organisation's key and body answer its call)."""
+    return "" if store.faults and store.fault("idempotency-key-any-org") else org_id
 
 
 def _insert(
@@ -79,7 +85,7 @@ def _insert(
     response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
     if idempotency_key:
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-        store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
+        store.idempotency[(_key_owner(store, org_id), idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
         call.weight += len(text)  # kept as long as the call
         store.call_bytes += len(text)
     return response
