@@ -17,12 +17,12 @@ from suite_runs import REPORT_SCHEMA, assert_fits_schema
 
 from conformance.contract._resources import spec_path
 from conformance.contract.requirements import REQUIREMENTS
-from conformance.layers.results import FailureRecord
+from conformance.layers.results import Dimensions, FailureRecord
 from conformance.run.report_data import Ledger, Leftover, Report, RequirementResult, Shard
 from conformance.run.report_schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
-TYPES = (Report, RequirementResult, FailureRecord, Ledger, Leftover, Shard)
+TYPES = (Report, RequirementResult, FailureRecord, Dimensions, Ledger, Leftover, Shard)
 
 
 def test_the_published_schema_is_the_one_the_dataclasses_make() -> None:

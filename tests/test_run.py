@@ -37,6 +37,29 @@ def test_the_options_reach_the_run(run: SuiteRun) -> None:
     assert written == {"report.json", "junit.xml", "summary.md", "report.html", "ledger.jsonl"}
 
 
+def test_each_requirement_lists_the_dimensions_it_was_judged_along(run: SuiteRun) -> None:
+    dims = {r["id"]: r["dimensions"] for r in run.report["requirements"]}
+    repeat = dims["DEL-REPEAT-404"]  # repeat deletes over each transport, at once and after the pause
+    assert (repeat["transport"], repeat["call_state"], repeat["repetition"]) == (
+        ["REST", "webhook"],
+        ["deleted"],
+        ["repeat"],
+    )
+    assert repeat["timing"] == ["after the pause", "at once"]
+    assert dims["CANCEL-REPEAT-200"]["timing"] == ["after the pause", "at once"]
+    assert dims["DEL-COMPLETED-200"]["call_state"] == ["completed"]  # as it was when the delete went
+    assert dims["DEL-CONCURRENT-ONCE"]["concurrency"] == ["concurrent"]  # judged on the racing deletes alone
+    assert dims["AUTH-MISSING-401"]["credential"] == ["none"]  # judged on requests without a credential only
+    before = dims["AUTH-BEFORE-EXISTENCE"]
+    assert before["transport"] == ["REST", "webhook"]
+    assert {"HEAD", "OPTIONS", "DELETE", "GET"} <= set(before["method"])
+    assert {"never existed", "other organisation's", "deleted"} <= set(before["call_state"])
+    assert dims["ENV-UNKNOWN-ROUTE-404"]["method"] == ["GET"]  # judged by GETs only: no DELETE listed
+    assert not any(dims["SCHEMA-RESPONSES"].values())  # the schema layer did not run: nothing judged
+    assert "Dimensions covered, per requirement" in (run.report_dir / "summary.md").read_text(encoding="utf-8")
+    assert '<details class="dims">' in (run.report_dir / "report.html").read_text(encoding="utf-8")
+
+
 def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
     headers = [line for line in run.stdout.splitlines() if line.startswith("husky-conformance ")]
     assert len(headers) == 1, headers

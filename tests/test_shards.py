@@ -110,11 +110,26 @@ def test_the_merge_adds_up_the_shards(mock_split: Split) -> None:
     for index, merged in enumerate(mock_split.merged["requirements"]):
         assert merged["checks"] == sum(p["requirements"][index]["checks"] for p in parts), merged["id"]
         assert merged["checks"] > 0 or merged["status"] == "not_exercised"
+        for axis, values in merged["dimensions"].items():  # what the shards covered, together
+            assert values == sorted({v for p in parts for v in p["requirements"][index]["dimensions"][axis]}), axis
+    # Some requirement was judged along values each shard had and the other had not: a union, not a copy.
+    assert any(
+        all(p["requirements"][index]["dimensions"] != merged["dimensions"] for p in parts)
+        for index, merged in enumerate(mock_split.merged["requirements"])
+    )
     assert all(0 < p["requests"] < mock_split.merged["requests"] for p in parts)  # each ran a part of the checks
     assert mock_split.merged["ledger"]["created"] == sum(p["ledger"]["created"] for p in parts)
     merged = mock_split.shards[0].parent.parent / "merged"
     for name in ("junit.xml", "summary.md", "report.html", "ledger.jsonl"):
         assert (merged / name).exists(), name
+
+
+def test_the_schema_layer_reports_what_it_judged(mock_split: Split) -> None:
+    dims = {r["id"]: r["dimensions"] for r in mock_split.whole["requirements"]}["SCHEMA-RESPONSES"]
+    assert dims["transport"] == ["REST", "webhook"]
+    assert {"GET", "POST", "DELETE"} <= set(dims["method"])
+    assert {"Authorization: Bearer", "webhook token"} <= set(dims["credential"])
+    assert {"never existed", "none (a create)", "completed"} <= set(dims["call_state"])
 
 
 @pytest.mark.parametrize("split", ["mock_split", "faulty_split"])

@@ -1,7 +1,8 @@
 """The context every check runs with: the client, the environment, the results, the run's settings
-and the PII of deleted calls. `ctx.expect(...)` counts a check of a requirement and, when it does
-not hold, records a failure with the exchanges that show it (and their reproduction): a MUST
-failure raises (the check stops there), a SHOULD failure is recorded and the check goes on.
+and the PII of deleted calls. `ctx.expect(...)` counts a check of a requirement, with the dimensions
+of the exchanges it was judged on (`conformance.layers.dimensions`), and when it does not hold,
+records a failure with the exchanges that show it (and their reproduction): a MUST failure raises
+(the check stops there), a SHOULD failure is recorded and the check goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
 from conformance.errors import Failure
 from conformance.http.client import Client, Exchange
+from conformance.layers.dimensions import Coverage
 from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
 from conformance.target.environment import Environment
@@ -39,6 +41,10 @@ class Context:
     _deferred: list[Failure] | None = None
     raised: list[Failure] = field(default_factory=list)  # every MUST failure `expect` raised, in order
     replay: str = ""  # the command that runs this run again (`conformance.layers.replay_line`)
+    coverage: Coverage = field(init=False)  # the dimension values of every exchange (its `observe`: the client's first)
+
+    def __post_init__(self) -> None:
+        self.coverage = Coverage(self.env)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -54,8 +60,14 @@ class Context:
         if found:
             raise found[0]
 
-    def expect(self, requirement: str, ok: bool, title: str, *exchanges: Exchange) -> bool:
+    def count(self, requirement: str, exchanges: Iterable[Exchange]) -> None:
+        """One check of `requirement`, judged on `exchanges`: their dimensions are what it covered."""
         self.results.check(requirement)
+        for exchange in exchanges:
+            self.results.cover(requirement, self.coverage.values(exchange))
+
+    def expect(self, requirement: str, ok: bool, title: str, *exchanges: Exchange) -> bool:
+        self.count(requirement, exchanges)
         if ok:
             return True
         if by_id(requirement).level == "MUST" and self._deferred is None:

@@ -7,6 +7,8 @@ that a leak of it is found whatever else of the string a target re-encodes.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, TypeVar
 
 import hypothesis
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from conformance.layers.determinism import no_mined_constants
 
-__all__ = ["FORMS_OF_DATA", "VARIED", "data_shapes", "examples", "extreme", "shaped_pii", "varied_pii"]
+__all__ = ["FORMS_OF_DATA", "VARIED", "data_shapes", "examples", "extreme", "kinds_of_data", "shaped_pii", "varied_pii"]
 
 T = TypeVar("T")
 
@@ -24,6 +26,7 @@ LARGE_DURATION = 2**31 - 1  # seconds: the largest a 32-bit integer holds
 TYPICAL_DURATION = 42
 VARIED = ("contact_name", "contact_email", "additional_info", "transcript", "recording_url", "duration_seconds")
 FORMS_OF_DATA = ("typical", "sparse", "rich")  # `varied_pii`'s forms of each field
+BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 
 
 def _lengthened(value: str) -> str:
@@ -79,6 +82,26 @@ def varied_pii(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """A call's seeded data around `base`: either extreme (the simplest draws), or each field drawn."""
     extremes = st.sampled_from([extreme("sparse"), extreme("rich")])
     return st.one_of(extremes, data_shapes()).map(lambda shape: shaped_pii(base, shape))
+
+
+def kinds_of_data(pii: dict[str, Any]) -> tuple[str, ...]:
+    """The kinds of data a call was seeded with (`shaped_pii`, `Environment.pii`): each null, empty,
+    zero, long, non-BMP, nested and large value it holds; "typical" when none."""
+    transcript, info = pii.get("transcript"), pii.get("additional_info")
+    duration, text = pii.get("duration_seconds"), json.dumps(pii, ensure_ascii=False)
+    found = {
+        "null recording_url": "recording_url" in pii and pii["recording_url"] is None,
+        "null contact fields": pii.get("contact_name", "") is None or pii.get("contact_email", "") is None,
+        "empty transcript": transcript == [],
+        "long transcript": isinstance(transcript, list) and len(transcript) >= 10,
+        "empty additional_info": info == {},
+        "nested additional_info": isinstance(info, dict) and any(isinstance(v, (dict, list)) for v in info.values()),
+        "long strings": any(isinstance(v, str) and len(v) > 255 for v in pii.values()),
+        "non-BMP characters (emoji)": BEYOND_BMP.search(text) is not None,
+        "zero duration": duration == 0 and not isinstance(duration, bool),
+        "large duration": isinstance(duration, int) and duration >= LARGE_DURATION,
+    }
+    return tuple(kind for kind, holds in found.items() if holds) or ("typical",)
 
 
 def examples(strategy: st.SearchStrategy[T], n: int, seed: int) -> list[T]:

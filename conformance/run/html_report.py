@@ -62,7 +62,10 @@ code, pre { font: 13px/1.4 ui-monospace, monospace; } td.id { white-space: nowra
 pre { background: #f5f5f7; padding: .6rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere;
   margin: .4rem 0; }
 button.copy { font: inherit; font-size: .85rem; padding: .15rem .6rem; cursor: pointer; }
-.reason, .muted { color: #666; font-size: .9rem; } .errors li { color: #8a1212; }
+.reason, .muted { color: #666; font-size: .9rem; }
+details.dims { font-size: .85rem; color: #444; } details.dims dl { display: grid; margin: .2rem 0;
+  grid-template-columns: max-content minmax(0, 1fr); gap: 0 .8rem; } details.dims dd { margin: 0; }
+.errors li { color: #8a1212; }
 """
 
 SCRIPT = """
@@ -214,6 +217,7 @@ def _matrix(requirements: tuple[RequirementResult, ...], contract: str, strict: 
         label = STATUSES.get(status, status)
         mark = f'<a href="#failure-{n}-0">{label}</a>' if r.failures else label
         reason = f'<div class="reason">{_e(r.reason)}</div>' if r.reason else ""
+        reason += _dimensions(r)
         rows.append(
             f'<tr id="req-{n}" data-status="{_e(status)}" data-level="{_e(r.level)}">'
             f'<td class="id"><code>{_e(r.id)}</code></td><td>{_e(r.level)}</td><td>{links}</td>'
@@ -224,6 +228,15 @@ def _matrix(requirements: tuple[RequirementResult, ...], contract: str, strict: 
         '<h2>Requirements</h2><table id="matrix"><thead><tr><th>Requirement</th><th>Level</th><th>§</th><th>Status</th>'
         f"<th>Checks</th><th>Statement</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _dimensions(requirement: RequirementResult) -> str:
+    """The dimensions the requirement was judged along, folded under its statement."""
+    listed = requirement.dimensions.listed()
+    if not listed:
+        return ""
+    rows = "".join(f"<dt>{_e(axis.replace('_', ' '))}</dt><dd>{_e(', '.join(values))}</dd>" for axis, values in listed)
+    return f'<details class="dims"><summary>dimensions covered</summary><dl>{rows}</dl></details>'
 
 
 def _failures(requirements: tuple[RequirementResult, ...], strict: bool) -> str:

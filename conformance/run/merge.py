@@ -1,14 +1,16 @@
 """Reports joined into one: a parallel run's workers (`run --workers N`) and the shards of a run
 split across machines (`run --shard K/N` on each, then `husky-conformance merge DIR...`).
 
-Checks add up, failures join as one run keeps them, and the verdict is judged again by the
-verdict function of a single run (`conformance.layers.verdict`), so a split run judges as the
-unsplit one. `merge` refuses, with one line, folders that are not the shards of one run: another
-seed, budget, target, suite or contract version, or a shard missing or given twice.
+Checks add up, failures join as one run keeps them, the dimensions covered are the union of the
+parts', and the verdict is judged again by the verdict function of a single run
+(`conformance.layers.verdict`), so a split run judges as the unsplit one. `merge` refuses, with one
+line, folders that are not the shards of one run: another seed, budget, target, suite or contract
+version, or a shard missing or given twice.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 from conformance.errors import SUITE_FAILED, UsageError
 from conformance.layers.verdict import join_failures, judge, status, verdict_text
 from conformance.run.report import table, write
-from conformance.run.report_data import Ledger, Report, RequirementResult
+from conformance.run.report_data import Dimensions, Ledger, Report, RequirementResult
 
 __all__ = ["AGREE", "NO_CHECK", "check_shards", "join", "join_ledgers", "merge", "read"]
 
@@ -66,6 +68,7 @@ def _joined(parts: Sequence[RequirementResult]) -> RequirementResult:
         failures=failures,
         reason=None if checks else (why[0] if why else NO_CHECK),
         out_of_scope=all(p.out_of_scope for p in parts),
+        dimensions=functools.reduce(Dimensions.union, (p.dimensions for p in parts)),
     )
 
 

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 
 from conformance.contract._resources import CONTRACT, contract_links, spec_path
 from conformance.contract.requirements import REQUIREMENTS, Requirement
-from conformance.layers.results import Results
+from conformance.layers.results import AXES, Results
 from conformance.layers.verdict import EXIT_CODES, Verdict, gates, judge, shown, verdict_text
 from conformance.run import html_report
 from conformance.run.report_data import Ledger, Report, RequirementResult, from_json
@@ -90,6 +90,7 @@ def _requirement(results: Results, r: Requirement) -> RequirementResult:
         failures=tuple(results.failures.get(r.id, [])),
         reason=None if results.checks[r.id] else unexercised,
         out_of_scope=r.id in results.out_of_scope,
+        dimensions=results.dimensions(r.id),
     )
 
 
@@ -134,6 +135,7 @@ def _summary(report: Report) -> str:
         statement = r.statement.replace("|", "\\|")
         where = _section_links(r.section, report.contract)
         lines.append(f"| `{r.id}` | {r.level} | {where} | {MARKS[mark]} | {r.checks} | {statement} |")
+    lines += _dimensions_table(report)
     failed = [r for r in report.requirements if r.failures]
     if failed:
         lines += ["", "## Failures", ""]
@@ -141,6 +143,19 @@ def _summary(report: Report) -> str:
             for f in r.failures:
                 lines += [f"### `{r.id}` ({r.level}): {f.message}", "", "```sh", f.reproduction, "```", ""]
     return "\n".join(lines) + "\n"
+
+
+def _dimensions_table(report: Report) -> list[str]:
+    """Per requirement, the values of each dimension it was judged along (docs/verdict.md), folded."""
+    rows = [
+        f"| `{r.id}` | " + " | ".join(", ".join(getattr(r.dimensions, axis)) or "–" for axis in AXES) + " |"
+        for r in report.requirements
+        if r.dimensions.listed()
+    ]
+    if not rows:
+        return []
+    head = ["| Requirement | " + " | ".join(a.replace("_", " ") for a in AXES) + " |", "|---" * (1 + len(AXES)) + "|"]
+    return ["", "<details><summary>Dimensions covered, per requirement</summary>", "", *head, *rows, "", "</details>"]
 
 
 def finish(suite: SuiteSession) -> int:

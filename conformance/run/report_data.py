@@ -15,10 +15,20 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from conformance.layers.results import FailureRecord
+from conformance.layers.results import Dimensions, FailureRecord
 from conformance.layers.verdict import Status, Verdict
 
-__all__ = ["FailureRecord", "Ledger", "Leftover", "Report", "RequirementResult", "Shard", "from_json", "to_json"]
+__all__ = [
+    "Dimensions",
+    "FailureRecord",
+    "Ledger",
+    "Leftover",
+    "Report",
+    "RequirementResult",
+    "Shard",
+    "from_json",
+    "to_json",
+]
 
 KEEP = object()  # `omit` of a field always written
 T = TypeVar("T")
@@ -74,6 +84,10 @@ class RequirementResult:
     )
     out_of_scope: bool = field(
         default=False, metadata=doc("this run does not judge it (record, replay): no gap in the verdict", omit=False)
+    )
+    dimensions: Dimensions = field(
+        default=Dimensions(),
+        metadata=doc("the values of each dimension of the exchanges it was judged on (docs/verdict.md)"),
     )
 
 

@@ -79,8 +79,8 @@ class SuiteSession:
         if planned is not None:
             env.guard.destructive_allowed = planned.destructive_allowed
             env.guard.isolated = planned.isolated
-        client.observers += [env.observe, env.ledger.observe]
         ctx = Context(client, env, Results(), config, replay=replay_command(planned or original))
+        client.observers += [ctx.coverage.observe, env.observe, env.ledger.observe]  # coverage: before the ledger
         universal.watch(ctx)
         return cls(config, (planned or config).target_url or config.target_url, ctx, mock, planned=planned)
 

@@ -21,10 +21,10 @@ STAGGER = 0.02  # seconds between one wave of a staggered race being sent and th
 ROUNDS = ("rest", "mixed", "mixed, cancels at once", "mixed, staggered")
 
 
-def _at_once(sends: Sequence[tuple[int, Callable[[], Exchange]]]) -> list[Exchange]:
+def _at_once(ctx: Context, sends: Sequence[tuple[int, Callable[[], Exchange]]]) -> list[Exchange]:
     """Every send, each from a thread of its own, released together in waves: wave 0 at once, each
     later wave `STAGGER` after the one before it was sent (not after a fixed time: a loaded machine
-    oversleeps)."""
+    oversleeps). Their exchanges are tagged concurrent (`conformance.layers.dimensions`)."""
     start = threading.Barrier(len(sends))
     sent = [threading.Event() for _ in range(1 + max(wave for wave, _ in sends))]
 
@@ -35,7 +35,8 @@ def _at_once(sends: Sequence[tuple[int, Callable[[], Exchange]]]) -> list[Exchan
             sent[wave - 1].wait()
             time.sleep(STAGGER)
         sent[wave].set()
-        return request()
+        with ctx.coverage.tagged(concurrency="concurrent"):
+            return request()
 
     with ThreadPoolExecutor(max_workers=len(sends)) as pool:
         return list(pool.map(send, range(len(sends))))
@@ -85,7 +86,7 @@ def concurrent_delete(ctx: Context) -> None:
     every = Sample(ctx, "concurrent_delete").every
     for race in ROUNDS if every else ROUNDS[-1:]:
         call_id = ctx.env.seed_call(a, "completed")
-        answers = _at_once(_race(ctx, race, call_id, not every))[:n]
+        answers = _at_once(ctx, _race(ctx, race, call_id, not every))[:n]
         statuses = sorted(str(e.status) for e in answers)
         ok = statuses.count("200") == 1 and statuses.count("404") == n - 1
         winners = [e for e in answers if e.status == 200][:2] or answers[:1]
@@ -111,7 +112,7 @@ def concurrent_creates(ctx: Context) -> None:
     senders: list[tuple[Tenant, str | None]] = [(a, key)] * per_org
     senders += [(b, key)] if b.key else []
     senders += [(t, None) for t in (a, b) if t.key] * (per_org // 2 if every else 0)
-    answers = _at_once([(0, _creator(ctx, tenant, with_key)) for tenant, with_key in senders])
+    answers = _at_once(ctx, [(0, _creator(ctx, tenant, with_key)) for tenant, with_key in senders])
     made = [(t, k, calls.created_id(e), e) for (t, k), e in zip(senders, answers, strict=True)]
     keyed = [(cid, e) for t, k, cid, e in made if t is a and k is not None]
     ids = {cid for cid, e in keyed if e.status == 201}  # a 409 for a create still under way is no second call

@@ -154,13 +154,14 @@ def over_time(ctx: Context) -> None:
     if every:
         erasure.expect_sharers_kept(ctx, sharers, "after the delete")
     ctx.client.sleep(max(0.0, start + pause - time.monotonic()))
-    when = f"{pause:g} s after the delete"
-    erasure.read_again(ctx, victims, when, every=every)
-    for n, victim in enumerate(victims[: len(transports)]):
-        _expect_repeats_refused(ctx, victim.call_id, when, transports if every else transports[n : n + 1])
-    repeats = [_op(ctx, t, "cancel", queued, n) for n, t in enumerate(transports if every else transports[:1])]
-    _expect_same_cancel(ctx, queued, first_cancel, repeats, f"{pause:g} s after the first")
-    erasure.expect_sharers_kept(ctx, sharers, when)
+    with ctx.coverage.tagged(timing="after the pause"):
+        when = f"{pause:g} s after the delete"
+        erasure.read_again(ctx, victims, when, every=every)
+        for n, victim in enumerate(victims[: len(transports)]):
+            _expect_repeats_refused(ctx, victim.call_id, when, transports if every else transports[n : n + 1])
+        repeats = [_op(ctx, t, "cancel", queued, n) for n, t in enumerate(transports if every else transports[:1])]
+        _expect_same_cancel(ctx, queued, first_cancel, repeats, f"{pause:g} s after the first")
+        erasure.expect_sharers_kept(ctx, sharers, when)
     _expect_no_deleted_id(ctx, victims, made)
 
 

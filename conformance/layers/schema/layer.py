@@ -54,6 +54,7 @@ class SchemaLayer:
         self.call_ids = seed_calls(ctx, SAMPLED_SEEDED_STATES if self.sampled else SEEDED_STATES)
         self.schema = schemathesis.openapi.from_path(spec_path(), config=self._config())
         self.tally = Tally()
+        self.shown: dict[str, Exchange] = {}  # case id -> its exchange: the sent case's, and its checks' probes
 
         def after_validate(context: Any, case: Any, response: Any, results: list[schemathesis.CheckResult]) -> None:
             self.tally.results.extend(results)  # every check's outcome, under the name of its check
@@ -107,7 +108,7 @@ class SchemaLayer:
             return None
         self.tally.errors_in_a_row = 0
         recorder.record_response(case_id=case.id, response=response)
-        self._observe(recorder.interactions[case.id])
+        self.shown = {case.id: self._observe(recorder.interactions[case.id])}
         return response
 
     def _keep(self, case: Case) -> int:
@@ -146,7 +147,7 @@ class SchemaLayer:
             self._no_answer(case, recorder, exc)
         for case_id, interaction in recorder.interactions.items():
             if case_id not in seen:
-                self._observe(interaction, admitted=False)  # the probes the checks sent
+                self.shown[case_id] = self._observe(interaction, admitted=False)  # the probes the checks sent
         for result in self.tally.results:
             self._account(result, case, response, recorder)
 
@@ -164,19 +165,24 @@ class SchemaLayer:
     ) -> None:
         if result.name == "not_a_server_error":
             return  # `universal` judges every response it is shown, this one included
+        # What the check judged: the case's answer, or the probes `ignored_auth` sent after it.
+        probes = result.name == "ignored_auth"
+        judged = [e for case_id, e in self.shown.items() if (case_id != case.id) == probes]
         if result.failure is not None:
             requirement = requirement_for(result.name, result.failure)
-            self.ctx.results.check(requirement)
+            self.ctx.count(requirement, judged)
             record_failure(self.ctx, self.tally, requirement, result, case, recorder)
             return
         for requirement in applied(result.name, case, response, recorder):
-            self.ctx.results.check(requirement)
+            self.ctx.count(requirement, judged)
 
     def _observe(
         self, interaction: Interaction, *, throttled: bool = False, error: str | None = None, admitted: bool = True
-    ) -> None:
+    ) -> Exchange:
         """Show one request schemathesis sent to the client's observers (counting it, unless `admitted`)."""
-        self.ctx.client.observe_external(_exchange(interaction, error), throttled=throttled, admitted=admitted)
+        exchange = _exchange(interaction, error)
+        self.ctx.client.observe_external(exchange, throttled=throttled, admitted=admitted)
+        return exchange
 
     def _no_answer(self, case: Case, recorder: ScenarioRecorder, exc: requests.RequestException) -> None:
         self.tally.errors_in_a_row += 1
