@@ -39,6 +39,31 @@ def test_the_guard_sends_cancels_and_deletes_only_to_ids_that_are_no_one_elses()
 
 
 @pytest.mark.parametrize(
+    ("delete", "cancel"),
+    [
+        ("/v1/calls/{id}/", "/v1/calls/{id}/cancel/"),
+        ("//v1/calls/{id}", "//v1/calls/{id}/cancel"),
+        ("/v1//calls/{id}", "/v1/calls/{id}//cancel"),
+        ("/V1/CALLS/{id}", "/V1/calls/{id}/CANCEL"),
+        ("/v1/./calls/{id}", "/v1/calls/./{id}/cancel"),
+        ("/v1/calls/{id};v=1", "/v1/calls/{id};v=1/cancel"),
+        ("/v1/calls/{id}?x=1", "/v1/calls/{id}/cancel?x=1"),
+    ],
+)
+def test_every_spelling_of_a_call_route_is_guarded_as_the_route(delete: str, cancel: str) -> None:
+    """A lenient router may take each spelling for the route itself (route_variants sends them): a
+    delete or cancel of another's call (call_1022, on a target that numbers its calls) is refused in
+    every spelling, and one of the suite's own calls is sent."""
+    guard = _guard("call_1023")
+    for method, path in (("DELETE", delete), ("POST", cancel)):
+        with pytest.raises(UnsafeRequest, match="call_1022"):
+            guard.check(method, path.format(id="call_1022"), None)
+        guard.check(method, path.format(id="call_1023"), None)
+    with pytest.raises(UnsafeRequest, match="call_1022"):  # every byte percent-encoded
+        guard.check("DELETE", "/v1/calls/%63%61%6C%6C%5F%31%30%32%32", None)
+
+
+@pytest.mark.parametrize(
     ("near_miss", "destroyable"),
     [
         ("call_102", False),  # a truncation: call 102 exists on a target that numbers its calls

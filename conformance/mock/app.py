@@ -85,7 +85,10 @@ class MockApp:
         if response is None and has_encoded_slash(scope):
             response = no_such_route()
         # Under a root path Starlette strips it before routing; the fast lane leaves that to it.
-        route = None if response is not None or scope.get("root_path") else fast_route(scope["method"], scope["path"])
+        path = scope["path"]
+        if self.state.store.faults and path.endswith("/") and self.state.store.fault("trailing-slash-skips-auth"):
+            path = scope["husky.legacy_route"] = path.rstrip("/")  # kept for an old SDK, in front of no key check
+        route = None if response is not None or scope.get("root_path") else fast_route(scope["method"], path)
         if response is None and route is None:
             return await self._starlette(scope, receive, send)
         if route is not None:

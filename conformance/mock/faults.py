@@ -108,6 +108,11 @@ FAULTS: dict[str, Fault] = {
         _f("head-before-auth", "HEAD of a call answers 200 or 404 before the key is checked", "AUTH-BEFORE-EXISTENCE"),
         _f("options-before-auth", "OPTIONS of a call answers 204 or 404 without a key", "AUTH-BEFORE-EXISTENCE"),
         _f("head-cross-org", "HEAD finds other organisations' calls", "TENANT-404"),
+        _f(
+            "trailing-slash-skips-auth",
+            "a legacy spelling of the call routes, with a trailing slash, is served without a key",
+            "AUTH-MISSING-401",
+        ),
         # issue 13: webhook bodies as an attacker writes them
         _f("webhook-action-case-insensitive", "webhook actions match in any case", "HOOK-BAD-BODY-REFUSED"),
         _f("webhook-action-stripped", "webhook actions are stripped of whitespace", "HOOK-BAD-BODY-REFUSED"),

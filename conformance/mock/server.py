@@ -20,7 +20,7 @@ from conformance.mock.demo import banner, seed_demo
 from conformance.mock.protocol import HttpProtocol, Limits, protocol_class
 from conformance.mock.store import Store
 
-__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve"]
+__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve", "settle_gc", "uvicorn_server"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -67,7 +67,7 @@ def limits_of(config: MockConfig) -> Limits:
     )
 
 
-def _uvicorn(app: ASGIApp, config: MockConfig) -> uvicorn.Server:
+def uvicorn_server(app: ASGIApp, config: MockConfig) -> uvicorn.Server:
     options = UVICORN_OPTIONS | {"http": protocol_class(limits_of(config))}
     return uvicorn.Server(uvicorn.Config(app, **options))
 
@@ -92,7 +92,7 @@ class MockServer:
         self.app = create_app(self.config, self.store)
         self._socket = bind(host, port)
         self.host, self.port = self._socket.getsockname()[:2]
-        self._server = _uvicorn(wrap(self.app) if wrap else self.app, self.config)
+        self._server = uvicorn_server(wrap(self.app) if wrap else self.app, self.config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="mock-server", daemon=True
         )
@@ -136,7 +136,7 @@ def serve(config: MockConfig, sock: socket.socket, *, demo: bool, generated_toke
         print(f"faults on (deliberate contract violations): {', '.join(sorted(config.faults))}", flush=True)
     app.access_log = StreamAccessLog(sys.stderr)
     settle_gc(app)
-    _uvicorn(app, config).run(sockets=[sock])
+    uvicorn_server(app, config).run(sockets=[sock])
 
 
 def settle_gc(app: MockApp) -> None:

@@ -18,7 +18,8 @@ from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
 from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
-from conformance.mock import MockConfig, MockServer
+from conformance.mock import MockConfig
+from conformance.mock.child import MockProcess
 from conformance.run.report_data import Shard
 from conformance.target.cleanup import CleanUp, clean_up
 from conformance.target.credentials_probe import planned_requests
@@ -33,7 +34,7 @@ class SuiteSession:
     config: SuiteConfig
     target: str
     ctx: Context
-    mock: MockServer | None = None
+    mock: MockProcess | None = None
     started: float = field(default_factory=time.monotonic)
     suite_errors: list[str] = field(default_factory=list)
     cleanup: CleanUp | None = None
@@ -126,12 +127,13 @@ def check_budget(config: SuiteConfig) -> None:
         )
 
 
-def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockServer | None]:
-    """An embedded run or a plan runs against the bundled mock: the mock started, the config aimed at it."""
+def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockProcess | None]:
+    """An embedded run or a plan runs against the bundled mock: the mock started (in a process of its
+    own, on the other core), the config aimed at it."""
     if not (config.embedded or config.dry_run):
         return config, None
     token = secrets.token_urlsafe(24)
-    mock = MockServer(MockConfig(fixtures_token=token)).start()
+    mock = MockProcess(MockConfig(fixtures_token=token)).start()
     config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
     config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
     return config, mock

@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 from conformance.errors import NotExercised, UnsafeRequest
 
-__all__ = ["Guard", "IdAlphabet", "destructive_target", "segment_id"]
+__all__ = ["Guard", "IdAlphabet", "destructive_target", "lenient_path", "segment_id"]
 
 _REST = re.compile(r"^/v1/calls/([^/?#]*)(/cancel)?/?(?:[?#].*)?$")
 _HOOK = re.compile(r"^/v1/hooks/[^/?#]*/?$")
@@ -47,8 +47,19 @@ def segment_id(segment: str) -> str:
     return unquote(segment, errors="surrogateescape")
 
 
+def lenient_path(path: str) -> str:
+    """`path` as a lenient router may read it: no query, one slash for many, no `.` segments, no
+    `;parameters`, the case of the route's words as the contract spells them (`/V1/CALLS/x`)."""
+    segments = [s.split(";", 1)[0] for s in re.split(r"[?#]", path, maxsplit=1)[0].split("/") if s not in ("", ".")]
+    words = {"v1", "calls", "cancel", "hooks"}
+    return "/" + "/".join(s.lower() if s.lower() in words and n != 2 else s for n, s in enumerate(segments))
+
+
 def destructive_target(method: str, path: str, body: bytes | None) -> str | None:
-    """The call id a cancel or delete names (REST path, or the webhook's `data.call_id`), else None."""
+    """The call id a cancel or delete names (REST path, or the webhook's `data.call_id`), else None.
+    A path is read as the most lenient router would (`lenient_path`): whatever spelling the suite
+    sends, a cancel or delete of a call is recognised as one."""
+    path = lenient_path(path)
     rest = _REST.match(path)
     if rest is not None and ((method == "DELETE" and not rest.group(2)) or (method == "POST" and rest.group(2))):
         return segment_id(rest.group(1))

@@ -84,14 +84,18 @@ def repeat_cancel(ctx: Context) -> None:
 
 def _expect_first_cancel(ctx: Context, call_id: str, first: Exchange) -> None:
     """The first cancel of a queued call: 200 and the flat cancel body, over either transport."""
-    what = f"first cancel, over {_transport_of(first)}"
-    ctx.expect_answer("CANCEL-QUEUED-200", first, [200], what=what)
+    _expect_cancelled("CANCEL-QUEUED-200", ctx, call_id, first, f"first cancel, over {_transport_of(first)}")
+
+
+def _expect_cancelled(requirement: str, ctx: Context, call_id: str, answer: Exchange, what: str) -> None:
+    """200 and the flat cancel body: `success` the boolean true, the path id, status `cancelled`."""
+    ctx.expect_answer(requirement, answer, [200], what=what)
     ctx.expect(
-        "CANCEL-QUEUED-200",
-        body_ok("cancelled", first.json(), call_id),
-        f"{what}: body {first.response_body[:200]!r}, expected"
+        requirement,
+        body_ok("cancelled", answer.json(), call_id),
+        f"{what}: body {answer.response_body[:200]!r}, expected"
         ' {"success": true, "call_id": the path id, "status": "cancelled", "message"}',
-        first,
+        answer,
     )
 
 
@@ -101,14 +105,7 @@ def _expect_same_cancel(ctx: Context, call_id: str, first: Exchange, answers: li
     with ctx.deferred():
         for n, answer in enumerate(answers, start=2):
             what = f"cancel #{n} {when}, over {_transport_of(answer)}"
-            ctx.expect_answer("CANCEL-REPEAT-200", answer, [200], what=what)
-            ctx.expect(
-                "CANCEL-REPEAT-200",
-                body_ok("cancelled", answer.json(), call_id),
-                f"{what} answered {answer.response_body[:200]!r}, expected"
-                ' {"success": true, "call_id": the path id, "status": "cancelled", "message"}',
-                answer,
-            )
+            _expect_cancelled("CANCEL-REPEAT-200", ctx, call_id, answer, what)
             ctx.expect(
                 "CANCEL-REPEAT-200",
                 listed_fields(answer.json()) == listed_fields(first.json()),  # extra fields may differ

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from conformance.config import Breadth
 from conformance.errors import NotExercised
+from conformance.http.client import Exchange
 from conformance.layers.checks import check
 from conformance.layers.context import Context
-from conformance.layers.properties._common import Sample, expect_unchanged
+from conformance.layers.properties._common import Sample, expect_unchanged, lasting_state, seeded
 from conformance.target import calls
 
 UNKNOWN_ROUTES = ("/v1/nope", "/v1/calls/x/y/z", "/v2/calls")
@@ -93,3 +95,87 @@ def _alike(
 
 def _route_path(route: str, call_id: str) -> str:
     return route.format(call=f"/v1/calls/{quote(call_id, safe='')}")
+
+
+# Spellings of a call route a lenient router may take for the route itself (a trailing slash, doubled
+# slashes, another case, a percent-encoded id, a path parameter). Whatever a server makes of them, a
+# credential it would refuse on the route is refused on each: never a 2xx, and the call left as it was.
+ROUTE_VARIANTS: dict[str, Callable[[str, str], str]] = {
+    "trailing slash": lambda ident, tail: f"/v1/calls/{ident}{tail}/",
+    "leading double slash": lambda ident, tail: f"//v1/calls/{ident}{tail}",
+    "inner double slash": lambda ident, tail: f"/v1/calls//{ident}{tail}",
+    "upper-case version": lambda ident, tail: f"/V1/calls/{ident}{tail}",
+    "percent-encoded id": lambda ident, tail: f"/v1/calls/{_encode_every_byte(ident)}{tail}",
+    "path parameter": lambda ident, tail: f"/v1/calls/{ident};v=1{tail}",
+}
+# Sampled: the spellings a router and the auth in front of it most often read differently.
+SAMPLED_VARIANTS = ("trailing slash", "leading double slash", "upper-case version")
+# Each operation on a call route, the state its call is seeded in (one it would change), and its tail.
+VARIANT_OPERATIONS = (("GET", "completed", ""), ("DELETE", "completed", ""), ("POST", "queued", "/cancel"))
+
+
+def _encode_every_byte(call_id: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in call_id.encode())
+
+
+@check("route_variants", "AUTH-MISSING-401", "AUTH-UNKNOWN-401", "TENANT-404", "TENANT-UNTOUCHED")
+def route_variants(ctx: Context) -> None:
+    """Each operation on a call route, spelt as a lenient router may still take it: without a key, with
+    an unknown key and with B's key, never a 2xx, and the call (A's) as it was. Sampled: a delete in
+    each of `SAMPLED_VARIANTS` without a key, then the delete itself, which finds the call only if
+    they were refused."""
+    if ctx.config.budget.breadth == "sample":
+        return _variant_delete(ctx)
+    a, b = ctx.env.a, ctx.env.b
+    unknown = f"sk_test_unknown{ctx.env.rng.getrandbits(64):016x}"
+    credentials = {
+        "AUTH-MISSING-401": ("no key", {}),
+        "AUTH-UNKNOWN-401": ("an unknown key", a.auth("bearer", unknown)),
+    }
+    if b.key is not None:
+        credentials["TENANT-404"] = ("B's key", b.auth("x-api-key"))
+    with ctx.deferred():
+        for method, state, tail in VARIANT_OPERATIONS:
+            if not ctx.env.can_seed(state):
+                continue
+            call_id, before = seeded(ctx, a, state)
+            for requirement, (name, headers) in credentials.items():
+                answers = [
+                    _variant(ctx, requirement, method, spelling, (call_id, tail), (name, headers))
+                    for spelling in ROUTE_VARIANTS
+                ]
+                after = "TENANT-UNTOUCHED" if requirement == "TENANT-404" else requirement
+                expect_unchanged(ctx, after, a, call_id, before, *answers)
+
+
+def _variant(
+    ctx: Context,
+    requirement: str,
+    method: str,
+    spelling: str,
+    call: tuple[str, str],
+    credential: tuple[str, dict[str, str]],
+) -> Exchange:
+    """`method` on the call route spelt `spelling` with a credential the route refuses: never a 2xx."""
+    (call_id, tail), (name, headers) = call, credential
+    answer = ctx.client.request(method, ROUTE_VARIANTS[spelling](quote(call_id, safe=""), tail), headers=headers)
+    refused = answer.status is None or not 200 <= answer.status < 300
+    ctx.expect(requirement, refused, f"{method} {spelling} with {name}: got {answer.outcome()}", answer)
+    return answer
+
+
+def _variant_delete(ctx: Context) -> None:
+    a = ctx.env.a
+    if lasting_state(ctx) != "completed":  # no call a delete acts on: the call is read back instead
+        call_id, before = seeded(ctx, a)
+        tried = [
+            _variant(ctx, "AUTH-MISSING-401", "DELETE", s, (call_id, ""), ("no key", {})) for s in SAMPLED_VARIANTS
+        ]
+        return expect_unchanged(ctx, "AUTH-MISSING-401", a, call_id, before, *tried)
+    call_id = ctx.env.seed_call(a, "completed")
+    tried = [_variant(ctx, "AUTH-MISSING-401", "DELETE", s, (call_id, ""), ("no key", {})) for s in SAMPLED_VARIANTS]
+    deleted = calls.rest(ctx.client, "delete", call_id, a.auth())
+    if deleted.status != 200:  # gone already (a spelling deleted it), or a delete that fails anyway
+        gone = calls.get(ctx.client, call_id, a.auth())
+        what = f"DELETEs spelt {', '.join(SAMPLED_VARIANTS)} with no key were refused, yet the call is gone"
+        ctx.expect("AUTH-MISSING-401", gone.status != 404, what, *tried, deleted, gone)

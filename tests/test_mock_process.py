@@ -1,0 +1,70 @@
+"""The embedded run's mock in a process of its own (conformance.mock.child): it serves, it stops,
+its fixtures token is not on its command line, and it never outlives the process that started it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.mock import MockConfig
+from conformance.mock.child import MockProcess
+
+TOKEN = "mock-process-fixtures-token"
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or "Z" in _state(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_it_serves_the_mock_and_stops() -> None:
+    with MockProcess(MockConfig(fixtures_token=TOKEN)) as mock:
+        child = mock._child
+        assert child is not None
+        answer = httpx.post(f"{mock.url}/_fixtures/orgs", headers={"x-fixtures-token": TOKEN}, timeout=10)
+        assert answer.status_code == 201, answer.text
+        assert TOKEN.encode() not in Path(f"/proc/{child.pid}/cmdline").read_bytes()
+    assert child.returncode is not None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{mock.url}/v1/calls/x", timeout=2)
+
+
+def test_the_mock_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
+    parent = (
+        "import os, sys\n"
+        "from conformance.mock import MockConfig\n"
+        "from conformance.mock.child import MockProcess\n"
+        f"mock = MockProcess(MockConfig(fixtures_token={TOKEN!r})).start()\n"
+        "print(mock._child.pid, mock.url, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    script = tmp_path / "parent.py"
+    script.write_text(parent)
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as started:
+        assert started.stdout is not None
+        pid, url = started.stdout.readline().split()
+        answer = httpx.post(f"{url}/_fixtures/orgs", headers={"x-fixtures-token": TOKEN}, timeout=10)
+        assert answer.status_code == 201
+        os.kill(started.pid, signal.SIGKILL)  # no clean-up of its own runs
+        started.wait()
+    assert _gone(int(pid), within=5), "the mock outlived the process that started it"
