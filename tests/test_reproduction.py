@@ -316,3 +316,20 @@ def test_a_check_shows_its_own_requests_only_and_the_seeding_of_its_calls(tmp_pa
         text = ctx.reproduction((failing,))
     # The first check's GET is not this one's; the seeding is, though the first check sent it.
     assert _requests(text) == ["POST /_fixtures/calls -> 201", f"DELETE /v1/calls/{call} -> 200"]
+
+
+def test_requests_on_a_variant_of_the_id_are_not_on_the_call() -> None:
+    """The ID checks try `<id>%20`, `<id>` and more hex: those name no call, unless one fails."""
+    failing = _exchange("GET", f"/v1/calls/{CALL}abc")
+    history = _history(
+        _seeding(CALL),
+        _exchange("GET", f"/v1/calls/{CALL}%20", 404),
+        _exchange("GET", f"/v1/calls/{CALL}0f", 404),
+        _exchange("GET", f"/v1/calls/{CALL}/cancel", 404),
+        failing,
+    )
+    assert _requests(_reproduce(history, failing)) == [
+        "POST /_fixtures/calls -> 201",
+        f"GET /v1/calls/{CALL}/cancel -> 404",
+        f"GET /v1/calls/{CALL}abc -> 200",
+    ]

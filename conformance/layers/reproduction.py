@@ -2,15 +2,16 @@
 exchanges name, in the order they were sent, then the replay line.
 
 The calls are those the suite made (`Environment.created`) that the failing exchanges mention (in
-the URL or either body). Chosen from the check's history (`conformance.http.history`): each request
-up to the last failing one that mentions one of them, the failing ones whatever they mention, and
-the seeding of each (`Environment.setup`) where the history no longer holds it. Requests that were
-in flight together are marked; past `MAX_REQUESTS`, the seeding and the latest are kept and the
-number left out is said.
+the URL or either body, an id variant such as `<id>%20` included). Chosen from the check's history
+(`conformance.http.history`): each request up to the last failing one that names one of them as a
+whole id, the failing ones whatever they name, and the seeding of each (`Environment.setup`) where
+the history no longer holds it. Requests that were in flight together are marked; past
+`MAX_REQUESTS`, the seeding and the latest are kept and the number left out is said.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,9 +46,17 @@ def mentioned(exchanges: Iterable[Exchange], calls: Iterable[str]) -> list[str]:
     return [c for c in calls if c and c in text]
 
 
-def _names(exchange: Exchange, ids: Collection[str]) -> bool:
-    text = _text(exchange) if ids else ""
-    return any(i in text for i in ids)
+def _naming(ids: Collection[str]) -> re.Pattern[str] | None:
+    """A search for any of `ids` as a whole id: not part of a longer one (the variants of an id the
+    ID checks try, `<id>%20` or `<id>` and more hex digits, are requests on no call of the suite's)."""
+    if not ids:
+        return None
+    either = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.compile(rf"(?<![\w%.~-])(?:{either})(?![\w%.~-])")
+
+
+def _names(exchange: Exchange, naming: re.Pattern[str] | None) -> bool:
+    return naming is not None and naming.search(_text(exchange)) is not None
 
 
 def _is(exchange: Exchange, failing: Sequence[Exchange]) -> bool:
@@ -60,7 +69,8 @@ def choose(history: Sequence[Sent], failing: Sequence[Exchange], ids: Collection
     """The requests of `history` that concern `ids` up to the last `failing` one, the failing ones
     last if the history lacks them, and the `setup` (seeding) exchanges it lacks first."""
     last = max((n for n, s in enumerate(history) if _is(s.exchange, failing)), default=len(history) - 1)
-    chosen = [s for s in history[: last + 1] if _is(s.exchange, failing) or _names(s.exchange, ids)]
+    naming = _naming(ids)
+    chosen = [s for s in history[: last + 1] if _is(s.exchange, failing) or _names(s.exchange, naming)]
     shown = [s.exchange for s in chosen]
     missing = [Sent(e) for e in setup if not _is(e, shown)]
     later = [Sent(e) for e in failing if not _is(e, shown)]
