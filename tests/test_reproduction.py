@@ -28,6 +28,7 @@ from conformance.layers import (
 from conformance.layers.checks import CHECKS
 from conformance.layers.lifecycle import run_lifecycle
 from conformance.layers.replay_line import replay_command
+from conformance.layers.schema import SchemaLayer
 from conformance.mock import MockConfig, MockServer
 from conformance.run.session import SuiteSession
 from conformance.target import calls
@@ -333,3 +334,19 @@ def test_requests_on_a_variant_of_the_id_are_not_on_the_call() -> None:
         f"GET /v1/calls/{CALL}/cancel -> 404",
         f"GET /v1/calls/{CALL}abc -> 200",
     ]
+
+
+def test_a_schema_scenario_failure_lists_every_earlier_request_of_the_scenario_on_its_call(tmp_path: Path) -> None:
+    with _session("soft-delete", tmp_path) as suite:
+        sent: list[Exchange] = []
+        suite.ctx.client.observers.append(sent.append)
+        findings = SchemaLayer(suite.ctx).run_stateful()
+        text = _first_reproduction(suite, "DEL-GONE")
+    assert "DEL-GONE" in {f.requirement for f in findings}
+    shown = _requests(text)
+    call = shown[-1].split("/v1/calls/")[1].split(" ")[0].split("/")[0]
+    # Each scenario has calls of its own: every request on this one, up to the failing one.
+    on_the_call = [f"{e.method} {_path(e.url)} -> {e.outcome()}" for e in sent if reproduction.mentioned([e], [call])]
+    assert shown == on_the_call[: len(shown)]
+    assert on_the_call[0].startswith("POST /_fixtures/calls -> 201")
+    assert len(shown) > 3  # the seeding, the delete, the read that found it: and what came between
