@@ -1,9 +1,10 @@
 """The requests of the check running now, with when each was on the wire: what a failure's
 reproduction is chosen from (`conformance.layers.reproduction`).
 
-A check (a pytest item, a lifecycle run, a schemathesis scenario) calls `start` when it begins;
-the client adds every exchange it sends or is shown. Only the last `MAX_KEPT` are kept: a check
-that sends more keeps its latest, and a reproduction says what it could not show.
+A check calls `start` when it begins (each pytest item, through `Context.begin`; each scenario of
+the schema layer); the client adds every exchange it sends or is shown. Only the latest `MAX_KEPT`
+are kept: a reproduction needs the requests just before its failure, and the seeding of each call
+is kept apart all run long (`Environment.setup`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ MAX_KEPT = 4096  # exchanges of one check kept, the latest
 
 @dataclass(frozen=True)
 class Sent:
-    """One exchange of the check, and when it was on the wire (`time.monotonic()`; None: not known,
-    as for schemathesis' requests, sent one after another)."""
+    """One exchange of the check, and when it was on the wire (`time.monotonic()`; None: not known).
+    Schemathesis' requests, sent one at a time, are given the time they were shown to the client."""
 
     exchange: Exchange
     started: float | None = None

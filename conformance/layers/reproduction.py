@@ -23,7 +23,7 @@ from conformance.target.calls import created_id
 __all__ = ["MAX_REQUESTS", "Steps", "choose", "mentioned", "render"]
 
 MAX_REQUESTS = 30  # request lines a reproduction shows at most
-MAX_TEXT = 65536  # characters of each body searched for a call id
+MAX_TEXT = 65536  # bytes of each body searched for a call id
 
 
 @dataclass(frozen=True)
