@@ -58,6 +58,7 @@ COSTS: dict[str, tuple[int, int, int, int]] = {
     "repeat_delete": (4, 4, 4, 4),
     "repeat_cancel": (4, 5, 5, 5),
     "routes_and_methods": (2, 7, 7, 7),
+    "route_variants": (5, 69, 69, 69),
     "cancel_table": (16, 28, 28, 28),
     "delete_refused_states": (16, 24, 24, 24),
     "delete_gone": (7, 14, 14, 14),
