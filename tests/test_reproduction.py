@@ -350,3 +350,16 @@ def test_a_schema_scenario_failure_lists_every_earlier_request_of_the_scenario_o
     assert shown == on_the_call[: len(shown)]
     assert on_the_call[0].startswith("POST /_fixtures/calls -> 201")
     assert len(shown) > 3  # the seeding, the delete, the read that found it: and what came between
+
+
+def test_a_failure_with_no_exchange_shows_the_requests_on_the_calls_its_title_names(tmp_path: Path) -> None:
+    with _session("repeat-delete-200", tmp_path) as suite:
+        ctx, a = suite.ctx, suite.ctx.env.a
+        ctx.begin("a check", ())
+        call = ctx.env.seed_call(a, "completed")
+        calls.rest(ctx.client, "delete", call, a.auth())
+        with pytest.raises(Failure) as raised:
+            ctx.expect("ID-NEVER-REUSED", False, f"a create after the deletes answered a deleted call's id {[call]}")
+        ctx.record(raised.value)
+        text = _first_reproduction(suite, "ID-NEVER-REUSED")
+    assert _requests(text) == ["POST /_fixtures/calls -> 201", f"DELETE /v1/calls/{call} -> 200"]

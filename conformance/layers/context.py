@@ -83,9 +83,10 @@ class Context:
         self.env.ledger.activity = (check, requirements)
         self.client.history.start()
 
-    def reproduction(self, exchanges: Sequence[Exchange]) -> str:
-        """Every request of the check on the calls `exchanges` name, up to them (see `reproduction`)."""
-        ids = reproduction.mentioned(exchanges, self.env.created)
+    def reproduction(self, exchanges: Sequence[Exchange], title: str = "") -> str:
+        """Every request of the check on the calls `exchanges` (or the failure's `title`) name, up to
+        them (see `conformance.layers.reproduction`)."""
+        ids = reproduction.mentioned(exchanges, self.env.created, title)
         setup = [self.env.setup[c] for c in ids if c in self.env.setup]
         steps = reproduction.choose(self.client.history.sent(), exchanges, ids, setup)
         return reproduction.render(steps, self.client.secrets, self.replay or replay_command(self.config))
@@ -93,9 +94,9 @@ class Context:
     def record(self, failure: Failure) -> None:
         message = self.client.secrets.redact(failure.title)
         if self.results.keeps(failure.requirement, message):  # else the reproduction is not worth its search
-            self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges))
+            self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges, failure.title))
 
     def describe(self, failure: Failure) -> str:
         """The failure as the terminal shows it: requirement, title and reproduction, redacted."""
         title = self.client.secrets.redact(failure.title)
-        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges)}"
+        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges, failure.title)}"

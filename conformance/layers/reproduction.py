@@ -2,11 +2,13 @@
 exchanges name, in the order they were sent, then the replay line.
 
 The calls are those the suite made (`Environment.created`) that the failing exchanges mention (in
-the URL or either body, an id variant such as `<id>%20` included). Chosen from the check's history
-(`conformance.http.history`): each request up to the last failing one that names one of them as a
-whole id, the failing ones whatever they name, and the seeding of each (`Environment.setup`) where
-the history no longer holds it. Requests that were in flight together are marked; past
-`MAX_REQUESTS`, the seeding and the latest are kept and the number left out is said.
+the URL or either body, an id variant such as `<id>%20` included) or the failure's title names (the
+deleted call whose PII an answer about another call holds; a failure with no exchange of its own).
+Chosen from the check's history (`conformance.http.history`): each request up to the last failing
+one that names one of them as a whole id, the failing ones whatever they name, and the seeding of
+each (`Environment.setup`) where the history no longer holds it. Requests that were in flight
+together are marked; past `MAX_REQUESTS`, the seeding and the latest are kept and the number left
+out is said.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def _text(exchange: Exchange) -> str:
     return f"{exchange.url}\n{sent}\n{answered}"
 
 
-def mentioned(exchanges: Iterable[Exchange], calls: Iterable[str]) -> list[str]:
-    """Of `calls` (ids), those the exchanges name."""
-    text = "\n".join(_text(e) for e in exchanges)
+def mentioned(exchanges: Iterable[Exchange], calls: Iterable[str], title: str = "") -> list[str]:
+    """Of `calls` (ids), those the exchanges (or the failure's `title`) name."""
+    text = "\n".join([title, *(_text(e) for e in exchanges)])
     return [c for c in calls if c and c in text]
 
 
