@@ -57,6 +57,7 @@ class _Given:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[SUITE_CONFIG] = self.suite_config
         config.stash[FROM_CLI] = True
+        config._inipath = None  # `-c os.devnull` (no ini file of where it runs): no `configfile:` line
 
 
 def _suite_config(config: pytest.Config) -> SuiteConfig:
@@ -329,25 +330,25 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     marker = item.get_closest_marker(SUITE_MARKER)
     if suite is None or marker is None:
         return (yield)
-    before = suite.ctx.client.requests
+    before, found = suite.ctx.client.requests, suite.ctx.results.found.copy()
     name = _name(item)
     suite.ctx.begin(name, _requirements(item))  # what the calls it creates are for; its reproductions
     result = yield
     from conformance.run import progress
 
-    outcome, layer = item.stash.get(OUTCOME, "pass"), marker.kwargs.get("layer", "")
-    requests = suite.ctx.client.requests - before
-    suite.items.append(
-        {"layer": layer, "name": name, "requirements": list(_requirements(item)), "outcome": outcome}
-        | {"requests": requests, "reason": item.stash.get(REASON, "")}
-    )
-    progress.item_line(item.config, layer, name, outcome, requests)
+    failed = suite.ctx.results.found - found  # the failures it found, in passing (SHOULDs, universal rules) too
+    outcome = progress.outcome(item.stash.get(OUTCOME, "pass"), failed, strict=suite.config.strict)
+    entry = {"layer": marker.kwargs.get("layer", ""), "name": name, "requirements": list(_requirements(item))}
+    entry |= {"outcome": outcome, "requests": suite.ctx.client.requests - before, "reason": item.stash.get(REASON, "")}
+    progress.item_line(item.config, suite, entry)
     return result
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
-    if SUITE_MARKER in report.keywords and report.when == "call" and config.stash.get(SESSION, None):
-        return report.outcome, "", report.outcome.upper()  # no dot: the suite prints its own line per check
+    suite = config.stash.get(SESSION, None)
+    if SUITE_MARKER in report.keywords and report.when == "call" and suite:
+        word = "planned" if suite.planned and report.passed else report.outcome  # a dry run passes nothing
+        return word, "", word.upper()  # no dot: the suite prints its own line per check
     return None
 
 
@@ -362,6 +363,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     crashed = session.config.stash.get(CRASHED, None)
     try:
+        progress.stop(session.config, suite)
         _clean_up(suite, session.config)
         if crashed is None and MISUSED in session.config.stash:
             print(f"husky-conformance: {session.config.stash[MISUSED]}", file=sys.stderr)

@@ -165,20 +165,20 @@ def refused_url() -> Iterator[str]:
 # --- a mock with broken rules --------------------------------------------------------------------
 
 
-def _delete_even_when_absent(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+def _delete_even_when_absent(store: Store, org_id: str, call_id: str, **how: Any) -> dict[str, Any]:
     """MUST broken: a delete of a call that is not there (or not completed) still answers 200."""
     try:
-        return _REAL_DELETE(store, org_id, call_id)
+        return _REAL_DELETE(store, org_id, call_id, **how)
     except ApiError as error:
         if error.status != 404:
             raise
         return {"data": {"call_id": call_id, "deleted": True}}
 
 
-def _cancel_refused_with_400(store: Store, org_id: str, call_id: str) -> dict[str, Any]:
+def _cancel_refused_with_400(store: Store, org_id: str, call_id: str, **how: Any) -> dict[str, Any]:
     """SHOULD broken: cancel past queued answers 400 rather than 409 (still a 4xx: the MUST holds)."""
     try:
-        return _REAL_CANCEL(store, org_id, call_id)
+        return _REAL_CANCEL(store, org_id, call_id, **how)
     except ApiError as error:
         if error.status != 409:
             raise

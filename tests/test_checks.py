@@ -283,6 +283,14 @@ def test_a_good_answer_breaks_no_universal_rule(ctx: Context) -> None:
     }
 
 
+def test_a_throttled_head_needs_only_its_retry_after(ctx: Context) -> None:
+    """HTTP: a HEAD answer has no body, so a 429 to HEAD cannot name RATE_LIMIT_EXCEEDED (contract 7)."""
+    observe(ctx, replace(exchange(429, b"", **{"retry-after": "2"}), method="HEAD"))
+    assert failed(ctx) == set()
+    observe(ctx, replace(exchange(429, b"", **{"retry-after": "²"}), method="HEAD"))
+    assert failed(ctx) == {"RATE-LIMIT-429"}
+
+
 @pytest.mark.parametrize(
     "answer",
     [exchange(None), exchange(500, b"oops", path="/_fixtures/orgs")],

@@ -81,3 +81,19 @@ def _assert_a_complete_reproduction(text: str, where: str) -> None:
     lines = text.splitlines()
     assert any(line.startswith("curl ") and " # -> " in line for line in lines), f"{where}: no request in\n{text}"
     assert lines[-1].startswith("# replay the run: husky-conformance run "), f"{where}: no replay line in\n{text}"
+
+
+BARE_404 = re.compile(r"expected (?:\d{3}/)*404(?:/\d{3})* NOT_FOUND.*, got 404(?! [A-Z_]{3,}| with no error code)")
+
+
+def test_a_missing_error_code_is_said_by_every_layer(tmp_path: Path) -> None:
+    """404s without the envelope (`text-errors`): no message says `expected 404 NOT_FOUND, got 404`."""
+    token = "fixtures-text-errors"
+    with MockServer(MockConfig(fixtures_token=token, faults=frozenset({"text-errors"}))) as server:
+        args = ["--target-url", server.url, "--fixtures-token", token, "--budget", "quick"]
+        run = run_suite([*args, "-k", "lifecycle-1 or delete_gone"], tmp_path / "reports", seconds=600)
+    messages = [f["message"] for f in run.failures]
+    gone = [m for m in messages if "GET expected 404 NOT_FOUND, got 404" in m]
+    assert len({m.startswith("after ") for m in gone}) == 2, messages  # the lifecycle's and the property's
+    assert all(m.endswith("got 404 with no error code (the envelope's error.code is missing)") for m in gone), gone
+    assert not [m for m in messages if BARE_404.search(m)], messages

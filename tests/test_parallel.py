@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -126,6 +127,18 @@ def test_the_merged_report_adds_up_the_workers(both: tuple[SuiteRun, SuiteRun]) 
     lines = [line for line in parallel.stdout.splitlines() if line.startswith("  [")]
     assert len(lines) == 37  # every check once, from whichever worker ran it
     assert parallel.stdout.rstrip().splitlines()[-1].startswith("verdict: PASS (exit 0)")
+
+
+def test_a_parallel_run_has_the_header_of_a_single_one(both: tuple[SuiteRun, SuiteRun]) -> None:
+    sequential, parallel = both
+    one = [line for line in sequential.stdout.splitlines() if line.startswith("husky-conformance ")]
+    header = parallel.stdout.splitlines()[:3]
+    assert header[0] == re.sub(r"target \S+ \(bundled mock\)", "target the bundled mock (one for each worker)", one[0])
+    assert header[0].endswith("· seed 20261201 · budget quick (2000 requests)"), header
+    after = sequential.stdout.splitlines()[sequential.stdout.splitlines().index(one[0]) + 1]
+    assert header[1] == after == "  6000/min · seeder fixtures · cancels and deletes on"
+    assert header[2] == f"  3 workers, each a share of the checks: their reports in {parallel.report_dir}/workers/"
+    assert sum(line.startswith("husky-conformance ") for line in parallel.stdout.splitlines()) == 1
 
 
 def test_the_reports_of_both_fit_the_published_schema(both: tuple[SuiteRun, SuiteRun]) -> None:

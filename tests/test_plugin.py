@@ -26,7 +26,8 @@ from suite_runs import (
 
 from conformance.contract.requirements import REQUIREMENTS
 from conformance.layers.results import EXIT_CODES
-from conformance.mock import MockConfig, create_app
+from conformance.mock import MockConfig, MockServer, create_app
+from conformance.run import progress
 
 pytest_plugins = ["pytester"]
 
@@ -54,6 +55,9 @@ def run_suite(pytester: pytest.Pytester, *args: str, suite: str = PROPERTIES) ->
     return SuiteRun(int(result.ret), "\n".join(result.outlines), "\n".join(result.errlines), report_dir)
 
 
+BROKEN_TOKEN = "broken-rules-fixtures-token"
+
+
 @pytest.fixture(scope="module")
 def shared() -> dict[str, SuiteRun]:
     return {}
@@ -65,9 +69,10 @@ def run_once(pytester: pytest.Pytester, shared: dict[str, SuiteRun]) -> Callable
 
     def run(key: str, *args: str, broken: bool = False) -> SuiteRun:
         if key not in shared:
-            if broken:
-                with broken_rules():
-                    shared[key] = run_suite(pytester, *args)
+            if broken:  # the embedded run's mock has a process of its own: the broken one is served here
+                with broken_rules(), MockServer(MockConfig(fixtures_token=BROKEN_TOKEN)) as server:
+                    target = ("--target-url", server.url, "--fixtures-token", BROKEN_TOKEN)
+                    shared[key] = run_suite(pytester, *args, *target)
             else:
                 shared[key] = run_suite(pytester, *args)
         return shared[key]
@@ -125,7 +130,9 @@ def test_a_failed_check_shows_its_evidence_not_a_traceback(broken: SuiteRun) -> 
     text = broken.stdout
     repeat = "repeat delete over rest, at once after a delete over rest"
     assert f"[DEL-REPEAT-404] {repeat}: DELETE expected 404 NOT_FOUND, got 200" in text
-    assert "# replay the run: husky-conformance run --seed 20261201" in text
+    (replay,) = {line for line in text.splitlines() if line.startswith("# replay the run: ")}
+    assert replay.startswith("# replay the run: husky-conformance run --target-url http://127.0.0.1:"), replay
+    assert "--seed 20261201" in replay
     assert "def test_property(" not in text  # no source listing of the suite
     assert "husky = Context(" not in text  # nor the reprs of its frames
     summary = [line for line in broken.stdout.splitlines() if "test_property[repeat_delete] - " in line]
@@ -136,6 +143,38 @@ def test_strict_fails_on_a_should(broken_strict: SuiteRun, broken: SuiteRun) -> 
     assert {run.requirements[BROKEN_SHOULD]["status"] for run in (broken, broken_strict)} == {"fail"}
     assert (broken.report["strict"], broken_strict.report["strict"]) == (False, True)
     assert broken_strict.returncode == 1
+
+
+def _progress_line(run: SuiteRun, check: str) -> list[str]:
+    return next(line.split()[2:-2] for line in run.stdout.splitlines() if line.startswith(f"  [properties] {check} "))
+
+
+def test_a_checks_line_says_what_the_requirement_table_says(pytester: pytest.Pytester) -> None:
+    """The cancel table only breaks a SHOULD (recorded, the check goes on): a warning, or under strict a failure."""
+    faults = frozenset({"cancel-422", "repeat-delete-200"})  # a SHOULD, a MUST
+    checks = ("-k", "cancel_table or repeat_delete or auth_header_forms", "--budget", "quick")
+    with MockServer(MockConfig(fixtures_token=FIXTURES_TOKEN, faults=faults)) as mock:
+        target = ("--target-url", mock.url, "--fixtures-token", FIXTURES_TOKEN, *checks)
+        lenient, strict = run_suite(pytester, *target), run_suite(pytester, *target, "--conformance-strict")
+    assert lenient.requirements[BROKEN_SHOULD]["status"] == "fail", lenient.describe()
+    assert _progress_line(lenient, "cancel_table") == ["warn", BROKEN_SHOULD]
+    assert _progress_line(strict, "cancel_table") == ["FAIL", BROKEN_SHOULD]
+    assert _progress_line(lenient, "repeat_delete") == ["FAIL", "DEL-GONE,DEL-REPEAT-404"]
+    assert _progress_line(lenient, "auth_header_forms") == ["pass"]
+
+
+def test_no_running_count_after_the_last_check(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A count every 7 requests: the clean-up's requests would pass several; it has one line instead."""
+    monkeypatch.setattr(progress, "TICK", 7)
+    run = run_suite(pytester, "--seed", "4242", "-k", "cancel_table or delete_refused_states", "--budget", "quick")
+    lines = run.stdout.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith("  [properties] "))
+    assert any("requests so far" in line for line in lines[:last]), run.describe()
+    assert not any("requests so far" in line for line in lines[last:]), run.describe()
+    cleaning = [line for line in lines if "cleaning up" in line]
+    ledger = run.report["ledger"]
+    calls = ledger["deleted"] + ledger["cancelled"] + len(ledger["leftovers"])
+    assert cleaning == [f"  cleaning up: {calls} of the suite's calls still on the target"], run.describe()
 
 
 class _UnderPrefix:

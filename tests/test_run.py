@@ -47,6 +47,13 @@ def test_the_header_names_target_seed_and_budget(run: SuiteRun) -> None:
     ), headers[0]
 
 
+def test_the_header_names_no_configfile(run: SuiteRun) -> None:
+    """The CLI keeps ini files out (`-c os.devnull`): pytest's header must not show `configfile: ../dev/null`."""
+    assert run.stdout.startswith("=")  # pytest's header is there
+    assert "rootdir: " in run.stdout
+    assert not [line for line in run.stdout.splitlines() if "configfile" in line or "devnull" in line]
+
+
 def test_one_progress_line_per_check(run: SuiteRun) -> None:
     lines = [m for m in map(PROGRESS.fullmatch, run.stdout.splitlines()) if m]
     assert [m["name"] for m in lines] == list(CHECKS)
@@ -54,6 +61,22 @@ def test_one_progress_line_per_check(run: SuiteRun) -> None:
     assert {m["outcome"] for m in lines} == {"pass"}
     assert sum(int(m["requests"]) for m in lines) <= run.report["requests"]
     assert all(int(m["requests"]) > 0 for m in lines)
+
+
+def test_running_counts_come_during_the_checks_only(run: SuiteRun) -> None:
+    """Written past pytest's capture while a check runs; after the last check, the clean-up's one line."""
+    lines = run.stdout.splitlines()
+    last = max(i for i, line in enumerate(lines) if PROGRESS.fullmatch(line))
+    counts = [line for line in lines[:last] if re.fullmatch(r"  \.\.\. \d+ requests so far", line)]
+    assert counts, "no running count while the checks ran (this run sends over 1000 requests)"
+    values = [int(line.split()[1]) for line in counts]
+    assert values == sorted(set(values)), values
+    assert not [line for line in lines[last:] if "so far" in line]
+    ledger = run.report["ledger"]
+    calls = ledger["deleted"] + ledger["cancelled"] + len(ledger["leftovers"])
+    assert [line for line in lines if "cleaning up" in line] == [
+        f"  cleaning up: {calls} of the suite's calls still on the target"
+    ]
 
 
 def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
@@ -79,10 +102,11 @@ def test_the_last_words_are_the_verdict(run: SuiteRun) -> None:
             "--shard K/N runs share K of the checks in this process; drop --workers",
         ),
         (["--shard", "2/1"], "argument --shard: expected K/N with 1 <= K <= N, got '2/1'"),
+        (["-k", "no_check_is_called_this", "--workers", "2"], "-k selects none of the suite's checks; drop it"),
     ],
     ids=[
         *("bad budget", "NaN timeout", "port not a number", "-k selects nothing"),
-        *("empty shard", "shard and workers", "shard beyond N"),
+        *("empty shard", "shard and workers", "shard beyond N", "workers' -k selects nothing"),
     ],
 )
 def test_a_usage_error_is_one_line_and_exit_4(tmp_path: Path, args: list[str], mentions: str) -> None:

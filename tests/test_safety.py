@@ -159,6 +159,18 @@ def test_an_idempotent_replay_is_the_same_call_rightly() -> None:
     assert guard.reused("call_5")
 
 
+def test_the_same_idempotency_key_under_another_organisations_key_is_no_replay() -> None:
+    """A key is its organisation's own: B's create with A's key and body answered with A's call is id reuse."""
+    guard = _guard()
+    claims = _claims(guard)
+    claims.judge(_create("call_6", key="k1"))
+    as_x_api_key = replace(_create("call_6", key="k1"), headers={"x-api-key": "k", "Idempotency-Key": "k1"})
+    assert claims.judge(as_x_api_key)[0][0]  # the same key by the other header: the same caller
+    by_b = replace(_create("call_6", key="k1"), headers={"Authorization": "Bearer b", "Idempotency-Key": "k1"})
+    assert not claims.judge(by_b)[0][0]
+    assert guard.reused("call_6")
+
+
 def test_a_create_answer_showing_another_calls_contact_number_fails() -> None:
     guard = _guard()
     created = _create("call_5")

@@ -8,6 +8,7 @@ target").
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -20,20 +21,26 @@ from helpers import Tenant
 from second_target import SecondTarget, TargetConfig
 from suite_runs import SuiteRun, run_suite
 
+from conformance.layers.verdict import judge
 from conformance.target.fixtures_client import FixturesClient
 
 TOKEN = "fixtures-" + secrets.token_urlsafe(16)
 NUMBER = "+919812345678"
-# The SHOULD requirements the target's choices break on purpose (second_target's docstring, 6-10).
+# The SHOULD requirements the target's choices break on purpose (second_target's docstring, 6-10, 15, 18),
+# each named in README.md (issue 13).
 CHOSEN_SHOULD_FAILURES = {
+    "ENV-WRONG-METHOD-405": "404 for a wrong method",
     "AUTH-SCOPE-403": "401 for a missing scope",
     "ID-ODD-404": "400 for an id that cannot be any call's",
+    "CREATE-VALIDATION-400": "422 for an invalid create body",
     "CANCEL-PAST-QUEUED-409": "422 for a cancel past queued",
     "HOOK-BAD-BODY-400": "422 for a bad webhook body",
     "HOOK-CREATE": "201 for webhook call.create",
-    "SCHEMA-STATUS-DOCUMENTED": "the 400, 422 and 201 above are not in the spec",
+    "SCHEMA-STATUS-DOCUMENTED": "the 400s, 422s and 201 above are not in the spec",
     "SCHEMA-POSITIVE-ACCEPTED": "a schema-valid id outside the id alphabet gets 400, a cancel past queued 422",
 }
+# Found by the schema layer only when hypothesis draws such a request: the smoke budget may not.
+DRAWN_BY_THE_GENERATOR = {"SCHEMA-STATUS-DOCUMENTED", "SCHEMA-POSITIVE-ACCEPTED"}
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +87,17 @@ def test_json_with_charset_gzipped_when_accepted(http: httpx.Client, tenant: Ten
     answer = _create(http, tenant)
     assert answer.headers["content-type"] == "application/json; charset=utf-8"
     assert answer.headers["content-encoding"] == "gzip"  # httpx sends Accept-Encoding: gzip
-    plain = http.get("/v1/nowhere", headers={"Accept-Encoding": "identity"})
+    plain = http.get("/v2/nowhere", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     assert plain.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_html_characters_and_emoji_are_escaped(http: httpx.Client, seeds: FixturesClient, tenant: Tenant) -> None:
+    name = "<b>Zoë & \U0001f600</b>"
+    call = seeds.call(tenant.org, "queued", contact_name=name)
+    answer = http.get(f"/v1/calls/{call['call_id']}", headers=tenant.bearer)
+    assert answer.json()["data"]["contact_name"] == name
+    assert '"\\u003cb\\u003eZo\u00eb \\u0026 \\ud83d\\ude00\\u003c/b\\u003e"' in answer.text
 
 
 def test_missing_scope_is_401(http: httpx.Client, seeds: FixturesClient, tenant: Tenant) -> None:
@@ -122,6 +137,30 @@ def test_cancel_past_queued_is_422_and_changes_nothing(
 def test_an_id_outside_the_alphabet_is_400_after_auth(http: httpx.Client, tenant: Tenant, odd: str) -> None:
     assert http.get(f"/v1/calls/{odd}", headers=tenant.bearer).status_code == 400
     assert http.get(f"/v1/calls/{odd}").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/v1/nope", "/v1/calls/c_1001/", "/v1/calls/c_1001/cancel/x", "/v1"])
+def test_an_unknown_route_judges_the_key_first(http: httpx.Client, tenant: Tenant, path: str) -> None:
+    assert http.get(path).status_code == 401
+    answer = http.get(path, headers=tenant.bearer)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/v1/calls/c_1001"), ("GET", "/v1/calls/c_1001/cancel")])
+def test_a_wrong_method_is_404_after_auth(http: httpx.Client, tenant: Tenant, method: str, path: str) -> None:
+    assert http.request(method, path).status_code == 401
+    answer = http.request(method, path, headers=tenant.x_api_key)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "NOT_FOUND")
+    assert "allow" not in answer.headers
+    assert http.get(tenant.hook()).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[]", b'{"agent_id": "a"}', b'{"agent_id": "", "contact_number": "+91"}']
+)
+def test_an_invalid_create_body_is_422(http: httpx.Client, tenant: Tenant, body: bytes) -> None:
+    answer = http.post("/v1/calls", content=body, headers=tenant.bearer)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
 
 
 def test_bearer_scheme_is_case_sensitive(http: httpx.Client, tenant: Tenant) -> None:
@@ -211,29 +250,43 @@ def _failed(run: SuiteRun, level: str) -> dict[str, list[str]]:
     }
 
 
-def _assert_only_chosen_shoulds_fail(run: SuiteRun) -> None:
+def _assert_exactly_the_chosen_shoulds_fail(run: SuiteRun) -> None:
+    """No MUST fails; the SHOULDs that fail are chosen ones, and every targeted one the choices break
+    is found (the schema layer's only when its generator happens to draw such a request)."""
     musts, shoulds = _failed(run, "MUST"), _failed(run, "SHOULD")
     assert musts == {}, f"MUST failures on a correct target (false failures of the suite): {musts}"
     assert set(shoulds) <= set(CHOSEN_SHOULD_FAILURES), f"SHOULD failures no choice explains: {shoulds}"
+    missed = set(CHOSEN_SHOULD_FAILURES) - DRAWN_BY_THE_GENERATOR - set(shoulds)
+    assert not missed, f"chosen differences the suite did not report: {sorted(missed)}\n{run.describe()}"
 
 
 @pytest.mark.parametrize("budget", ["smoke", "quick"])
 def test_the_suite_passes_it(target: SecondTarget, tmp_path: Path, budget: str) -> None:
     run = _run(target, tmp_path / budget, "--budget", budget)
-    _assert_only_chosen_shoulds_fail(run)
+    _assert_exactly_the_chosen_shoulds_fail(run)
     assert (run.returncode, run.report["verdict"]) == (0, "pass"), run.describe()
 
 
-def test_strict_fails_only_the_chosen_shoulds(target: SecondTarget, tmp_path: Path) -> None:
-    run = _run(target, tmp_path / "strict", "--budget", "smoke", "--strict")
-    _assert_only_chosen_shoulds_fail(run)
-    assert run.returncode == 1, run.describe()
+@pytest.mark.parametrize(
+    ("budget", "first_id"),
+    [
+        ("smoke", 1001),
+        # Short sequential ids: a truncation or extension of one call's id (`c_2` of `c_23`, `c_230`)
+        # is another call's exact id, which answers 200 as itself without any variant resolving.
+        ("quick", 1),
+    ],
+)
+def test_strict_fails_only_the_chosen_shoulds(tmp_path: Path, budget: str, first_id: int) -> None:
+    with SecondTarget(TargetConfig(fixtures_token=TOKEN, first_id=first_id)) as served:
+        run = _run(served, tmp_path / budget, "--budget", budget, "--strict")
+    _assert_exactly_the_chosen_shoulds_fail(run)
+    assert (run.returncode, run.report["verdict"], run.report["strict"]) == (1, "fail", True), run.describe()
+    statuses = {r["id"]: r["status"] for r in run.report["requirements"]}
+    assert judge(statuses, strict=False) == "pass", "the same findings without --strict must pass"
 
 
-def test_the_suite_passes_it_when_ids_start_at_1(tmp_path: Path) -> None:
-    """Short sequential ids: a truncation or extension of one call's id (`c_2` of `c_23`, `c_230`)
-    is another call's exact id, which answers 200 as itself without any variant resolving."""
-    with SecondTarget(TargetConfig(fixtures_token=TOKEN, first_id=1)) as short_ids:
-        run = _run(short_ids, tmp_path / "short-ids", "--budget", "quick")
-    _assert_only_chosen_shoulds_fail(run)
-    assert (run.returncode, run.report["verdict"]) == (0, "pass"), run.describe()
+def test_the_readme_names_each_chosen_should() -> None:
+    """Issue 13: the SHOULDs the second target fails under --strict are each named in the README."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"^\| `([A-Z0-9-]+)` \|", readme, re.MULTILINE))
+    assert named == set(CHOSEN_SHOULD_FAILURES)

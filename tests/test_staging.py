@@ -438,7 +438,14 @@ def test_a_dry_run_sends_nothing_and_prints_the_plan(tmp_path: Path, recorder: R
     assert names["repeat_delete"]["requests"] > 0
     assert plan["requests"] > sum(c["requests"] for c in plan["checks"])  # and the provisioning
     assert "DRY RUN: the plan for" in run.stdout
-    assert "repeat_delete" in run.stdout
+    lines = run.stdout.splitlines()
+    for check in plan["checks"]:  # each check once, planned; never "pass" (nothing was judged)
+        shown = [line for line in lines if line.startswith(f"  [{check['layer']:<10}] {check['name']} ")]
+        assert len(shown) == 1, shown
+        assert shown[0].endswith("requests  planned") == (check["outcome"] == "pass"), shown[0]
+    assert not [line for line in lines if " pass " in f"{line} " or "passed" in line], run.stdout
+    assert lines[-1].startswith("="), lines[-1]
+    assert " planned in " in lines[-1], lines[-1]
 
 
 def test_a_dry_run_against_staging_shows_what_needs_allow_destructive(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from conformance.http.throttle import MAX_RETRY_AFTER, MAX_THROTTLE_RETRIES, ret
         ("600", MAX_RETRY_AFTER),
         ("1.5", 1.0),
         ("soon", 1.0),
+        ("²", 1.0),  # a digit to str.isdigit, not to float() nor to HTTP
+        ("٣", 1.0),
         ("", 1.0),
         (None, 1.0),
     ],

@@ -22,7 +22,7 @@ T = TypeVar("T")
 def retry_after(value: str | None) -> float:
     """The seconds a `Retry-After` of `value` asks to wait, as the suite waits them."""
     value = (value or "").strip()
-    return min(float(value), MAX_RETRY_AFTER) if value.isdigit() else 1.0
+    return min(float(value), MAX_RETRY_AFTER) if value.isascii() and value.isdigit() else 1.0  # not "²"
 
 
 def wait_for(status: int | None, value: str | None) -> float | None:

@@ -6,7 +6,7 @@ failure raises (the check stops there), a SHOULD failure is recorded and the che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -19,7 +19,16 @@ from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
 from conformance.target.environment import Environment
 
-__all__ = ["Context"]
+__all__ = ["Context", "answered"]
+
+
+def answered(exchange: Exchange, statuses: Collection[int], code: str | None) -> str:
+    """What came back, for a message that expected one of `statuses` with the error `code`: the status
+    expected without a code says the code is missing (never `expected 404 NOT_FOUND, got 404`)."""
+    got = exchange.outcome()
+    if code is not None and exchange.status in statuses and not exchange.error_code:
+        got += " with no error code (the envelope's error.code is missing)"
+    return got
 
 
 @dataclass
@@ -72,10 +81,7 @@ class Context:
         ok = exchange.status in allowed and (code is None or exchange.error_code == code)
         want = "/".join(map(str, sorted(allowed))) + (f" {code}" if code else "")
         where = f"{what}: " if what else ""
-        got = exchange.outcome()
-        if code is not None and exchange.status in allowed and not exchange.error_code:
-            got += " with no error code (the envelope's error.code is missing)"
-        title = f"{where}{exchange.method} expected {want}, got {got}"
+        title = f"{where}{exchange.method} expected {want}, got {answered(exchange, allowed, code)}"
         return self.expect(requirement, ok, title, exchange)
 
     def begin(self, check: str, requirements: tuple[str, ...]) -> None:

@@ -32,6 +32,7 @@ class Results:
         self.failures: dict[str, list[FailureRecord]] = {}
         self.not_exercised: dict[str, str] = {}  # requirement -> why (from a skipped check)
         self.out_of_scope: dict[str, str] = {}  # requirement -> why this run does not judge it (record/replay)
+        self.found: Counter[str] = Counter()  # failures found per requirement, kept or not (for each check's line)
         self._lock = threading.Lock()
 
     def check(self, requirement: str, count: int = 1) -> None:
@@ -42,6 +43,7 @@ class Results:
     def fail(self, requirement: str, message: str, reproduction: str) -> None:
         by_id(requirement)
         with self._lock:
+            self.found[requirement] += 1
             found = self.failures.setdefault(requirement, [])
             if keeps(found, message):
                 found.append(FailureRecord(message, reproduction))

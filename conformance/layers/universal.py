@@ -24,8 +24,11 @@ def _envelope_ok(exchange: Exchange) -> bool:
 
 
 def _retry_after_ok(exchange: Exchange) -> bool:
+    """Whole seconds in ASCII digits (HTTP's delta-seconds), and the code, which a HEAD answer's
+    missing body cannot carry (HTTP)."""
     value = exchange.response_headers.get("retry-after", "")
-    return value.isdigit() and exchange.error_code == "RATE_LIMIT_EXCEEDED"
+    coded = exchange.method == "HEAD" or exchange.error_code == "RATE_LIMIT_EXCEEDED"
+    return value.isascii() and value.isdigit() and coded
 
 
 def _rules(ctx: Context, exchange: Exchange, status: int) -> Iterator[tuple[str, bool, str]]:

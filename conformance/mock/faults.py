@@ -182,7 +182,18 @@ FAULTS: dict[str, Fault] = {
             "DEL-GONE",
             "DEL-ERASURE",
         ),
+        _f(
+            "lagging-replica",
+            "GETs come from a replica that applies writes 1.5 s late (the primary while it lacks the call)",
+            "DEL-GONE",
+            "DEL-ERASURE",
+        ),
         _f("id-recycled", "a new call takes the id of the last deleted call", "ID-NEVER-REUSED"),
+        _f(
+            "idempotency-key-any-org",
+            "Idempotency-Keys are kept without their organisation: another's key and body answer its call",
+            "ID-NEVER-REUSED",
+        ),
         _f(
             "contact-book-autofill",
             "a new call without a name or email is filled in from the last call for that number, deleted or not",

@@ -48,7 +48,7 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
     """A new queued call; the same Idempotency-Key and body answer the first call again."""
     digest = _digest(body) if idempotency_key else ""  # a second encoding of the body: only when it is kept
     with store.lock:
-        record = store.idempotency.get((org_id, idempotency_key)) if idempotency_key else None
+        record = store.idempotency.get((_key_owner(store, org_id), idempotency_key)) if idempotency_key else None
         if record is not None:
             if record.body_digest != digest:
                 raise ApiError(
@@ -62,6 +62,12 @@ def create_call(store: Store, org_id: str, body: dict[str, Any], idempotency_key
     time.sleep(0.05)  # "idempotency-race": checked, then inserted, with the lock released between
     with store.lock:
         return _insert(store, org_id, body, idempotency_key, digest)
+
+
+def _key_owner(store: Store, org_id: str) -> str:
+    """Whose the Idempotency-Key table says a key is: the caller's organisation (fault
+    "idempotency-key-any-org": nobody's, so another organisation's key and body answer its call)."""
+    return "" if store.faults and store.fault("idempotency-key-any-org") else org_id
 
 
 def _insert(
@@ -79,7 +85,7 @@ def _insert(
     response = {"data": call.to_json(fields.get("additional_info", {}))}  # decoded already: not again
     if idempotency_key:
         text = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-        store.idempotency[(org_id, idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
+        store.idempotency[(_key_owner(store, org_id), idempotency_key)] = IdempotencyRecord(digest, call.call_id, text)
         call.weight += len(text)  # kept as long as the call
         store.call_bytes += len(text)
     return response
@@ -109,6 +115,8 @@ def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) 
         cached = store.read_cache.get((org_id, call_id)) if store.faults else None
         if cached is not None and cached[0] > store.clock():  # "stale-read-cache": a delete never invalidates it
             return cached[1]
+        if store.faults and (ghost := _replica_ghost(store, org_id, call_id)) is not None:
+            return {"data": ghost.to_json()}
         any_org = any_org or store.fault("cross-org-get")
         call = _find(store, org_id, call_id, NOT_FOUND_MESSAGE, any_org=any_org)
         if store.fault("long-name-500") and call.contact_name is not None and len(call.contact_name) > 255:
@@ -117,6 +125,20 @@ def get_call(store: Store, org_id: str, call_id: str, *, any_org: bool = False) 
         if store.fault("stale-read-cache"):
             store.read_cache[(org_id, call_id)] = (store.clock() + 2.0, answer)
         return answer
+
+
+REPLICA_LAG = 1.5  # seconds: "lagging-replica"
+
+
+def _replica_ghost(store: Store, org_id: str, call_id: str) -> Call | None:
+    """Fault "lagging-replica": GETs are read from a replica that applies each write 1.5 s late, and
+    from the primary while the replica does not have the call yet; a deleted call is still on the
+    replica from its creation + 1.5 s to its delete + 1.5 s."""
+    if not store.fault("lagging-replica") or (found := store.replica_ghosts.get(call_id)) is None:
+        return None
+    born, deleted, call = found
+    now = store.clock()
+    return call if call.org_id == org_id and born + REPLICA_LAG <= now < deleted + REPLICA_LAG else None
 
 
 def _cancellable_by_fault(store: Store, status: str) -> bool:

@@ -191,6 +191,9 @@ class Store:
         self.contact_book: dict[tuple[str, str], dict[str, Any]] = {}
         self.read_cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self.cancelled_at: dict[str, float] = {}
+        # "lagging-replica": when each call was made, and each deleted call with when it was made and deleted
+        self.born: dict[str, float] = {}
+        self.replica_ghosts: dict[str, tuple[float, float, Call]] = {}
         self.hook_lock = threading.Lock()  # "mixed-transport-delete-race": the webhook worker's own lock
         self.request_org: str | None = None  # "create-org-race": a request context shared by all requests
         self.auto_complete: float | None = None
@@ -229,6 +232,8 @@ class Store:
                 call.call_id = self.free_ids.pop()  # the id column's free list
             if self.faults and any(self.fault(f) for f in CONTACT_BOOK_FAULTS):
                 self._remember_contact(call)
+            if self.faults and self.fault("lagging-replica"):
+                self.born[call.call_id] = self.clock()
             self.calls[call.call_id] = call
             self.call_bytes += weight
         return call
@@ -291,6 +296,8 @@ class Store:
             self.tombstones[call.call_id] = call
         if any(self.fault(f) for f in DELETED_AT_FAULTS):
             self.deleted_at[call.call_id] = (call.org_id, self.clock())
+        if self.fault("lagging-replica"):
+            self.replica_ghosts[call.call_id] = (self.born.get(call.call_id, self.clock()), self.clock(), call)
         if self.fault("delete-restored-later"):
             self.restores.append((self.clock() + 0.3, call))  # the provider's late status sync upserts it
         if self.fault("id-recycled"):
@@ -353,9 +360,10 @@ class Store:
         with self.lock:
             for table in (self.orgs, self.orgs_by_token, self.keys, self.calls, self.idempotency, self.tombstones):
                 table.clear()
-            for memory in (self.deleted_at, self.contact_book, self.read_cache, self.cancelled_at):
+            for memory in (self.deleted_at, self.contact_book, self.read_cache, self.cancelled_at, self.born):
                 memory.clear()
             self.restores, self.free_ids = [], []
+            self.replica_ghosts.clear()
             self.call_bytes = 0
 
 

@@ -173,7 +173,8 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
         output = (directory / "output.txt").open("w", encoding="utf-8")
         command = [sys.executable, "-m", "pytest", *_worker_words(values, k, workers, config, directory)]
         processes.append((subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True), output))
-    print(f"husky-conformance: {workers} workers, reports of each in {base}/workers/", flush=True)
+    if _started([process for process, _ in processes], directories):
+        _header(config, workers, base)
     codes = []
     for process, output in processes:
         codes.append(process.wait())
@@ -192,6 +193,32 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
     code = report.write(data, base)
     print(report.table(data, report_dir=base))
     return SUITE_FAILED if SUITE_FAILED in codes else code
+
+
+def _started(processes: list[subprocess.Popen[str]], directories: list[Path]) -> bool:
+    """Wait until each worker has started its checks (written its header) or ended: whether the run
+    goes on. A usage error of a worker (met at its collection or provisioning) is then the only line."""
+    waiting = set(range(len(processes)))
+    while waiting:
+        for i in sorted(waiting):
+            code = processes[i].poll()
+            if code == USAGE_ERROR:
+                return False
+            if code is not None or "\nhusky-conformance " in (directories[i] / "output.txt").read_text("utf-8"):
+                waiting.discard(i)
+        time.sleep(0.02 if waiting else 0)
+    return any(process.poll() != NOTHING_SELECTED for process in processes)
+
+
+def _header(config: Any, workers: int, base: Path) -> None:
+    """A single run's header (`conformance.run.progress.header`), and the workers'."""
+    from conformance.config import hide_userinfo
+    from conformance.run.progress import header
+
+    target = hide_userinfo(config.target_url) if config.target_url else "the bundled mock (one for each worker)"
+    lines = header(config, target, destructive=config.destructive_allowed)
+    print("\n".join([*lines, f"  {workers} workers, each a share of the checks: their reports in {base}/workers/"]))
+    sys.stdout.flush()
 
 
 def _report(directory: Path, code: int) -> Report | str:

@@ -212,7 +212,7 @@ def plan_table(suite: SuiteSession) -> str:
     data = plan(suite)
     lines = ["", f"DRY RUN: the plan for {data['target']} (nothing was sent to it)", ""]
     for item in data["checks"]:
-        outcome = "runs" if item["outcome"] == "pass" or item["outcome"].startswith("FAIL") else item["outcome"]
+        outcome = "planned" if item["outcome"].startswith(("pass", "FAIL", "warn")) else item["outcome"]
         why = f" ({item['reason']})" if item["reason"] else ""
         lines.append(f"  [{item['layer']:<10}] {item['name']:<46} {item['requests']:>6} requests  {outcome}{why}")
     pace = (

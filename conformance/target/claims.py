@@ -4,9 +4,10 @@ Contract section 3 (1.1): a create answers an id that no other call has or ever 
 (ID-NEVER-REUSED). The suite judges it on every answer it sees, at no extra request:
 
 - a create answer (REST, the webhook's `call.create`, the fixtures API) whose id an earlier create
-  answered too is a failure, unless both creates sent the same `Idempotency-Key`: a replay returns
-  the same call, rightly, and what a replay with another body gets is the SHOULD of
-  CREATE-IDEMPOTENT (the contract leaves the key's semantics open, section 9), never id reuse;
+  answered too is a failure, unless both creates sent the same `Idempotency-Key` with the same
+  credential: a replay returns the same call, rightly, and what a replay with another body gets is
+  the SHOULD of CREATE-IDEMPOTENT (the contract leaves the key's semantics open, section 9), never
+  id reuse;
 - a create answer, or a GET of one of the suite's calls, that shows another contact number than
   the suite's create sent names a call the target already had.
 
@@ -78,9 +79,20 @@ class Claims:
 
 
 def _replay(first: Exchange, again: Exchange) -> bool:
-    """Both creates sent the same `Idempotency-Key`: the same call may rightly come back."""
+    """Both creates sent the same `Idempotency-Key` with the same credential: the same call may rightly
+    come back. Under another organisation's credential the same key names nothing of the first's (a
+    key is the caller's own; contract 2, 1.1: nothing a request carries acts in another organisation)."""
     key = _idempotency_key(first)
-    return key is not None and key == _idempotency_key(again)
+    return key is not None and key == _idempotency_key(again) and _credential(first) == _credential(again)
+
+
+def _credential(exchange: Exchange) -> str:
+    """The key or webhook token a request presented, however it presented it."""
+    headers = {k.lower(): v for k, v in exchange.headers.items()}
+    if "/v1/hooks/" in exchange.url:
+        return exchange.url.split("/v1/hooks/", 1)[1].split("?", 1)[0]
+    bearer = headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return headers.get("x-api-key", "").strip() or bearer
 
 
 def _idempotency_key(exchange: Exchange) -> str | None:

@@ -17,11 +17,14 @@ Its choices, each one the contract leaves open (section in brackets), and how th
    public answer has a top-level `request_id`, and every error one beside `code` and `message`
    (different on every response, so two answers to the same request differ in it); the fixtures'
    organisation has `"object": "organization"`.
-3. `Content-Type: application/json; charset=utf-8`, non-ASCII characters sent as UTF-8 [1, 1.1].
+3. `Content-Type: application/json; charset=utf-8`, non-ASCII characters sent as UTF-8, except
+   that, as Go's encoder does, `<`, `>`, `&`, U+2028 and U+2029 are sent as `\\u003c`-style escapes,
+   and characters beyond the BMP (emoji) as UTF-16 surrogate pairs (`\\ud83d\\ude00`) [1, 1.1].
+   The mock sends every character as UTF-8.
 4. gzip whenever the request's `Accept-Encoding` accepts it (httpx always does), and an answer
    over 2 KiB in `Transfer-Encoding: chunked` [1, 1.1].
 5. Extra headers: `X-Request-Id`, `Cache-Control: no-store`, `Vary`, `WWW-Authenticate` on 401,
-   `Idempotent-Replayed: true` on a replay, `Allow` on 405 and OPTIONS [1, 1.1].
+   `Idempotent-Replayed: true` on a replay, `Allow` on OPTIONS [1, 1.1].
 6. A valid key without the operation's scope gets **401** `UNAUTHORIZED`, not 403 [2, 9: SHOULD 403].
 7. Bad webhook bodies (non-JSON, unknown action, missing or mistyped `call_id`, an invalid
    `call.create` body) get **422** `VALIDATION_ERROR`, not 400 [6, 9: SHOULD 400].
@@ -41,11 +44,16 @@ Its choices, each one the contract leaves open (section in brackets), and how th
     two keys, missing scope) has its own message, the same whatever the call.
 14. Timestamps with microseconds and a `+00:00` offset (RFC 3339).
 15. OPTIONS on a route answers 204 with `Allow` once the credential is valid, whatever the id
-    (a 204 has no body); a wrong method gets 405 only after auth [1, 2 (1.1)].
-16. A path with a segment too many (`/v1/calls/X/`, `/v1/calls/X/cancel/Y`) is an unknown route:
-    404 before auth (it names no call) [1].
+    (a 204 has no body). A wrong method on a known route (`PUT /v1/calls/X`, `GET .../cancel`, `GET`
+    on the webhook) gets **404** `NOT_FOUND` after auth, without `Allow`, as a router that matches
+    method and path together does; the mock answers 405 before auth [1: SHOULD 405; 2 (1.1)].
+16. Under `/v1` the key comes before the route: an unknown path (`/v1/nope`, a segment too many as
+    in `/v1/calls/X/` or `/v1/calls/X/cancel/Y`) gets 401 without a valid key, then 404; the mock
+    answers 404 before auth. Outside `/v1` (no API there) 404 at once [1, 2].
 17. Bodies up to 1 MiB (413 `PAYLOAD_TOO_LARGE` above); a fixtures status move to the same status is
     a no-op 200, a backward one 400 [8].
+18. An invalid create body (not JSON, not an object, a field missing or mistyped) gets **422**
+    `VALIDATION_ERROR`, not 400, as over the webhook [5: the suite's SHOULD 400].
 """
 
 from __future__ import annotations

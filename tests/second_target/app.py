@@ -1,8 +1,9 @@
 """Routing and the operations' answers: a request in, a `Response` out, no HTTP plumbing.
 
-Order of judgement on a call route: the route's shape, then credentials (and scope), then the
+Order of judgement under `/v1/calls`: credentials (and scope), then the route's shape, then the
 method, then the id's form, then the call. So a request that fails auth gets one answer whatever
-the id, on every method (HEAD and OPTIONS included).
+the path names, on every method (HEAD and OPTIONS included). A wrong method is a 404 (a route is
+a method and a path, as many routers see it), an invalid create body a 422.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .store import Store
 
 CANCELLED = "The call was cancelled; its record is kept."
 QUEUED = "Call accepted and waiting in the queue."
+NO_ROUTE = "Nothing is served at this method and path."
 SCOPES = {
     ("collection", "POST"): "calls:create",
     ("call", "GET"): "calls:read",
@@ -74,7 +76,7 @@ class App:
             response = self._fixtures(request, parts[2:])
             response.public = False
             return response
-        raise not_found("No such route.")
+        raise not_found(NO_ROUTE)
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -83,13 +85,14 @@ class App:
             return self._hook(request, parts[1])
         route = {1: "collection", 2: "call"}.get(len(parts), "cancel" if parts[2:] == ["cancel"] else "")
         if parts[:1] != ["calls"] or not route or len(parts) > 3:
-            raise not_found("No such route.")
+            auth.api_key(self.store, request.headers, None)  # the key first, then the path
+            raise not_found(NO_ROUTE)
         secret, key = auth.api_key(self.store, request.headers, SCOPES.get((route, request.method)))
         self.limiter.hit(secret)
         if request.method == "OPTIONS":
             return Response(204, headers={"Allow": ALLOW[route]})
         if (route, request.method) not in SCOPES:
-            raise ApiError(405, METHOD_NOT_ALLOWED, f"Use {ALLOW[route]} here.", {"Allow": ALLOW[route]})
+            raise not_found(NO_ROUTE)  # no 405: this method and path name no operation
         if route == "collection":
             return self._create(request, key.org_id)
         call_id = validation.call_id(parts[1])
@@ -100,7 +103,10 @@ class App:
         return Response(200, {"data": self.store.get(key.org_id, call_id)})
 
     def _create(self, request: Request, org_id: str) -> Response:
-        body = validation.create_body(validation.parse_json(request.body))
+        try:
+            body = validation.create_body(validation.parse_json(request.body))
+        except ApiError as error:
+            raise validation.reject(error, 422) from None  # well-formed HTTP, unprocessable content
         replay_key = validation.idempotency_key(request.headers.get_all("Idempotency-Key") or [])
         call, replayed = self.store.create(org_id, body, replay_key)
         return Response(201, {"data": call}, {"Idempotent-Replayed": "true"} if replayed else {})
@@ -121,7 +127,7 @@ class App:
         if request.method == "OPTIONS":
             return Response(204, headers={"Allow": "POST, OPTIONS"})
         if request.method != "POST":
-            raise ApiError(405, METHOD_NOT_ALLOWED, "Use POST here.", {"Allow": "POST, OPTIONS"})
+            raise not_found(NO_ROUTE)
         try:
             action, data = self._hook_body(request.body)
         except ApiError as error:

@@ -1,10 +1,10 @@
 """HTTP for the second target: the standard library's `ThreadingHTTPServer`, one thread a connection.
 
-Every answer is JSON with `; charset=utf-8`, gzip-compressed when the client accepts gzip, sent
-with `Transfer-Encoding: chunked` when it is over 2 KiB, and carries an `X-Request-Id` header
-(the same id is in every error body). Any method is routed (none gets the standard library's
-HTML 501), and the standard library's own errors (a bad request line, headers too long) are
-answered with the JSON envelope too.
+Every answer is JSON with `; charset=utf-8` (some characters escaped, see `encode`),
+gzip-compressed when the client accepts gzip, sent with `Transfer-Encoding: chunked` when it is
+over 2 KiB, and carries an `X-Request-Id` header (the same id is in every error body). Any method
+is routed (none gets the standard library's HTML 501), and the standard library's own errors (a
+bad request line, headers too long) are answered with the JSON envelope too.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import re
 import socket
 import sys
 import threading
@@ -41,9 +42,20 @@ def accepts_gzip(value: str | None) -> bool:
     return False
 
 
+# Escaped inside JSON strings, as Go's encoding/json does (HTML-safe `<`, `>`, `&`; U+2028 and
+# U+2029), and characters beyond the BMP as UTF-16 surrogate pairs, as many encoders do; every other
+# character is sent as UTF-8. These characters only ever occur inside strings in JSON text.
+_ESCAPED = re.compile("[<>&\u2028\u2029\U00010000-\U0010ffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"  # an emoji: a surrogate pair
+
+
 def encode(body: Any) -> bytes:
     try:
-        return json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return _ESCAPED.sub(_escape, json.dumps(body, ensure_ascii=False)).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate somebody stored: escape it rather than fail
         return json.dumps(body).encode("ascii")
 

@@ -20,7 +20,7 @@ from conformance.contract.model import Auth, ModelCall, TargetId
 from conformance.contract.predictions import Prediction, predict
 from conformance.http.client import Exchange
 from conformance.layers import seed_data, strategies
-from conformance.layers.context import Context
+from conformance.layers.context import Context, answered
 from conformance.layers.lifecycle.steps import (
     ACTING_OP,
     OPS,
@@ -284,7 +284,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             shape_ok = model.body_ok(expect.shape, body, step.target.decoded, prediction.state)
             want = describe_statuses(expect.statuses) + (f" {expect.code}" if expect.code else "")
             want += f" with the {expect.shape} body" if expect.shape else ""
-            got = exchange.outcome() + ("" if shape_ok else f" {exchange.response_body[:160]!r}")
+            got = answered(exchange, expect.statuses, expect.code)
+            got += "" if shape_ok else f" {exchange.response_body[:160]!r}"
             self.ctx.expect(
                 expect.requirement, ok, f"{step.describe(prediction)}: expected {want}, got {got}", *evidence
             )
@@ -328,7 +329,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         if prediction.effect == "gone":  # still there is DEL-GONE; what it shows, DEL-ERASURE
             ok = after.status == 404 and after.error_code == "NOT_FOUND"
             self.ctx.expect(
-                requirement, ok, f"after {what}: GET expected 404 NOT_FOUND, got {after.outcome()}", *evidence
+                requirement,
+                ok,
+                f"after {what}: GET expected 404 NOT_FOUND, got {answered(after, {404}, 'NOT_FOUND')}",
+                *evidence,
             )
             self._erasure(after)
         elif prediction.effect == "unchanged":

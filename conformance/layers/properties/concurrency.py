@@ -92,14 +92,16 @@ def concurrent_delete(ctx: Context) -> None:
 
 @check("concurrent_creates", "TENANT-404", "CREATE-IDEMPOTENT")
 def concurrent_creates(ctx: Context) -> None:
-    """Creates from both organisations at once, A's with one Idempotency-Key: each call lands in the
-    organisation that made it (the other's GET: 404), and A's creates with the key give one call.
-    Sampled: two creates of A with the key and one of B, at once."""
+    """Creates from both organisations at once, A's with one Idempotency-Key and B's first with the same
+    key and body: each call lands in the organisation that made it (the other's GET: 404; a key is
+    its organisation's own), and A's creates with the key give one call. Sampled: two creates of A
+    with the key and one of B with it too, at once."""
     a, b = ctx.env.a, ctx.env.b
     key = f"husky-conformance-race-{ctx.config.seed}-{ctx.env.rng.getrandbits(64):016x}"
     every = Sample(ctx, "concurrent_creates").every
     per_org = max(2, ctx.config.budget.concurrency // 4) if every else 2
-    senders: list[tuple[Tenant, str | None]] = [(a, key)] * per_org + ([(b, None)] if b.key else [])
+    senders: list[tuple[Tenant, str | None]] = [(a, key)] * per_org
+    senders += [(b, key)] if b.key else []
     senders += [(t, None) for t in (a, b) if t.key] * (per_org // 2 if every else 0)
     answers = _at_once([(0, _creator(ctx, tenant, with_key)) for tenant, with_key in senders])
     made = [(t, k, calls.created_id(e), e) for (t, k), e in zip(senders, answers, strict=True)]
