@@ -332,7 +332,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     before, found = suite.ctx.client.requests, suite.ctx.results.found.copy()
     name = _name(item)
-    suite.ctx.env.ledger.activity = (name, _requirements(item))  # what the calls it creates are for
+    suite.ctx.begin(name, _requirements(item))  # what the calls it creates are for; its reproductions
     result = yield
     from conformance.run import progress
 

@@ -71,6 +71,16 @@ def test_the_suite_catches_the_fault(name: str, tmp_path: Path) -> None:
     assert set(fault.requirements) <= failed, f"{name}: named {sorted(failed)}, expected {fault.requirements}"
     assert "Traceback" not in run.output
     assert run.report["suite_errors"] == []
+    for requirement in run.report["requirements"]:
+        for failure in requirement["failures"]:
+            _assert_a_complete_reproduction(failure["reproduction"], f"{name}, {requirement['id']}")
+
+
+def _assert_a_complete_reproduction(text: str, where: str) -> None:
+    """At least one request as a curl line with what came back, and the replay line last."""
+    lines = text.splitlines()
+    assert any(line.startswith("curl ") and " # -> " in line for line in lines), f"{where}: no request in\n{text}"
+    assert lines[-1].startswith("# replay the run: husky-conformance run "), f"{where}: no replay line in\n{text}"
 
 
 BARE_404 = re.compile(r"expected (?:\d{3}/)*404(?:/\d{3})* NOT_FOUND.*, got 404(?! [A-Z_]{3,}| with no error code)")

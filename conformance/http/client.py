@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from conformance.errors import BudgetSpent
+from conformance.http.history import History
 from conformance.http.limits import AnswerTooLarge, http_client, is_over_cap, read_answer
 from conformance.http.redaction import Secrets
 from conformance.http.throttle import until_served, wait_for
@@ -197,6 +198,7 @@ class Client:
         self._urls: dict[str, httpx.URL] = {}  # path -> its URL (`url`)
         self.secrets = secrets
         self.observers: list[Callable[[Exchange], None]] = []
+        self.history = History()  # the requests of the check running now (`History.start`)
         self.pacer = Pacer(rate_limit, sleep)
         self.sleep = sleep
         self.max_requests = max_requests  # 0: no budget
@@ -249,10 +251,12 @@ class Client:
         def attempt() -> Exchange:
             self._admit(1, cleanup, keep, hold=True)
             try:
+                started = time.monotonic()
                 exchange = self._send(method, path, headers, content)
+                ended = time.monotonic()
                 if exchange.status is None:  # never sent again: what happened is read back instead
                     exchange = replace(exchange, read_back=self.hooks.on_lost(self, exchange))
-                self._notify(exchange)  # the ledger holds what it created from here on
+                self._notify(exchange, started, ended)  # the ledger holds what it created from here on
             finally:
                 with self._lock:
                     self._in_flight -= keep
@@ -327,13 +331,16 @@ class Client:
             self.requests += not admitted
         if not admitted:
             self.pacer.wait()
-        self._notify(exchange)
+        now = time.monotonic()  # schemathesis sends one request at a time: when it is shown will do
+        self._notify(exchange, now, now)
         if not admitted and self.max_requests:
             with self._lock:
                 need = self.requests + self.reserved() + self._in_flight
                 self.overdrawn = max(self.overdrawn, need - self.max_requests)
 
-    def _notify(self, exchange: Exchange) -> None:
+    def _notify(self, exchange: Exchange, started: float, ended: float) -> None:
+        """Into the check's history (`started` and `ended`: when it was on the wire), then to every observer."""
+        self.history.add(exchange, started, ended)
         for observe in self.observers:
             observe(exchange)
 

@@ -7,7 +7,7 @@ records a failure with the exchanges that show it (and their reproduction): a MU
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -15,6 +15,7 @@ from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
 from conformance.errors import Failure
 from conformance.http.client import Client, Exchange
+from conformance.layers import reproduction
 from conformance.layers.dimensions import Coverage
 from conformance.layers.replay_line import replay_command
 from conformance.layers.results import Results
@@ -95,17 +96,25 @@ class Context:
         title = f"{where}{exchange.method} expected {want}, got {answered(exchange, allowed, code)}"
         return self.expect(requirement, ok, title, exchange)
 
-    def reproduction(self, exchanges: tuple[Exchange, ...]) -> str:
-        steps = [*self.env.setup_for(list(exchanges)), *exchanges]
-        lines = [e.curl(self.client.secrets) + f"   # -> {e.outcome()}" for e in steps]
-        lines.append(f"# replay the run: {self.replay or replay_command(self.config)}")
-        return "\n".join(lines)
+    def begin(self, check: str, requirements: tuple[str, ...]) -> None:
+        """A check begins: the calls it creates are for it, and its reproductions hold its requests only."""
+        self.env.ledger.activity = (check, requirements)
+        self.client.history.start()
+
+    def reproduction(self, exchanges: Sequence[Exchange], title: str = "") -> str:
+        """Every request of the check on the calls `exchanges` (or the failure's `title`) name, up to
+        them (see `conformance.layers.reproduction`)."""
+        ids = reproduction.mentioned(exchanges, self.env.created, title)
+        setup = [self.env.setup[c] for c in ids if c in self.env.setup]
+        steps = reproduction.choose(self.client.history.sent(), exchanges, ids, setup)
+        return reproduction.render(steps, self.client.secrets, self.replay or replay_command(self.config))
 
     def record(self, failure: Failure) -> None:
         message = self.client.secrets.redact(failure.title)
-        self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges))
+        if self.results.keeps(failure.requirement, message):  # else the reproduction is not worth its search
+            self.results.fail(failure.requirement, message, self.reproduction(failure.exchanges, failure.title))
 
     def describe(self, failure: Failure) -> str:
         """The failure as the terminal shows it: requirement, title and reproduction, redacted."""
         title = self.client.secrets.redact(failure.title)
-        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges)}"
+        return f"[{failure.requirement}] {title}\n{self.reproduction(failure.exchanges, failure.title)}"

@@ -126,6 +126,11 @@ class Results:
             if keeps(found, message):
                 found.append(FailureRecord(message, reproduction))
 
+    def keeps(self, requirement: str, message: str) -> bool:
+        """Whether a failure of `requirement` with `message` would be kept (see `fail`)."""
+        with self._lock:
+            return keeps(self.failures.get(requirement, []), message)
+
     def skip(self, requirements: tuple[str, ...], reason: str) -> None:
         for requirement in requirements:
             self.not_exercised.setdefault(requirement, reason)

@@ -91,7 +91,7 @@ class SuiteSession:
     def clean_up(self) -> None:
         """Cancel and delete what the suite created, through the public API (not in a dry run)."""
         if self.planned is None:
-            self.ctx.env.ledger.activity = ("cleanup", ())
+            self.ctx.begin("cleanup", ())
             self.ctx.client.cleaning = True
             self.cleanup = clean_up(self.ctx.env)
 

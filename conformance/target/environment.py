@@ -245,8 +245,3 @@ class Environment:
     def read_back(self, lost: Exchange) -> Exchange | None:
         """For a cancel or delete that got no answer: what a GET of that call says now (never a resend)."""
         return self.parts.read_back(self.client, lost)
-
-    def setup_for(self, exchanges: list[Exchange]) -> list[Exchange]:
-        """The seeding exchanges of every created call that `exchanges` mention."""
-        text = " ".join(e.url + (e.body or b"").decode("utf-8", "replace") for e in exchanges)
-        return [self.setup[c] for c in self.created if c in text and c in self.setup]

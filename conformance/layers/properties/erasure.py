@@ -226,6 +226,9 @@ def expect_no_autofill(ctx: Context, victim: Victim, keep: int) -> list[str]:
         if n == 0:  # sampled (`keep` 0): the create's answer only
             probes = [created] + [calls.get(ctx.client, cid, a.auth()) for cid in made if keep]
             for probe in probes:
-                title = f"{probe.method} of a new call for a deleted call's number answers the deleted call's PII"
+                # The deleted call named: the reproduction shows its seeding and its delete too.
+                title = (
+                    f"{probe.method} of a new call for its number answers the PII of the deleted call {victim.call_id}"
+                )
                 ctx.expect("DEL-ERASURE", not victim.traces(probe), title, probe)
     return made

@@ -1,6 +1,6 @@
 """The schema layer's failures, recorded: each with its requirement, a one-line message, and a
-reproduction of schemathesis' curl commands (secrets as `${NAME}` references), the seeding of the
-calls they name, and the seed of the run."""
+reproduction (secrets as `${NAME}` references): every request of the scenario on the calls the failing
+chain of requests names, their seeding, the chain itself, and the replay line."""
 
 from __future__ import annotations
 
@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING
 
 import requests
 import schemathesis
-from schemathesis.engine.recorder import ScenarioRecorder
+from schemathesis.engine.recorder import Interaction, ScenarioRecorder
 
 from conformance.contract.requirements import by_id
 from conformance.http.client import Exchange
 from conformance.http.redaction import Secrets
-from conformance.layers.replay_line import replay_command
 from conformance.layers.schema.configuration import Case
 from conformance.layers.schema.judging import NO_ANSWER_REQUIREMENT
 
 if TYPE_CHECKING:
     from conformance.layers.context import Context
 
-__all__ = ["Finding", "Tally", "record_failure", "record_no_answer", "render_curl"]
+__all__ = ["Finding", "Tally", "exchange_of", "record_failure", "record_no_answer", "render_curl"]
 
 MAX_NETWORK_ERRORS = 3  # in a row: the target is down, skip what is left of the operation
 MAX_DETAIL_LINES = 4
@@ -92,9 +91,14 @@ def _details(message: str) -> list[str]:
     return lines[:MAX_DETAIL_LINES]
 
 
-def _setup_of(ctx: Context, text: str) -> list[Exchange]:
-    """The seeding exchanges of the seeded calls `text` mentions."""
-    return [ctx.env.setup[c] for c in ctx.env.created if c in text and c in ctx.env.setup]
+def exchange_of(interaction: Interaction, error: str | None = None) -> Exchange:
+    """One request schemathesis sent, and what came back, as the suite's client has its own."""
+    request, response = interaction.request, interaction.response
+    headers = {name: ", ".join(values) for name, values in request.headers.items()}
+    if response is None:
+        return Exchange(request.method, request.uri, headers, request.body, None, error=error or "no answer")
+    answer = {name.lower(): ", ".join(values) for name, values in response.headers.items()}
+    return Exchange(request.method, request.uri, headers, request.body, response.status_code, answer, response.content)
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -115,8 +119,8 @@ def record_failure(
     got = _outcome(recorder.find_response(case_id=failing))
     title = f"{failure.title}: got {got} ({result.name}; contract §{by_id(requirement).section})"
     chain = recorder.iter_chain_cases(case_id=failing, related_case_ids=failure.related_case_ids())
-    steps = [_step(ctx, c, recorder) for c in chain]
-    _write(ctx, tally, requirement, f"{title} on {case.operation.label}", steps, _details(failure.message))
+    sent = [exchange_of(recorder.interactions[c.id]) for c in chain if c.id in recorder.interactions]
+    _write(ctx, tally, requirement, f"{title} on {case.operation.label}", sent, _details(failure.message))
 
 
 def record_no_answer(
@@ -126,36 +130,38 @@ def record_no_answer(
     recorder: ScenarioRecorder,
     exc: requests.RequestException,
     kind: str,
+    sent: Exchange | None,
 ) -> None:
-    """Record that `case` (sent as `exc.request`) got no answer, of the `kind` `exc` says."""
-    prepared = exc.request if isinstance(exc.request, requests.PreparedRequest) else None
-    steps = [_step(ctx, c, recorder) for c in recorder.iter_chain_cases(case_id=case.id) if c.id != case.id]
-    sent = case.as_curl_command(headers=dict(prepared.headers) if prepared is not None else None)
-    steps.append(render_curl(sent, ctx.client.secrets) + f"   # -> no answer: {kind}")
-    _write(
-        ctx,
-        tally,
-        NO_ANSWER_REQUIREMENT,
-        f"No answer: {kind} (contract §1) on {case.operation.label}",
-        steps,
-        [str(exc)],
+    """Record that `case` got no answer, of the `kind` `exc` says: `sent`, as the client was shown it
+    (None: `exc` holds no request, and schemathesis' own curl of the case stands for it)."""
+    chain = [c for c in recorder.iter_chain_cases(case_id=case.id) if c.id != case.id]
+    before = [exchange_of(recorder.interactions[c.id]) for c in chain if c.id in recorder.interactions]
+    unsent = (
+        ()
+        if sent is not None
+        else (render_curl(case.as_curl_command(), ctx.client.secrets) + f"   # -> no answer: {kind}",)
     )
+    message = f"No answer: {kind} (contract §1) on {case.operation.label}"
+    _write(ctx, tally, NO_ANSWER_REQUIREMENT, message, [*before, *([sent] if sent else [])], [str(exc)], unsent)
 
 
-def _step(ctx: Context, case: Case, recorder: ScenarioRecorder) -> str:
-    """One request of a reproduction, as it was sent, with what came back."""
-    interaction = recorder.interactions.get(case.id)
-    headers = recorder.find_request_headers(case_id=case.id) if interaction is not None else None
-    curl = render_curl(case.as_curl_command(headers=headers), ctx.client.secrets)
-    return f"{curl}   # -> {_outcome(interaction.response if interaction is not None else None)}"
-
-
-def _write(ctx: Context, tally: Tally, requirement: str, message: str, steps: list[str], details: list[str]) -> None:
+def _write(
+    ctx: Context,
+    tally: Tally,
+    requirement: str,
+    message: str,
+    sent: list[Exchange],
+    details: list[str],
+    unsent: tuple[str, ...] = (),
+) -> None:
+    """Record the failure, its reproduction the scenario's requests on the calls `sent` names (see
+    `Context.reproduction`), after the `details` and with the `unsent` lines before the replay line."""
     secrets = ctx.client.secrets
     finding = Finding(requirement, secrets.redact(message))
-    setup = [e.curl(secrets) + f"   # -> {e.outcome()}" for e in _setup_of(ctx, "\n".join(steps))]
-    lines = [f"# {secrets.redact(line)}" for line in details]
-    lines += [*setup, *steps, f"# replay the run: {ctx.replay or replay_command(ctx.config)}"]
-    ctx.results.fail(requirement, finding.message, secrets.render(secrets.mark_text("\n".join(lines))))
+    if ctx.results.keeps(requirement, finding.message):  # else the reproduction is not worth its search
+        lines = [f"# {secrets.redact(line)}" for line in details]
+        *steps, replay = ctx.reproduction(sent).splitlines()
+        lines += [*steps, *unsent, replay]
+        ctx.results.fail(requirement, finding.message, secrets.render(secrets.mark_text("\n".join(lines))))
     if finding not in tally.findings:
         tally.findings.append(finding)

@@ -20,7 +20,7 @@ from conformance.http.limits import AnswerTooLarge
 from conformance.http.throttle import until_served, wait_for
 from conformance.layers.schema import operations, stateful
 from conformance.layers.schema.configuration import SAMPLED_SEEDED_STATES, SEEDED_STATES, Case, layer_config, seed_calls
-from conformance.layers.schema.findings import Finding, Tally, record_failure, record_no_answer
+from conformance.layers.schema.findings import Finding, Tally, exchange_of, record_failure, record_no_answer
 from conformance.layers.schema.judging import applied, requirement_for
 from conformance.layers.schema.safety import aim_safely
 from conformance.target import calls
@@ -180,7 +180,7 @@ class SchemaLayer:
         self, interaction: Interaction, *, throttled: bool = False, error: str | None = None, admitted: bool = True
     ) -> Exchange:
         """Show one request schemathesis sent to the client's observers (counting it, unless `admitted`)."""
-        exchange = _exchange(interaction, error)
+        exchange = exchange_of(interaction, error)
         self.ctx.client.observe_external(exchange, throttled=throttled, admitted=admitted)
         return exchange
 
@@ -188,20 +188,12 @@ class SchemaLayer:
         self.tally.errors_in_a_row += 1
         kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
         kind = str(exc) if isinstance(exc, AnswerTooLarge) else kind
+        sent = None
         if isinstance(exc.request, requests.PreparedRequest):
-            self._observe(Interaction(Request.from_prepared_request(exc.request), None), error=kind)
-        record_no_answer(self.ctx, self.tally, case, recorder, exc, kind)
+            sent = self._observe(Interaction(Request.from_prepared_request(exc.request), None), error=kind)
+        record_no_answer(self.ctx, self.tally, case, recorder, exc, kind, sent)
 
 
 def _wait(response: schemathesis.Response) -> float | None:
     values = response.headers.get("retry-after")
     return wait_for(response.status_code, values[0] if values else None)
-
-
-def _exchange(interaction: Interaction, error: str | None) -> Exchange:
-    request, response = interaction.request, interaction.response
-    headers = {name: ", ".join(values) for name, values in request.headers.items()}
-    if response is None:
-        return Exchange(request.method, request.uri, headers, request.body, None, error=error or "no answer")
-    answer = {name.lower(): ", ".join(values) for name, values in response.headers.items()}
-    return Exchange(request.method, request.uri, headers, request.body, response.status_code, answer, response.content)

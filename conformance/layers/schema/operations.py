@@ -67,6 +67,7 @@ def _runner(layer: SchemaLayer) -> Any:
 def _run_case(layer: SchemaLayer, case: Case) -> None:
     if layer.tally.target_down:
         return
+    layer.ctx.client.history.start()  # each case is a scenario of its own: a failure shows its requests
     recorder = ScenarioRecorder(label=case.operation.label)
     recorder.record_case(case=case)
     response = layer.send(case, recorder, {})

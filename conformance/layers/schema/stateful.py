@@ -74,6 +74,7 @@ def _workflow(layer: SchemaLayer) -> Any:
 
         def setup(self) -> None:
             self.seeded: dict[str, str] = {}  # state -> this scenario's own call in it
+            layer.ctx.client.history.start()  # a failure's reproduction: this scenario's requests
 
         def call(self, case: Case, **kwargs: Any) -> schemathesis.Response:
             if layer.tally.target_down:
