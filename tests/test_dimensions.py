@@ -194,7 +194,7 @@ def test_a_requirement_lists_only_what_it_was_judged_on(ctx: Context) -> None:
     delete = hook(ctx, "delete", "q1")
     ctx.client.observers.insert(0, ctx.coverage.observe)
     for exchange in (get, delete):
-        ctx.client._notify(exchange)
+        ctx.client._notify(exchange, 0.0, 0.0)
     ctx.expect("GET-CALL", True, "", get)
     ctx.expect("HOOK-EQUIVALENCE", True, "", get, delete)
     got, both = ctx.results.dimensions("GET-CALL"), ctx.results.dimensions("HOOK-EQUIVALENCE")
