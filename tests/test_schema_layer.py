@@ -29,7 +29,7 @@ from conformance.layers.schema import (
     render_curl,
     requirement_for,
 )
-from conformance.mock import operations
+from conformance.mock import MockConfig, MockServer, operations
 from conformance.run.session import SuiteSession
 
 KEY = "sk_test_" + "k" * 24
@@ -147,18 +147,30 @@ def test_an_unknown_credential_is_redacted_too(secrets: Secrets) -> None:
 # --- against a mock of its own ------------------------------------------------------------------
 
 
+SCHEMA_TOKEN = "schema-layer-fixtures-token"
+
+
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[SuiteSession]:
-    """A suite session on a fresh bundled mock (its own uvicorn on a free loopback port)."""
+def served() -> Iterator[MockServer]:
+    """A mock served in this process, so that a test may break its rules with monkeypatch (the
+    embedded run's own mock has a process of its own)."""
+    with MockServer(MockConfig(fixtures_token=SCHEMA_TOKEN)) as server:
+        yield server
+
+
+@pytest.fixture
+def session(tmp_path: Path, served: MockServer) -> Iterator[SuiteSession]:
+    """A suite session on `served`, isolated as on the bundled mock."""
     config = build_config(
-        target_url=None,
-        fixtures_token=None,
+        target_url=served.url,
+        fixtures_token=SCHEMA_TOKEN,
         report_dir=str(tmp_path / "reports"),  # the ledger goes there
         seed=None,
         budget="quick",
         strict=False,
         timeout=5.0,
         env={},
+        isolated_target=True,
     )
     suite = SuiteSession.open(config)
     try:
@@ -218,7 +230,8 @@ def test_a_server_error_is_recorded_with_a_redacted_reproduction(
     record = next(f for f in session.ctx.results.failures["ENV-NO-5XX"] if "GET answered 500" in f.message)
     assert "curl -sS -X GET" in record.reproduction
     assert "${HUSKY_API_KEY}" in record.reproduction
-    assert f"# replay the run: husky-conformance run --seed {session.config.seed} --budget " in record.reproduction
+    assert f"# replay the run: husky-conformance run --target-url {session.config.target_url}" in record.reproduction
+    assert f" --seed {session.config.seed} --budget " in record.reproduction
     _assert_no_secret_recorded(session)
 
 
@@ -253,10 +266,9 @@ def test_a_deleted_call_that_stays_is_found_by_the_stateful_phase(
     _assert_no_secret_recorded(session)
 
 
-def test_no_answer_is_a_recorded_failure_not_a_traceback(session: SuiteSession) -> None:
+def test_no_answer_is_a_recorded_failure_not_a_traceback(session: SuiteSession, served: MockServer) -> None:
     layer = SchemaLayer(session.ctx)
-    assert session.mock is not None
-    session.mock.stop()  # the target goes away: connections are refused from now on
+    served.stop()  # the target goes away: connections are refused from now on
 
     findings = layer.run_operation(GET_CALL)
 
