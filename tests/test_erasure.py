@@ -4,6 +4,7 @@ hold them, and none in what another live call rightly shows (contract 1.1, secti
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from conformance.http.client import Exchange
@@ -132,3 +133,16 @@ def test_searchable_and_found() -> None:
 def test_what_a_request_is_about() -> None:
     assert about(answer(b"{}", path="/v1/calls/call%2F1/cancel", method="POST")) == {"call/1"}
     assert about(answer(b"{}", path="/v1/hooks/t", method="POST", sent={"data": {"call_id": "c9"}})) == {"c9"}
+
+
+def test_a_read_sent_before_the_delete_was_answered_may_show_the_call() -> None:
+    """Contract 5 (1.1): "afterwards" is from the delete's 200 on; a GET racing the delete raced it."""
+    erasure = Erasure({GONE: pii("21")})
+    erasure.erase(GONE, at=100.0)
+    body = json.dumps({"data": {"call_id": "x", "contact_name": "Zq Person 21"}}).encode()
+    raced = replace(answer(body, path="/v1/calls/x"), started=99.5)
+    assert erasure.leaks(raced) == {}
+    after = replace(answer(body, path="/v1/calls/x"), started=100.5)
+    assert erasure.leaks(after) == {GONE: ["Zq Person 21"]}
+    unknown = answer(body, path="/v1/calls/x")  # when it went is not known (schemathesis' own): judged
+    assert erasure.leaks(unknown) == {GONE: ["Zq Person 21"]}

@@ -55,6 +55,7 @@ class Exchange:
     response_body: bytes = b""
     error: str | None = None
     read_back: Exchange | None = None  # no answer: what a GET of the same call said right after
+    started: float = field(default=0.0, compare=False)  # when it went (time.monotonic); 0.0: not known
 
     def __repr__(self) -> str:
         # Tracebacks and hypothesis print it: no headers or bodies (keys, tokens), no webhook token.
@@ -252,7 +253,7 @@ class Client:
             self._admit(1, cleanup, keep, hold=True)
             try:
                 started = time.monotonic()
-                exchange = self._send(method, path, headers, content)
+                exchange = replace(self._send(method, path, headers, content), started=started)
                 ended = time.monotonic()
                 if exchange.status is None:  # never sent again: what happened is read back instead
                     exchange = replace(exchange, read_back=self.hooks.on_lost(self, exchange))

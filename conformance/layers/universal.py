@@ -6,6 +6,7 @@ stopping the check that sent it. The fixtures API is not part of the contract an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from conformance.contract.spec import error_codes
@@ -69,7 +70,7 @@ def watch(ctx: Context) -> None:
             return
         gone = deleted_call(exchange)
         if gone is not None:  # from the next response on, none may hold this call's PII
-            ctx.env.erasure.erase(gone)
+            ctx.env.erasure.erase(gone, at=time.monotonic())
         for requirement, holds, title in _rules(ctx, exchange, exchange.status):
             _expect(ctx, requirement, holds, title, (exchange,))
 

@@ -90,6 +90,7 @@ class Erasure:
         self._gone: dict[str, frozenset[str]] = {}  # deleted call -> its PII strings
         self._needles = Needles()  # every deleted call's strings, lower-cased
         self._owners: dict[str, set[str]] = {}  # a lower-cased string -> the deleted calls that held it
+        self._erased_at: dict[str, float] = {}  # deleted call -> when its delete's answer came (monotonic)
 
     def __bool__(self) -> bool:
         return bool(self._gone)
@@ -102,9 +103,12 @@ class Erasure:
         pii = self._pii_of.get(call_id)
         return pii_strings(dict(pii)) if pii is not None else frozenset()
 
-    def erase(self, call_id: str, strings: Collection[str] | None = None) -> None:
-        """From now on no answer may hold `strings` (by default the PII the call was seeded with)."""
+    def erase(self, call_id: str, strings: Collection[str] | None = None, *, at: float = 0.0) -> None:
+        """From now on no answer may hold `strings` (by default the PII the call was seeded with).
+        `at`: when the delete's answer came; a request sent before it raced the delete, and its
+        answer may rightly show the call (contract 5, 1.1: "afterwards" is from the 200 on)."""
         values = frozenset(strings if strings is not None else self.strings(call_id))
+        self._erased_at.setdefault(call_id, at)
         self._gone[call_id] = self._gone.get(call_id, frozenset()) | values
         for value in values:
             self._needles.add(value.lower())
@@ -121,7 +125,8 @@ class Erasure:
             wanted = {call: self._gone[call] for value in hits for call in self._owners[value]}
         else:
             wanted = {call: self._gone.get(call) or self.strings(call) for call in calls}
-        held = {call: [v for v in values if v.lower() in text] for call, values in wanted.items()}
+        raced = {call for call in wanted if exchange.started and exchange.started < self._erased_at.get(call, 0.0)}
+        held = {call: [v for v in values if v.lower() in text] for call, values in wanted.items() if call not in raced}
         held = {call: values for call, values in held.items() if values}
         if not held:
             return {}
