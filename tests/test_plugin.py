@@ -43,7 +43,7 @@ REPORT_KEYS = {"verdict", "target", "seed", "suite_version", "contract_version",
 REPORT_EXTRA_KEYS = {"strict", "throttled", "suite_errors", "verdict_text", "max_requests", "rate_limit_per_minute",
                      "destructive", "seeder", "ledger", "leftovers", "contract", "bundled_mock", "replay"}  # fmt: skip
 REQUIREMENT_KEYS = {"id", "level", "statement", "status", "checks", "failures"}
-REQUIREMENT_EXTRA_KEYS = {"section", "reason", "out_of_scope"}  # `reason` only when nothing checked it
+REQUIREMENT_EXTRA_KEYS = {"section", "reason", "out_of_scope", "dimensions"}  # `reason` only when nothing checked it
 
 
 def run_suite(pytester: pytest.Pytester, *args: str, suite: str = PROPERTIES) -> SuiteRun:
@@ -344,7 +344,8 @@ def test_junit_keeps_a_should_failure_as_a_warning(broken: SuiteRun) -> None:
 def test_summary_has_a_row_per_requirement(broken: SuiteRun) -> None:
     summary = (broken.report_dir / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("# HuskyVoice conformance: **FAIL**")
-    rows = [line for line in summary.splitlines() if line.startswith("| `")]
+    table = summary.split("<details>", 1)[0]  # the requirement table, not the dimensions' folded one
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
     assert [row.split("`")[1] for row in rows] == [r.id for r in REQUIREMENTS]
     marks = {row.split("`")[1]: row.split(" | ")[3] for row in rows}
     assert marks["DEL-REPEAT-404"] == "❌ FAIL"

@@ -141,11 +141,11 @@ def over_time(ctx: Context) -> None:
     victims = erasure.varied_victims(ctx, "-time")
     seeded_at = time.monotonic()
     sharers = _seed_sharers(ctx, victims, every)
-    queued = ctx.env.seed_call(ctx.env.a, "queued")
     # A replica or a queue that applies writes L seconds late serves a deleted call to reads between
     # its seeding + L and its delete + L: deleted a pause after their seeding, the victims are read
     # at once and a pause later, which finds any L up to two pauses.
     ctx.client.sleep(max(0.0, seeded_at + pause - time.monotonic()))
+    queued = ctx.env.seed_call(ctx.env.a, "queued")  # after the pause: a target's own agents move calls on
     for n, victim in enumerate(victims):
         erasure.delete_victim(ctx, victim, transports[n % len(transports)], reads=every or n == 0)
     first_cancel = _op(ctx, transports[-1], "cancel", queued)

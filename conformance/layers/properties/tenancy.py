@@ -53,6 +53,8 @@ def _expect_no_foreign_autofill(ctx: Context) -> None:
         calls.create(ctx.client, a.auth(), {"agent_id": ctx.env.agent_id, "contact_number": number})
     )
     call_id = calls.created_id(created)
+    if call_id is not None:
+        ctx.env.pii_of[call_id] = {"contact_number": number}  # a live call of that number, rightly shown
     shown = [created] + ([calls.get(ctx.client, call_id, a.auth())] if call_id else [])
     for answer in shown:
         text = answer.response_body.decode("utf-8", "replace")
