@@ -10,9 +10,9 @@ import argparse
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from conformance.errors import USAGE_ERROR, UsageError
 from conformance.run import options
@@ -284,7 +284,43 @@ COMMANDS = {"mock": _mock, "run": _run, "requirements": _requirements, "contract
 COMMANDS |= {"record": _record, "replay": _replay, "drift": _drift}
 
 
+class _ReaderMayLeave:
+    """stdout that, once its reader has gone (`| head`), drops what is still written: the run goes on
+    to its verdict and its clean-up (killed by SIGPIPE, it would leave its calls on the target)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        return self._quietly(lambda: self._stream.write(text)) or len(text)
+
+    def flush(self) -> None:
+        self._quietly(self._stream.flush)
+
+    def _quietly(self, act: Callable[[], int | None]) -> int | None:
+        if self._gone:
+            return None
+        try:
+            return act()
+        except BrokenPipeError:
+            self._gone = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())  # nothing left to flush at exit
+            return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout = sys.stdout
+    sys.stdout = _ReaderMayLeave(stdout)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = None
     try:
         from conformance.layers.determinism import hypothesis_home

@@ -373,3 +373,23 @@ def test_without_fixtures_token_one_is_generated_and_printed(start_mock: StartMo
     for process in processes:
         process.stop()
         assert_stderr_is_a_clean_access_log(process, *tokens, *webhook_tokens)
+
+
+def test_a_reader_that_leaves_early_does_not_stop_the_run(tmp_path: Any) -> None:
+    """`husky-conformance run | head -2`: the rest of the output goes nowhere, and the run goes on to
+    its verdict and its clean-up (not "the suite itself failed", not killed by SIGPIPE)."""
+    command = [sys.executable, "-m", "conformance.cli", "run", "--budget", "smoke", "-k", "routes_and_methods"]
+    report_dir = tmp_path / "reports"
+    with subprocess.Popen(
+        [*command, "--report-dir", str(report_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as run:
+        assert run.stdout is not None
+        assert run.stderr is not None
+        run.stdout.readline()
+        run.stdout.close()  # the reader has all it wants
+        stderr = run.stderr.read()
+        returncode = run.wait(timeout=120)
+    assert returncode == 2, stderr  # incomplete: -k ran one check
+    assert "suite itself failed" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert json.loads((report_dir / "report.json").read_text())["verdict"] == "incomplete"
