@@ -139,12 +139,12 @@ def _creator(ctx: Context, tenant: Tenant, key: str | None) -> Callable[[], Exch
 def _expect_own_org(ctx: Context, made: list[tuple[Tenant, str]]) -> None:
     """Each call made in the race is another organisation's: that organisation's GET answers 404."""
     a, b = ctx.env.a, ctx.env.b
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()  # each organisation's calls once (A's replays answer one call)
     for tenant, call_id in made:
         other = b if tenant is a else a
-        if call_id in seen or other.key is None:
+        if (tenant.name, call_id) in seen or other.key is None:
             continue
-        seen.add(call_id)
+        seen.add((tenant.name, call_id))
         answer = calls.get(ctx.client, call_id, other.auth())
         what = f"GET by organisation {other.name} of a call {tenant.name} created in a race of both"
         ctx.expect_answer("TENANT-404", answer, [404], "NOT_FOUND", what=what)
