@@ -211,6 +211,7 @@ class Client:
         self.cleaning = False  # the run's clean-up: every request may use what the budget kept back
         self.when_spent: Callable[[], None] = self._spent  # raises, unless this request may overdraw
         self._lock = threading.Lock()
+        self._race = threading.local()  # `race`: when the race this thread's requests belong to began
 
     def close(self) -> None:
         self._http.close()
@@ -253,7 +254,8 @@ class Client:
             self._admit(1, cleanup, keep, hold=True)
             try:
                 started = time.monotonic()
-                exchange = replace(self._send(method, path, headers, content), started=started)
+                exchange = self._send(method, path, headers, content)
+                exchange = replace(exchange, started=getattr(self._race, "began", None) or started)
                 ended = time.monotonic()
                 if exchange.status is None:  # never sent again: what happened is read back instead
                     exchange = replace(exchange, read_back=self.hooks.on_lost(self, exchange))
@@ -338,6 +340,17 @@ class Client:
             with self._lock:
                 need = self.requests + self.reserved() + self._in_flight
                 self.overdrawn = max(self.overdrawn, need - self.max_requests)
+
+    @contextmanager
+    def race(self, began: float) -> Iterator[None]:
+        """This thread's requests belong to a race that began at `began`: each exchange says it went
+        then (`Exchange.started`), so that none counts as sent after another of the race was answered,
+        whatever order the threads (or a replay) give them."""
+        self._race.began = began
+        try:
+            yield
+        finally:
+            self._race.began = None
 
     def _notify(self, exchange: Exchange, started: float, ended: float) -> None:
         """Into the check's history (`started` and `ended`: when it was on the wire), then to every observer."""

@@ -24,9 +24,11 @@ ROUNDS = ("rest", "mixed", "mixed, cancels at once", "mixed, staggered")
 def _at_once(ctx: Context, sends: Sequence[tuple[int, Callable[[], Exchange]]]) -> list[Exchange]:
     """Every send, each from a thread of its own, released together in waves: wave 0 at once, each
     later wave `STAGGER` after the one before it was sent (not after a fixed time: a loaded machine
-    oversleeps). Their exchanges are tagged concurrent (`conformance.layers.dimensions`)."""
+    oversleeps). Their exchanges are tagged concurrent (`conformance.layers.dimensions`), and each
+    went when the race began (`Client.race`): a read racing a delete may show the call."""
     start = threading.Barrier(len(sends))
     sent = [threading.Event() for _ in range(1 + max(wave for wave, _ in sends))]
+    began = time.monotonic()
 
     def send(i: int) -> Exchange:
         wave, request = sends[i]
@@ -35,7 +37,7 @@ def _at_once(ctx: Context, sends: Sequence[tuple[int, Callable[[], Exchange]]]) 
             sent[wave - 1].wait()
             time.sleep(STAGGER)
         sent[wave].set()
-        with ctx.coverage.tagged(concurrency="concurrent"):
+        with ctx.coverage.tagged(concurrency="concurrent"), ctx.client.race(began):
             return request()
 
     with ThreadPoolExecutor(max_workers=len(sends)) as pool:
