@@ -254,8 +254,7 @@ class Client:
             self._admit(1, cleanup, keep, hold=True)
             try:
                 started = time.monotonic()
-                exchange = self._send(method, path, headers, content)
-                exchange = replace(exchange, started=getattr(self._race, "began", None) or started)
+                exchange = replace(self._send(method, path, headers, content), started=self._began(started))
                 ended = time.monotonic()
                 if exchange.status is None:  # never sent again: what happened is read back instead
                     exchange = replace(exchange, read_back=self.hooks.on_lost(self, exchange))
@@ -340,6 +339,10 @@ class Client:
             with self._lock:
                 need = self.requests + self.reserved() + self._in_flight
                 self.overdrawn = max(self.overdrawn, need - self.max_requests)
+
+    def _began(self, sent: float) -> float:
+        """When a request sent at `sent` counts as sent: when its race began, if it belongs to one."""
+        return getattr(self._race, "began", None) or sent
 
     @contextmanager
     def race(self, began: float) -> Iterator[None]:
