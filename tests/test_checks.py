@@ -11,43 +11,29 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from helpers import OFFLINE, offline_context
 
-from conformance.config import build_config
 from conformance.contract.requirements import REQUIREMENTS
 from conformance.errors import Failure
-from conformance.http.client import Client, Exchange
-from conformance.http.redaction import Secrets
+from conformance.http.client import Exchange
 from conformance.layers import checks, properties, universal
 from conformance.layers.checks import CHECKS, check
 from conformance.layers.context import Context
-from conformance.layers.results import Results
 from conformance.plugin import SUITE_MARKER
-from conformance.target.environment import Environment
 
 pytest_plugins = ["pytester"]
 
 KEY = "sk_test_checks0123456789abcdef"
-BASE = "http://127.0.0.1:9"  # nothing here sends a request
+BASE = OFFLINE  # nothing here sends a request
 MUST, SHOULD = "DEL-REPEAT-404", "CANCEL-PAST-QUEUED-409"
 
 
 @pytest.fixture
 def ctx() -> Iterator[Context]:
     """A context on environment credentials: building it sends no request."""
-    config = build_config(
-        target_url=BASE,
-        fixtures_token=None,
-        report_dir="reports",
-        seed=77,
-        budget="quick",
-        strict=False,
-        timeout=1.0,
-        env={"HUSKY_API_KEY": KEY},
-    )
-    secrets = Secrets()
-    client = Client(BASE, timeout=1.0, secrets=secrets)
-    yield Context(client, Environment(client, config, secrets), Results(), config)
-    client.close()
+    made = offline_context(KEY)
+    yield made
+    made.client.close()
 
 
 def exchange(status: int | None = 200, body: bytes = b"{}", *, path: str = "/v1/calls/c1", **headers: str) -> Exchange:

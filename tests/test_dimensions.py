@@ -12,42 +12,28 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from helpers import OFFLINE, offline_context
 
-from conformance.config import build_config
-from conformance.http.client import Client, Exchange
-from conformance.http.redaction import Secrets
+from conformance.http.client import Exchange
 from conformance.layers import seed_data
 from conformance.layers.context import Context
 from conformance.layers.results import Dimensions, Results
 from conformance.run.merge import join
 from conformance.run.report import build
-from conformance.target.environment import Environment
 
 KEY, KEY_B, TOKEN = "sk_test_dims0123456789abcdef", "sk_test_dimsB0123456789abcdef", "whk_dims0123456789abcdef"
-BASE = "http://127.0.0.1:9"  # nothing here sends a request
+BASE = OFFLINE  # nothing here sends a request
 
 
 @pytest.fixture
 def ctx() -> Iterator[Context]:
     """A context on environment credentials (building it sends no request), B's key and A's token added."""
-    config = build_config(
-        target_url=BASE,
-        fixtures_token=None,
-        report_dir="reports",
-        seed=77,
-        budget="quick",
-        strict=False,
-        timeout=1.0,
-        env={"HUSKY_API_KEY": KEY},
-    )
-    secrets = Secrets()
-    client = Client(BASE, timeout=1.0, secrets=secrets)
-    env = Environment(client, config, secrets)
-    env.b.key, env.a.webhook_token = KEY_B, TOKEN
-    env.ledger.add("c1", "A", None, "completed")
-    env.ledger.add("q1", "A", None, "queued")
-    yield Context(client, env, Results(), config)
-    client.close()
+    made = offline_context(KEY)
+    made.env.b.key, made.env.a.webhook_token = KEY_B, TOKEN
+    made.env.ledger.add("c1", "A", None, "completed")
+    made.env.ledger.add("q1", "A", None, "queued")
+    yield made
+    made.client.close()
 
 
 def sent(
