@@ -4,6 +4,8 @@ hold them, and none in what another live call rightly shows (contract 1.1, secti
 from __future__ import annotations
 
 import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -146,3 +148,23 @@ def test_a_read_sent_before_the_delete_was_answered_may_show_the_call() -> None:
     assert erasure.leaks(after) == {GONE: ["Zq Person 21"]}
     unknown = answer(body, path="/v1/calls/x")  # when it went is not known (schemathesis' own): judged
     assert erasure.leaks(unknown) == {GONE: ["Zq Person 21"]}
+
+
+def test_a_race_may_erase_while_other_answers_are_searched() -> None:
+    """A concurrent check's threads erase the call one of them deleted while the others' answers are
+    being searched: neither sees the other half done (no "dictionary changed size during iteration")."""
+    seeded = {f"call_{n}": pii(str(n)) for n in range(1000, 1200)}
+    erasure = Erasure(seeded)
+    body = json.dumps({"data": [pii(str(n)) for n in range(1000, 1200, 7)]}).encode()
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # hand the GIL over as often as it can be
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            erasing = pool.submit(lambda: [erasure.erase(call) for call in seeded])
+            searches = [pool.submit(erasure.leaks, answer(body, path="/v1/calls/x")) for _ in range(100)]
+            erasing.result()
+            for search in searches:
+                search.result()
+    finally:
+        sys.setswitchinterval(switch)
+    assert len(erasure.leaks(answer(body, path="/v1/calls/x"))) == len(range(1000, 1200, 7))

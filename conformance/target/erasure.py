@@ -15,6 +15,7 @@ that only echoes what its own request sent; an answer about the deleted id itsel
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -91,6 +92,7 @@ class Erasure:
         self._needles = Needles()  # every deleted call's strings, lower-cased
         self._owners: dict[str, set[str]] = {}  # a lower-cased string -> the deleted calls that held it
         self._erased_at: dict[str, float] = {}  # deleted call -> when its delete's answer came (monotonic)
+        self._lock = threading.Lock()  # a race's threads erase and search at once
 
     def __bool__(self) -> bool:
         return bool(self._gone)
@@ -108,6 +110,10 @@ class Erasure:
         `at`: when the delete's answer came; a request sent before it raced the delete, and its
         answer may rightly show the call (contract 5, 1.1: "afterwards" is from the 200 on)."""
         values = frozenset(strings if strings is not None else self.strings(call_id))
+        with self._lock:
+            self._erase(call_id, values, at)
+
+    def _erase(self, call_id: str, values: frozenset[str], at: float) -> None:
         self._erased_at.setdefault(call_id, at)
         self._gone[call_id] = self._gone.get(call_id, frozenset()) | values
         for value in values:
@@ -120,6 +126,10 @@ class Erasure:
         `calls`: only these deleted calls, whether or not `erase` was told of them yet (the
         lifecycle's model); by default every call erased so far."""
         text = _answer_text(exchange)
+        with self._lock:
+            return self._leaks(exchange, text, calls)
+
+    def _leaks(self, exchange: Exchange, text: str, calls: Iterable[str] | None) -> dict[str, list[str]]:
         if calls is None:
             hits = self._needles.found_in(text.encode("utf-8", "surrogatepass"))
             wanted = {call: self._gone[call] for value in hits for call in self._owners[value]}
