@@ -12,6 +12,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 import requests
 from suite_runs import RawServer, gzip_bomb
@@ -19,7 +20,7 @@ from suite_runs import RawServer, gzip_bomb
 from conformance.errors import UsageError
 from conformance.http.capped_session import capped_session
 from conformance.http.client import Client, Exchange, check_reachable
-from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge
+from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, http_client
 from conformance.http.redaction import Secrets
 
 TIMEOUT = 1.0
@@ -175,6 +176,14 @@ def test_a_broken_compression_is_no_answer(client: Callable[[str], Client]) -> N
     with RawServer(encoded("gzip", b"not gzip at all")) as server:
         exchange = client(server.url).request("GET", "/v1/calls/x")
     assert (exchange.status, exchange.error) == (None, "DecodingError")
+
+
+def test_the_client_asks_only_for_the_codings_it_undoes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx offers `br` and `zstd` where their packages are installed; the client must not, or a
+    target that compresses with them would seem to answer no JSON."""
+    monkeypatch.setattr(httpx._client, "ACCEPT_ENCODING", "gzip, deflate, br, zstd")
+    with http_client(1.0) as http:
+        assert http.build_request("GET", "http://127.0.0.1:9/").headers["accept-encoding"] == "gzip, deflate"
 
 
 def test_the_reachability_check_ends_at_the_deadline() -> None:

@@ -73,6 +73,9 @@ def _inflate(chunks: Iterable[bytes], coding: str) -> Iterator[bytes]:
             yield out
 
 
+ACCEPT_ENCODING = "gzip, deflate"  # what `decoded` undoes
+
+
 def decoded(chunks: Iterable[bytes], content_encoding: str) -> Iterator[bytes]:
     """The body as httpx would decode it (gzip, deflate; other codings left alone), but lazily."""
     for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
@@ -164,8 +167,11 @@ class _Backend(httpcore.NetworkBackend):
 
 
 def http_client(timeout: float) -> httpx.Client:
-    """An httpx client that follows no redirect and keeps every exchange within its deadline (`read_answer`)."""
-    http = httpx.Client(timeout=timeout, follow_redirects=False)
+    """An httpx client that follows no redirect and keeps every exchange within its deadline (`read_answer`).
+
+    It asks only for the codings `decoded` undoes: httpx would add `br` and `zstd` wherever their
+    packages happen to be installed, and a target that took it up would look as if it sent no JSON."""
+    http = httpx.Client(timeout=timeout, follow_redirects=False, headers={"Accept-Encoding": ACCEPT_ENCODING})
     for transport in [http._transport, *http._mounts.values()]:
         if not isinstance(transport, httpx.HTTPTransport):
             continue  # None (a NO_PROXY host), or an in-process transport: no network to bound
