@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from conformance.config import build_config
+from conformance.errors import Failure
 from conformance.http.client import Client
 from conformance.http.redaction import Secrets
+from conformance.layers.checks import CHECKS
 from conformance.layers.context import Context
 from conformance.layers.results import Results
+from conformance.mock import MockServer
+from conformance.run.session import SuiteSession
 from conformance.target.environment import Environment
 from conformance.target.fixtures_client import SeededOrg
 
@@ -50,3 +57,36 @@ class Tenant:
 
     def hook(self, token: str | None = None) -> str:
         return f"/v1/hooks/{token or self.org.webhook_token}"
+
+
+@contextmanager
+def suite_on(server: MockServer, report_dir: Path) -> Iterator[SuiteSession]:
+    """A suite session at the quick budget (breadth "every") on a mock served in this process (so
+    that a test may break its rules), isolated as on the bundled mock."""
+    config = build_config(
+        target_url=server.url,
+        fixtures_token=server.config.fixtures_token,
+        report_dir=str(report_dir),
+        seed=None,
+        budget="quick",
+        strict=False,
+        timeout=5.0,
+        env={},
+        isolated_target=True,
+    )
+    suite = SuiteSession.open(config)
+    try:
+        yield suite
+    finally:
+        suite.close()
+
+
+def run_check(suite: SuiteSession, name: str) -> dict[str, list[str]]:
+    """Run one registered check as the plugin does; every failure of the session so far, by requirement."""
+    found = CHECKS[name]
+    suite.ctx.begin(found.name, found.requirements)
+    try:
+        found.run(suite.ctx)
+    except Failure as failure:
+        suite.ctx.record(failure)
+    return {r: [f.message for f in records] for r, records in suite.ctx.results.failures.items()}

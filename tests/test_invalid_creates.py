@@ -5,18 +5,14 @@ over the webhook (MUST: refused, nothing created)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run_check, suite_on
 
-from conformance.config import build_config
-from conformance.errors import Failure
-from conformance.layers.checks import CHECKS
 from conformance.mock import MockConfig, MockServer, routes
-from conformance.run.session import SuiteSession
 
 TOKEN = "invalid-creates-fixtures-token"
 VALID = "+919800000000"
@@ -45,46 +41,14 @@ def _loosened(accepts: Callable[[str], object], monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(routes, "validate", loose)
 
 
-@contextmanager
-def _session(tmp_path: Path) -> Iterator[SuiteSession]:
-    with MockServer(MockConfig(fixtures_token=TOKEN)) as server:
-        config = build_config(
-            target_url=server.url,
-            fixtures_token=TOKEN,
-            report_dir=str(tmp_path / "reports"),
-            seed=None,
-            budget="quick",
-            strict=False,
-            timeout=5.0,
-            env={},
-            isolated_target=True,
-        )
-        suite = SuiteSession.open(config)
-        try:
-            yield suite
-        finally:
-            suite.close()
-
-
-def _failures(suite: SuiteSession, check: str) -> dict[str, list[str]]:
-    """Run one check as the plugin does; the failures recorded, by requirement."""
-    found = CHECKS[check]
-    suite.ctx.begin(found.name, found.requirements)
-    try:
-        found.run(suite.ctx)
-    except Failure as failure:
-        suite.ctx.record(failure)
-    return {r: [f.message for f in records] for r, records in suite.ctx.results.failures.items()}
-
-
 @pytest.mark.parametrize("reading", sorted(LOOSE_READINGS))
 def test_a_loosely_checked_number_is_found_over_rest_and_the_webhook(
     reading: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _loosened(LOOSE_READINGS[reading], monkeypatch)
-    with _session(tmp_path) as suite:
-        over_rest = _failures(suite, "create_call")
-        over_the_hook = _failures(suite, "webhook_invalid_create")
+    with MockServer(MockConfig(fixtures_token=TOKEN)) as server, suite_on(server, tmp_path) as suite:
+        over_rest = run_check(suite, "create_call")
+        over_the_hook = run_check(suite, "webhook_invalid_create")
     assert list(over_rest) == ["CREATE-VALIDATION-400"]
     assert any("number with " in message for message in over_rest["CREATE-VALIDATION-400"])
     assert "HOOK-BAD-BODY-REFUSED" in over_the_hook
@@ -92,6 +56,7 @@ def test_a_loosely_checked_number_is_found_over_rest_and_the_webhook(
 
 
 def test_the_mock_refuses_every_loose_number(tmp_path: Path) -> None:
-    with _session(tmp_path) as suite:
-        failures = {**_failures(suite, "create_call"), **_failures(suite, "webhook_invalid_create")}
+    with MockServer(MockConfig(fixtures_token=TOKEN)) as server, suite_on(server, tmp_path) as suite:
+        run_check(suite, "create_call")
+        failures = run_check(suite, "webhook_invalid_create")
     assert failures == {}
