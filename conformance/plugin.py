@@ -194,7 +194,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     try:
         if "--strict" in map(str, config.invocation_params.args):  # pytest's own (markers, config): not ours
             raise UsageError("--strict is pytest's own option and leaves the verdict lenient: use --conformance-strict")
-        suite = _open(config)
+        suite = _open(config, {_name(item) for item in _suite_items(session)})
     except UsageError as error:
         _refuse(config, str(error))
     config.stash[SESSION] = suite
@@ -233,12 +233,12 @@ def _refuse(config: pytest.Config, message: str) -> NoReturn:
     raise pytest.UsageError(message)
 
 
-def _open(config: pytest.Config) -> SuiteSession:
-    """The run's session; a record or replay run opens it inside its set-up cassette."""
+def _open(config: pytest.Config, selected: set[str]) -> SuiteSession:
+    """The run's session, for the `selected` checks; a record or replay run opens it inside its set-up cassette."""
     from conformance.run.session import SuiteSession
 
     suite_config, recording = _suite_config(config), config.pluginmanager.get_plugin(RECORDING)
-    return recording.open(suite_config) if recording else SuiteSession.open(suite_config)
+    return recording.open(suite_config, selected) if recording else SuiteSession.open(suite_config, selected=selected)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ its own client (httpx) and the `requests` session schemathesis sends through.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import tracemalloc
 import zlib
@@ -18,10 +19,11 @@ import requests
 from suite_runs import RawServer, gzip_bomb
 
 from conformance.errors import UsageError
-from conformance.http.capped_session import capped_session
+from conformance.http.capped_session import ProxyLookup, capped_session
 from conformance.http.client import Client, Exchange, check_reachable
-from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, http_client
+from conformance.http.limits import KEEP_ALIVE_CONNECTIONS, MAX_ANSWER_BYTES, AnswerTooLarge, http_client
 from conformance.http.redaction import Secrets
+from conformance.mock import MockServer
 
 TIMEOUT = 1.0
 DRIP = 0.2  # seconds between bytes: every read gets one well within TIMEOUT
@@ -241,3 +243,50 @@ def test_proxies_from_the_environment_keep_the_deadline(monkeypatch: pytest.Monk
     assert isinstance(exchange, Exchange)
     assert exchange.error == "timed out"
     assert elapsed < TIMEOUT + SLACK
+
+
+def test_the_schema_layers_sessions_honour_proxies_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`requests` looks the environment's proxies up for every request; the schema layer's sessions
+    share one lookup (`ProxyLookup`) and still go through the proxy the user set, and not for a
+    NO_PROXY host."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    target = "http://target.example.invalid:8080"
+    plain = requests.Session().merge_environment_settings(f"{target}/v1/calls/a", {}, None, None, None)
+    lookups: list[str] = []
+    real = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        requests.utils, "get_environ_proxies", lambda url, no_proxy=None: [lookups.append(url), real(url, no_proxy)][1]
+    )
+    shared = ProxyLookup()
+    settings = []
+    for path in ("/v1/calls/a", "/v1/calls/b"):
+        with capped_session(shared) as session:
+            settings.append(session.merge_environment_settings(f"{target}{path}", {}, None, None, None))
+            local = session.merge_environment_settings(f"http://127.0.0.1:8080{path}", {}, None, None, None)
+            assert "http" not in local["proxies"]
+    assert [s["proxies"].get("http") for s in settings] == ["http://proxy.example.invalid:3128"] * 2
+    assert settings[0] == plain  # what `requests` itself gives: the proxy, and the CA bundle the environment names
+    assert lookups == ["http://target.example.invalid:8080/", "http://127.0.0.1:8080/"]
+
+
+def test_a_race_leaves_the_client_a_few_idle_connections(mock_server: MockServer) -> None:
+    """After 16 requests at once, the client's pool keeps `KEEP_ALIVE_CONNECTIONS` idle connections
+    and closes the rest: httpx's pool looks at every connection it keeps for each later request."""
+    client = Client(mock_server.url, timeout=5.0, secrets=Secrets())
+    barrier = threading.Barrier(16)
+
+    def one() -> None:
+        barrier.wait()
+        client.request("GET", "/v1/calls/call_x")
+
+    threads = [threading.Thread(target=one) for _ in range(16)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert 0 < len(pool.connections) <= KEEP_ALIVE_CONNECTIONS
+    finally:
+        client.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -136,15 +136,16 @@ class Recording:
 
     # --- the suite's own traffic -----------------------------------------------------------
 
-    def open(self, config: SuiteConfig) -> SuiteSession:
-        """`SuiteSession.open` inside the set-up cassette; then the scope of the run."""
+    def open(self, config: SuiteConfig, selected: Collection[str] = ()) -> SuiteSession:
+        """`SuiteSession.open` (the `selected` checks' early set-up too) inside the set-up cassette; then its scope."""
         from conformance.run.session import SuiteSession
 
         if not self.replay:
             self._clear()
         try:
             with self._cassette(OPEN) as cassette:
-                suite = self.suite = SuiteSession.open(config, sleep=_no_wait if self.replay else time.sleep)
+                wait = _no_wait if self.replay else time.sleep
+                suite = self.suite = SuiteSession.open(config, sleep=wait, selected=selected)
                 if self.scrubber.secrets is None:  # recording: scrub with what the run knows
                     self.scrubber.secrets = suite.ctx.client.secrets
         except MISMATCH as error:

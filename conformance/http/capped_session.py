@@ -9,20 +9,23 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from conformance.http.limits import CHUNK, AnswerTooLarge, read_capped
 
-__all__ = ["capped_session"]
+__all__ = ["ProxyLookup", "capped_session"]
 
 DEFAULT_DEADLINE = 10.0  # seconds, for a `requests` call given no timeout (schemathesis always gives one)
 
@@ -181,13 +184,46 @@ def _read1(raw: urllib3.HTTPResponse) -> Iterator[bytes]:
         yield chunk
 
 
-def capped_session() -> requests.Session:
-    """A `requests` session for schemathesis: the cap and the deadline, no redirect, no cookie kept."""
+class ProxyLookup:
+    """The proxies the environment gives each origin, looked up once. `requests` looks them up for
+    every request (`get_environ_proxies` walks `os.environ` twice), a tenth of a millisecond each;
+    the suite sends to one target, whose proxies, if the user set any, do not change within a run."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str | None], dict[str, str]] = {}
+
+    def __call__(self, url: str, no_proxy: str | None) -> dict[str, str]:
+        parts = urlsplit(url)
+        key = (f"{parts.scheme}://{parts.netloc}/", no_proxy)  # all that decides it: scheme, host, port
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = requests.utils.get_environ_proxies(key[0], no_proxy=no_proxy)
+        return found
+
+
+def capped_session(proxies: ProxyLookup | None = None) -> requests.Session:
+    """A `requests` session for schemathesis: the cap and the deadline, no redirect, no cookie kept;
+    the environment's proxies from `proxies` (one lookup for many sessions) when given."""
     from schemathesis.transport.requests import ManagedCookiesSession
 
     class Session(ManagedCookiesSession):
         def get_redirect_target(self, resp: requests.Response) -> str | None:
             return None  # a 3xx is the answer under test
+
+        def merge_environment_settings(self, url: str, proxies_: Any, stream: Any, verify: Any, cert: Any) -> Any:
+            if proxies is None or not self.trust_env:
+                return super().merge_environment_settings(url, proxies_, stream, verify, cert)
+            proxies_ = {} if proxies_ is None else proxies_
+            for name, value in proxies(url, proxies_.get("no_proxy")).items():
+                proxies_.setdefault(name, value)
+            if verify is True or verify is None:  # as `requests` does, with the proxies looked up already
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+            return {
+                "proxies": merge_setting(proxies_, self.proxies),
+                "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify),
+                "cert": merge_setting(cert, self.cert),
+            }
 
     session = Session()
     session.headers.clear()  # schemathesis sends its own, as with the session it would make itself

@@ -9,13 +9,13 @@ goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from conformance.contract.requirements import by_id
 from conformance.layers.context import Context
 
-__all__ = ["CHECKS", "Check", "check"]
+__all__ = ["CHECKS", "EARLY", "Check", "check", "head_start", "prepares"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,27 @@ def check(name: str, *requirements: str) -> Callable[[Callable[[Context], None]]
         return function
 
     return register
+
+
+# Check name -> what it sets up when the run opens, if it is selected (`head_start`).
+EARLY: dict[str, Callable[[Context], None]] = {}
+
+
+def prepares(name: str) -> Callable[[Callable[[Context], None]], Callable[[Context], None]]:
+    """Register what check `name` sets up when the run opens, before any check runs: calls it must
+    let age a while (`over_time`), which then age while the checks before it run. It keeps what it
+    made in `Context.prepared[name]`; the check does it itself when that is absent."""
+
+    def register(function: Callable[[Context], None]) -> Callable[[Context], None]:
+        EARLY[name] = function
+        return function
+
+    return register
+
+
+def head_start(ctx: Context, selected: Collection[str]) -> None:
+    """Each selected check's early set-up (`prepares`), under its own name (the calls are for it)."""
+    for name, prepare in EARLY.items():
+        if name in selected:
+            ctx.begin(name, CHECKS[name].requirements)
+            prepare(ctx)

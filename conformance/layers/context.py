@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from conformance.config import SuiteConfig
 from conformance.contract.requirements import by_id
@@ -42,6 +43,7 @@ class Context:
     _deferred: list[Failure] | None = None
     raised: list[Failure] = field(default_factory=list)  # every MUST failure `expect` raised, in order
     replay: str = ""  # the command that runs this run again (`conformance.layers.replay_line`)
+    prepared: dict[str, Any] = field(default_factory=dict)  # check name -> what it set up early (`checks.prepares`)
     coverage: Coverage = field(init=False)  # the dimension values of every exchange (its `observe`: the client's first)
 
     def __post_init__(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,6 +13,7 @@ from conformance.errors import BudgetSpent, UsageError
 from conformance.http.client import Client, probe
 from conformance.http.redaction import Secrets
 from conformance.layers import universal
+from conformance.layers.checks import head_start
 from conformance.layers.context import Context
 from conformance.layers.determinism import seed_case_ids
 from conformance.layers.properties import routes
@@ -43,11 +44,14 @@ class SuiteSession:
     shard: Shard | None = None  # the slice of the suite's checks this run is (`--slice K/N`), for the report
 
     @classmethod
-    def open(cls, config: SuiteConfig, *, sleep: Callable[[float], None] = time.sleep) -> SuiteSession:
-        """Start the bundled mock if no target is given, check the target answers, provision. `sleep`:
-        how the client waits (pacing, 429s, polls); a replay waits for nothing. A dry run sends nothing
-        to the target: it runs against the bundled mock, with the target's rules on destructive
-        requests, and reports what it did as the plan."""
+    def open(
+        cls, config: SuiteConfig, *, sleep: Callable[[float], None] = time.sleep, selected: Collection[str] = ()
+    ) -> SuiteSession:
+        """Start the bundled mock if no target is given, check the target answers, provision, and set
+        up early what the `selected` checks set up early (`checks.prepares`). `sleep`: how the client
+        waits (pacing, 429s, polls); a replay waits for nothing. A dry run sends nothing to the target:
+        it runs against the bundled mock, with the target's rules on destructive requests, and reports
+        what it did as the plan."""
         check_budget(config)
         seed_case_ids(config.seed)
         planned = config if config.dry_run else None
@@ -65,7 +69,8 @@ class SuiteSession:
         )
         try:
             probe(client)
-            env = Environment(client, config, store, parts)
+            ctx = _context(Environment(client, config, store, parts), config, planned, original)
+            head_start(ctx, selected)
         except BaseException as error:
             client.close()
             if mock is not None:
@@ -76,12 +81,6 @@ class SuiteSession:
                     f" ({client.requests} to probe and provision); give a larger --budget"
                 ) from None
             raise
-        if planned is not None:
-            env.guard.destructive_allowed = planned.destructive_allowed
-            env.guard.isolated = planned.isolated
-        ctx = Context(client, env, Results(), config, replay=replay_command(planned or original))
-        client.observers += [ctx.coverage.observe, env.observe, env.ledger.observe]  # coverage: before the ledger
-        universal.watch(ctx)
         return cls(config, (planned or config).target_url or config.target_url, ctx, mock, planned=planned)
 
     @property
@@ -99,6 +98,19 @@ class SuiteSession:
         self.ctx.client.close()
         if self.mock is not None:
             self.mock.stop()
+
+
+def _context(env: Environment, config: SuiteConfig, planned: SuiteConfig | None, original: SuiteConfig) -> Context:
+    """The run's context on a provisioned environment: a plan's rules on destructive requests, and
+    every answer observed from here on."""
+    if planned is not None:
+        env.guard.destructive_allowed = planned.destructive_allowed
+        env.guard.isolated = planned.isolated
+    client = env.client
+    ctx = Context(client, env, Results(), config, replay=replay_command(planned or original))
+    client.observers += [ctx.coverage.observe, env.observe, env.ledger.observe]  # coverage: before the ledger
+    universal.watch(ctx)
+    return ctx
 
 
 def smallest_budget(config: SuiteConfig) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from conformance.contract._resources import spec_path
 from conformance.errors import NotExercised
-from conformance.http.capped_session import capped_session
+from conformance.http.capped_session import ProxyLookup, capped_session
 from conformance.http.client import Exchange
 from conformance.http.limits import AnswerTooLarge
 from conformance.http.throttle import until_served, wait_for
@@ -54,6 +54,7 @@ class SchemaLayer:
         self.call_ids = seed_calls(ctx, SAMPLED_SEEDED_STATES if self.sampled else SEEDED_STATES)
         self.schema = schemathesis.openapi.from_path(spec_path(), config=self._config())
         self.tally = Tally()
+        self.proxies = ProxyLookup()  # the environment's, for every session the layer sends through
         self.shown: dict[str, Exchange] = {}  # case id -> its exchange: the sent case's, and its checks' probes
 
         def after_validate(context: Any, case: Any, response: Any, results: list[schemathesis.CheckResult]) -> None:
@@ -94,7 +95,7 @@ class SchemaLayer:
         def attempt() -> schemathesis.Response | None:
             self.ctx.client.admit(keep=keep)  # the run's budget and pace
             try:
-                with capped_session() as session:
+                with capped_session(self.proxies) as session:
                     return case.call(**{**kwargs, "session": session})
             except NO_ANSWER as exc:
                 self._no_answer(case, recorder, exc)
@@ -133,7 +134,7 @@ class SchemaLayer:
         self.tally.results = []
         try:
             checks = list(extra) or None
-            with capped_session() as session:  # for the requests the checks send (auth probes)
+            with capped_session(self.proxies) as session:  # for the requests the checks send (auth probes)
                 case.validate_response(
                     response,
                     additional_checks=checks,
