@@ -50,7 +50,7 @@ def _failed(report: dict[str, Any]) -> set[str]:
 
 def test_a_printed_replay_line_runs_the_same_run_again(tmp_path: Path) -> None:
     with MockServer(MockConfig(fixtures_token=TOKEN, faults=frozenset({"repeat-delete-200"}))) as server:
-        args = ["--target-url", server.url, "--seed", "7", "--budget", "quick"]
+        args = ["--target-url", server.url, "--seed", "7", "--budget", "smoke"]
         first = run_suite(args, tmp_path / "first", {"HUSKY_FIXTURES_TOKEN": TOKEN})
         assert first.returncode == 1, first.describe()
         line = _replay_line(first.report, "DEL-REPEAT-404")
@@ -60,7 +60,7 @@ def test_a_printed_replay_line_runs_the_same_run_again(tmp_path: Path) -> None:
         words = shlex.split(command)
         assert words[:2] == ["husky-conformance", "run"]
         assert words[2:4] == ["--target-url", server.url]
-        assert words[4:8] == ["--seed", "7", "--budget", "quick"]
+        assert words[4:8] == ["--seed", "7", "--budget", "smoke"]
         again = tmp_path / "again"
         env = suite_env({"HUSKY_FIXTURES_TOKEN": TOKEN})
         done = subprocess.run(

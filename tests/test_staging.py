@@ -531,17 +531,22 @@ def test_the_api_seeder_never_replays_an_earlier_runs_create(tmp_path: Path, moc
     assert made[0].isdisjoint(made[1]), "the second run took calls of the first for its own"
 
 
+EARLIER = 5  # see below: the credential check's call ends two or three requests past the budget
+
+
 def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(tmp_path: Path) -> None:
     """Every HUSKY_* variable, no fixtures API, calls that start and end by themselves: from the smallest
     budget up, the credential check's call and the checks' calls are all cleaned up. At budget N the
-    mock ends a call N requests after its create (a clock of requests), so the credential check's call
-    is still running when the clean-up reaches it: it is waited out last, past the budget, and takes
-    nothing kept back for the others (waited for in its turn, it left the queued calls after it)."""
+    mock ends a call N - EARLIER requests after its create (a clock of requests); the credential check
+    creates its call at about the run's seventh request, so that call is still running when the
+    clean-up reaches it: it is waited out last, past the budget (a few polls, not the seven of ending
+    at N, ~24 s of the poller's doubling pauses), and takes nothing kept back for the others (waited
+    for in its turn, it left the queued calls after it)."""
     with ExitStack() as stack:
         started = []
         for budget in (21, 30, 50):
             clock = RequestClock()
-            config = MockConfig(fixtures_token=TOKEN, auto_complete=budget, clock=clock)
+            config = MockConfig(fixtures_token=TOKEN, auto_complete=budget - EARLIER, clock=clock)
             server = stack.enter_context(MockServer(config, wrap=clock.wrap))
             with httpx.Client(base_url=server.url) as http:
                 existing = _existing(http)
@@ -553,6 +558,8 @@ def test_small_budgets_leave_no_call_on_a_target_whose_calls_move_on_their_own(t
         assert run.returncode == 2, run.describe()
         assert run.report["ledger"]["leftovers"] == [], (args, run.report["ledger"]["leftovers"])
         assert run.report["ledger"]["deleted"] > 0, args  # the credential check's call, waited out
+        budget = int(args[args.index("--budget") + 1])
+        assert run.report["requests"] > budget, (args, "no wait past the budget: no call was running at the clean-up")
 
 
 def _smallest(url: str, env: dict[str, str], report_dir: Path) -> int:
