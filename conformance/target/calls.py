@@ -32,6 +32,15 @@ __all__ = [
 
 _METHODS: dict[str, str] = {"get": "GET", "cancel": "POST", "delete": "DELETE"}
 CREATE_BODY = {"agent_id": "agent_conformance", "contact_number": "+919800000000"}
+# Numbers that only a loose reading of `^\+91[0-9]{10}$` takes (contract 5): the end not anchored, `$`
+# before a final line break (Python, PHP), `^` and `$` at any line (Ruby, multiline), `\d` for any
+# script's digits (Python, .NET). Each is an invalid create body.
+LOOSE_NUMBERS = {
+    "an eleventh digit": "+9198000000001",
+    "a line break after it": "+919800000000\n",
+    "a line before it": "x\n+919800000000",
+    "Devanagari digits": "+91\u096f\u096e\u0966\u0966\u0966\u0966\u0966\u0966\u0966\u0966",
+}
 
 
 def path_for(op: Op, call_id: str, *, raw: bool = False) -> str:

@@ -19,6 +19,7 @@ INVALID_BODIES: dict[str, Any] = {
     "empty agent_id": {"agent_id": "", "contact_number": "+919800000000"},
     "non-Indian number": {"agent_id": "agent_conformance", "contact_number": "+1234567890"},
     "short number": {"agent_id": "agent_conformance", "contact_number": "+91980000000"},
+    **{f"number with {name}": {**calls.CREATE_BODY, "contact_number": n} for name, n in calls.LOOSE_NUMBERS.items()},
     "agent_id of wrong type": {"agent_id": 7, "contact_number": "+919800000000"},
     "additional_info of wrong type": {**calls.CREATE_BODY, "additional_info": ["x"]},
     "array": [calls.CREATE_BODY],
@@ -26,7 +27,7 @@ INVALID_BODIES: dict[str, Any] = {
 # Missing fields, bad values, wrong types: in `INVALID_BODIES` order.
 INVALID_KINDS = (
     ("empty object", "no contact_number", "no agent_id"),
-    ("empty agent_id", "non-Indian number", "short number"),
+    ("empty agent_id", "non-Indian number", "short number", *(f"number with {name}" for name in calls.LOOSE_NUMBERS)),
     ("agent_id of wrong type", "additional_info of wrong type", "array"),
 )
 

@@ -295,6 +295,10 @@ INVALID_CREATES: dict[str, tuple[dict[str, Any], str]] = {
     "a number of another country": ({"agent_id": "agent_conformance", "contact_number": "+19800000000"}, "value"),
     "a short number": ({"agent_id": "agent_conformance", "contact_number": "+91980000"}, "value"),
     "a number with a space": ({"agent_id": "agent_conformance", "contact_number": "+91 9800000000"}, "value"),
+    **{
+        f"a number with {name}": ({**calls.CREATE_BODY, "contact_number": n}, "value")
+        for name, n in calls.LOOSE_NUMBERS.items()
+    },
     "an agent_id that is a number": ({"agent_id": 7, "contact_number": NUMBER}, "type"),
     "a contact_name that is a number": ({**calls.CREATE_BODY, "contact_name": 7}, "type"),
     "a contact_email that is a list": ({**calls.CREATE_BODY, "contact_email": ["a@example.invalid"]}, "type"),
