@@ -326,7 +326,13 @@ class _Writes:
         return self.closed
 
 
-def _cycle(method: str, transport: _Writes) -> Any:
+def _cycle(
+    method: str,
+    transport: _Writes,
+    *,
+    keep_alive: bool = True,
+    default_headers: list[tuple[bytes, bytes]] | None = None,
+) -> Any:
     scope = {"type": "http", "method": method, "path": "/", "headers": []}
     cycle = RequestResponseCycle(
         scope=scope,  # type: ignore[arg-type]
@@ -335,22 +341,19 @@ def _cycle(method: str, transport: _Writes) -> Any:
         logger=logging.getLogger("test"),
         access_logger=logging.getLogger("test"),
         access_log=False,
-        default_headers=[],
+        default_headers=default_headers or [],
         message_event=asyncio.Event(),
         expect_100_continue=False,
-        keep_alive=True,
+        keep_alive=keep_alive,
         on_response=lambda: None,
     )
     cycle.__class__ = one_write.OneWriteCycle  # as `HttpProtocol._start_asgi_task` does
     return cycle
 
 
-async def _answer(cycle: Any, body: bytes, *, fail: bool = False) -> None:
+async def _answer(cycle: Any, body: bytes) -> None:
     headers = [(b"content-length", str(len(body)).encode())]
     await cycle.send({"type": "http.response.start", "status": 200, "headers": headers})
-    if fail:
-        cycle.transport.close()  # as uvicorn does when the application fails mid-answer
-        return
     await cycle.send({"type": "http.response.body", "body": body})
 
 
@@ -363,14 +366,79 @@ def test_an_answer_s_head_and_body_leave_in_one_write() -> None:
     assert transport.writes[0].endswith(b'\r\n\r\n{"ok":true}')
 
 
-def test_a_held_head_is_not_lost_without_a_body_write() -> None:
-    """HEAD (uvicorn writes no body) and a failure mid-answer: the head still goes out, before the close."""
+_DEFAULTS = [(b"date", b"Sun, 06 Dec 2026 12:00:00 GMT"), (b"server", b"uvicorn")]
+_LENGTH = (b"content-length", b"11")
+# (status, headers, body messages): answers the one write builds itself, and some it leaves to uvicorn
+_ANSWERS: list[tuple[int, list[tuple[bytes, bytes]], list[dict[str, Any]]]] = [
+    (200, [_LENGTH, (b"content-type", b"application/json")], [{"body": b'{"ok":true}'}]),
+    (429, [(b"Retry-After", b"1"), _LENGTH, (b"Content-Type", b"application/json")], [{"body": b'{"ok":true}'}]),
+    (204, [], [{"body": b""}]),
+    (200, [], [{"body": b"12345678901", "more_body": True}, {"body": b""}]),  # no length: chunked
+    (200, [_LENGTH, (b"connection", b"close")], [{"body": b'{"ok":true}'}]),
+    (200, [(b"transfer-encoding", b"chunked")], [{"body": b'{"ok":true}'}]),
+    (200, [_LENGTH], [{"body": b"12345", "more_body": True}, {"body": b"678901"}]),
+]
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+@pytest.mark.parametrize(("status", "headers", "bodies"), _ANSWERS)
+def test_an_answer_has_the_bytes_uvicorn_would_write(
+    status: int, headers: list[tuple[bytes, bytes]], bodies: list[dict[str, Any]], keep_alive: bool
+) -> None:
+    """Whether the one write builds the answer or leaves it to uvicorn: the same bytes, the same close."""
+    written = []
+    for cycle_class in (RequestResponseCycle, one_write.OneWriteCycle):
+        transport = _Writes()
+        cycle = _cycle("GET", transport, keep_alive=keep_alive, default_headers=_DEFAULTS)
+        cycle.__class__ = cycle_class
+
+        async def answer(cycle: Any = cycle) -> None:
+            await cycle.send({"type": "http.response.start", "status": status, "headers": headers})
+            for body in bodies:
+                await cycle.send({"type": "http.response.body", **body})
+
+        asyncio.run(answer())
+        assert cycle.response_complete
+        written.append((b"".join(transport.writes), transport.closed))
+    assert written[1] == written[0]
+
+
+@pytest.mark.parametrize(
+    "headers", [[(b"content-length", b"3")], [(b"x-bad", b"a\nb"), _LENGTH], [(b"bad name", b"1"), _LENGTH]]
+)
+def test_an_answer_uvicorn_refuses_is_refused_as_uvicorn_does(headers: list[tuple[bytes, bytes]]) -> None:
+    """A length that does not match the body, a header uvicorn refuses: its RuntimeError, the same bytes written."""
+    written = []
+    for cycle_class in (RequestResponseCycle, one_write.OneWriteCycle):
+        transport = _Writes()
+        cycle = _cycle("GET", transport)
+        cycle.__class__ = cycle_class
+
+        async def answer(cycle: Any = cycle) -> None:
+            await cycle.send({"type": "http.response.start", "status": 200, "headers": headers})
+            await cycle.send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+        with pytest.raises(RuntimeError):
+            asyncio.run(answer())
+        written.append(b"".join(transport.writes))
+    assert written[1] == written[0]
+
+
+def test_a_head_without_a_body_write_and_a_failure_mid_answer() -> None:
+    """HEAD (uvicorn writes no body): its head goes out. An application that fails after starting its
+    answer, before its body, has sent nothing yet: uvicorn answers 500, whole, and closes."""
     head_only, failed = _Writes(), _Writes()
     asyncio.run(_answer(_cycle("HEAD", head_only), b'{"ok":true}'))
-    asyncio.run(_answer(_cycle("GET", failed), b'{"ok":true}', fail=True))
-    for transport in (head_only, failed):
-        assert b"".join(transport.writes).startswith(b"HTTP/1.1 200 OK\r\n")
-        assert b"".join(transport.writes).endswith(b"\r\n\r\n")
+    assert b"".join(head_only.writes).startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"".join(head_only.writes).endswith(b"\r\n\r\n")
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        raise RuntimeError("mid-answer")
+
+    asyncio.run(_cycle("GET", failed).run_asgi(failing))
+    assert b"".join(failed.writes).startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"".join(failed.writes).endswith(b"\r\n\r\nInternal Server Error")
     assert failed.closed
 
 

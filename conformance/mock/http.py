@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -39,9 +40,20 @@ def config_of(request: Request) -> MockConfig:
     return config
 
 
-# JSONResponse's own settings, in one encoder made once: `json.dumps` with options makes a new one
-# for every answer, which costs more than the encoding itself.
+# JSONResponse's own settings (`json.dumps(ensure_ascii=False, allow_nan=False, separators=(",", ":"))`),
+# in one encoder made once: `json.dumps` with options makes a new `JSONEncoder` for every answer, and
+# `JSONEncoder.encode` a new C encoder, each costing about what the encoding itself does. No check for
+# circular references: an answer is a tree the mock builds.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+_C_ENCODE = None
+if c_make_encoder is not None:  # CPython's `_json`, as `JSONEncoder.encode` uses it
+    _C_ENCODE = c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False)
+
+
+def _encoded(content: Any) -> bytes:
+    if _C_ENCODE is None:
+        return _ENCODER.encode(content).encode("utf-8")
+    return "".join(_C_ENCODE(content, 0)).encode("utf-8")
 
 
 class _JSONResponse(JSONResponse):
@@ -49,7 +61,7 @@ class _JSONResponse(JSONResponse):
 
     def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
         self.status_code, self.background = status_code, None
-        self.body = _ENCODER.encode(content).encode("utf-8")
+        self.body = _encoded(content)
         self.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
         self.raw_headers += [(b"content-length", str(len(self.body)).encode()), (b"content-type", b"application/json")]
 

@@ -32,17 +32,11 @@ QUEUED_MESSAGE = "Call has been queued successfully."
 def _org_with_scope(request: Request, scope: str) -> str:
     store = store_of(request)
     call_id = request.path_params.get("call_id")
-    if call_id is not None and store.fault("auth-after-existence") and call_id not in store.calls:
-        raise ApiError(404, Code.NOT_FOUND, operations.NOT_FOUND_MESSAGE)
-    head_probe = request.method == "HEAD" and store.fault("head-before-auth")  # a cheap existence probe
-    if call_id is not None and head_probe and call_id not in store.calls:
-        raise ApiError(404, Code.NOT_FOUND, operations.NOT_FOUND_MESSAGE)
-    if call_id is not None and store.fault("odd-id-500") and (len(call_id) > 64 or not call_id.isascii()):
-        raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the column is 64 ASCII chars
-    if call_id is not None and request.scope.get("husky.legacy_route") and call_id in store.calls:
-        return store.calls[call_id].org_id  # fault trailing-slash-skips-auth: the call's own organisation
+    faulty = call_id is not None and bool(store.faults)  # what is checked before the key, only faults check
+    if faulty and (org_id := _before_auth(store, request, str(call_id))) is not None:
+        return org_id
     key = authenticate_key(store, request.headers)
-    if call_id is not None and store.fault("scope-after-existence") and call_id not in store.calls:
+    if faulty and store.fault("scope-after-existence") and call_id not in store.calls:
         raise ApiError(404, Code.NOT_FOUND, operations.NOT_FOUND_MESSAGE)
     require_scope(store, key, scope, request.headers)
     if store.faults and store.fault("query-org-id-honoured"):
@@ -50,6 +44,20 @@ def _org_with_scope(request: Request, scope: str) -> str:
         if asked in store.orgs:  # support tooling acts "as" an organisation
             return asked
     return key.org_id
+
+
+def _before_auth(store: Store, request: Request, call_id: str) -> str | None:
+    """Faults that answer before the key is checked, or take the call's organisation without one."""
+    if store.fault("auth-after-existence") and call_id not in store.calls:
+        raise ApiError(404, Code.NOT_FOUND, operations.NOT_FOUND_MESSAGE)
+    head_probe = request.method == "HEAD" and store.fault("head-before-auth")  # a cheap existence probe
+    if head_probe and call_id not in store.calls:
+        raise ApiError(404, Code.NOT_FOUND, operations.NOT_FOUND_MESSAGE)
+    if store.fault("odd-id-500") and (len(call_id) > 64 or not call_id.isascii()):
+        raise ApiError(500, Code.INTERNAL_ERROR, "Internal server error.")  # the column is 64 ASCII chars
+    if request.scope.get("husky.legacy_route") and call_id in store.calls:
+        return store.calls[call_id].org_id  # fault trailing-slash-skips-auth: the call's own organisation
+    return None
 
 
 async def create(request: Request) -> Response:
