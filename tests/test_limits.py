@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 import requests
+from schemathesis.transport import requests as schemathesis_requests
 from suite_runs import RawServer, gzip_bomb
 
 from conformance.errors import UsageError
-from conformance.http.capped_session import ProxyLookup, capped_session
+from conformance.http.capped_session import ProxyLookup, capped_session, own_sessions_capped
 from conformance.http.client import Client, Exchange, check_reachable
 from conformance.http.limits import KEEP_ALIVE_CONNECTIONS, MAX_ANSWER_BYTES, AnswerTooLarge, http_client
 from conformance.http.redaction import Secrets
@@ -115,8 +116,18 @@ def _measured(send: Callable[[], object]) -> tuple[object, float, int]:
     return outcome, elapsed, peak
 
 
-def _requests_get(url: str) -> object:
-    with capped_session() as session:
+def _own_session() -> requests.Session:
+    """A session as schemathesis makes one itself (for `ignored_auth`'s probes), while the schema
+    layer checks an answer."""
+    with own_sessions_capped():
+        return schemathesis_requests.SameHostRedirectsSession()  # as schemathesis calls it
+
+
+SESSIONS = {"the layer's": capped_session, "schemathesis' own": _own_session}
+
+
+def _requests_get(url: str, made_by: str = "the layer's") -> object:
+    with SESSIONS[made_by]() as session:
         try:
             return session.get(url, timeout=TIMEOUT)
         except requests.RequestException as error:
@@ -199,27 +210,30 @@ def test_the_reachability_check_ends_at_the_deadline() -> None:
 # --- schemathesis' requests --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("made_by", SESSIONS)
 @pytest.mark.parametrize("answer", [bomb, endless], ids=["gzip bomb", "endless body"])
-def test_requests_stop_reading_at_the_cap(answer: Answer) -> None:
+def test_requests_stop_reading_at_the_cap(answer: Answer, made_by: str) -> None:
     with RawServer(answer) as server:
-        outcome, _, peak = _measured(lambda: _requests_get(f"{server.url}/v1/calls/x"))
+        outcome, _, peak = _measured(lambda: _requests_get(f"{server.url}/v1/calls/x", made_by))
     assert isinstance(outcome, AnswerTooLarge)
     assert str(outcome) == OVER
     assert outcome.request is not None, "schemathesis' reproduction needs the request"
     assert peak < MAX_PEAK, f"{peak} bytes held for one answer"
 
 
+@pytest.mark.parametrize("made_by", SESSIONS)
 @pytest.mark.parametrize("answer", UNDER_THE_CAP, ids=UNDER_THE_CAP_IDS)
-def test_requests_end_at_the_deadline(answer: Answer) -> None:
+def test_requests_end_at_the_deadline(answer: Answer, made_by: str) -> None:
     with RawServer(answer) as server:
-        outcome, elapsed, _ = _measured(lambda: _requests_get(f"{server.url}/v1/calls/x"))
+        outcome, elapsed, _ = _measured(lambda: _requests_get(f"{server.url}/v1/calls/x", made_by))
     assert isinstance(outcome, requests.Timeout), outcome
     assert TIMEOUT <= elapsed < TIMEOUT + SLACK
 
 
-def test_requests_follow_no_redirect() -> None:
+@pytest.mark.parametrize("made_by", SESSIONS)
+def test_requests_follow_no_redirect(made_by: str) -> None:
     with RawServer(redirect) as server:
-        outcome = _requests_get(f"{server.url}/v1/calls/x")
+        outcome = _requests_get(f"{server.url}/v1/calls/x", made_by)
     assert isinstance(outcome, requests.Response)
     assert outcome.status_code == 302
     assert len(server.heads) == 1

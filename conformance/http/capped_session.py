@@ -25,7 +25,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from conformance.http.limits import CHUNK, AnswerTooLarge, read_capped
 
-__all__ = ["ProxyLookup", "capped_session"]
+__all__ = ["ProxyLookup", "capped_session", "own_sessions_capped"]
 
 DEFAULT_DEADLINE = 10.0  # seconds, for a `requests` call given no timeout (schemathesis always gives one)
 
@@ -231,3 +231,19 @@ def capped_session(proxies: ProxyLookup | None = None) -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+@contextlib.contextmanager
+def own_sessions_capped(proxies: ProxyLookup | None = None) -> Iterator[None]:
+    """While it lasts, the sessions schemathesis makes itself are `capped_session`s. It sends the
+    probes of `ignored_auth` without the session it was given (to drop its credentials), through a
+    session of its own, which would read any answer whole, keep no deadline of the whole exchange
+    and follow redirects. For one thread at a time (the schema layer sends one request at a time)."""
+    from schemathesis.transport import requests as transport
+
+    made = transport.SameHostRedirectsSession
+    transport.SameHostRedirectsSession = lambda: capped_session(proxies)  # type: ignore[assignment,misc,return-value]
+    try:
+        yield
+    finally:
+        transport.SameHostRedirectsSession = made  # type: ignore[misc]

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import ignored_auth
 
 from conformance.contract._resources import spec_path
 from conformance.errors import NotExercised
-from conformance.http.capped_session import ProxyLookup, capped_session
+from conformance.http.capped_session import ProxyLookup, capped_session, own_sessions_capped
 from conformance.http.client import Exchange
 from conformance.http.limits import AnswerTooLarge
 from conformance.http.throttle import until_served, wait_for
@@ -134,7 +134,9 @@ class SchemaLayer:
         self.tally.results = []
         try:
             checks = list(extra) or None
-            with capped_session(self.proxies) as session:  # for the requests the checks send (auth probes)
+            # The checks' requests (the auth probes) through capped sessions: this one, and those
+            # schemathesis makes itself for probes it sends without it.
+            with capped_session(self.proxies) as session, own_sessions_capped(self.proxies):
                 case.validate_response(
                     response,
                     additional_checks=checks,
