@@ -7,7 +7,6 @@ its own client (httpx) and the `requests` session schemathesis sends through.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import tracemalloc
 import zlib
@@ -22,9 +21,8 @@ from suite_runs import RawServer, gzip_bomb
 from conformance.errors import UsageError
 from conformance.http.capped_session import ProxyLookup, capped_session, own_sessions_capped
 from conformance.http.client import Client, Exchange, check_reachable
-from conformance.http.limits import KEEP_ALIVE_CONNECTIONS, MAX_ANSWER_BYTES, AnswerTooLarge, http_client
+from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, http_client
 from conformance.http.redaction import Secrets
-from conformance.mock import MockServer
 
 TIMEOUT = 1.0
 DRIP = 0.2  # seconds between bytes: every read gets one well within TIMEOUT
@@ -282,25 +280,3 @@ def test_the_schema_layers_sessions_honour_proxies_looked_up_once(monkeypatch: p
     assert [s["proxies"].get("http") for s in settings] == ["http://proxy.example.invalid:3128"] * 2
     assert settings[0] == plain  # what `requests` itself gives: the proxy, and the CA bundle the environment names
     assert lookups == ["http://target.example.invalid:8080/", "http://127.0.0.1:8080/"]
-
-
-def test_a_race_leaves_the_client_a_few_idle_connections(mock_server: MockServer) -> None:
-    """After 16 requests at once, the client's pool keeps `KEEP_ALIVE_CONNECTIONS` idle connections
-    and closes the rest: httpx's pool looks at every connection it keeps for each later request."""
-    client = Client(mock_server.url, timeout=5.0, secrets=Secrets())
-    barrier = threading.Barrier(16)
-
-    def one() -> None:
-        barrier.wait()
-        client.request("GET", "/v1/calls/call_x")
-
-    threads = [threading.Thread(target=one) for _ in range(16)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        pool = client._http._transport._pool  # type: ignore[attr-defined]
-        assert 0 < len(pool.connections) <= KEEP_ALIVE_CONNECTIONS
-    finally:
-        client.close()

@@ -166,20 +166,14 @@ class _Backend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-# A race leaves as many idle connections as it had threads; httpx's pool looks at every one of them
-# for each later request. Beyond these few (the clean-up's, say) an idle connection is closed.
-KEEP_ALIVE_CONNECTIONS = 4
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=KEEP_ALIVE_CONNECTIONS)  # 100: httpx's own
-
-
 def http_client(timeout: float) -> httpx.Client:
     """An httpx client that follows no redirect and keeps every exchange within its deadline (`read_answer`).
 
     It asks only for the codings `decoded` undoes: httpx would add `br` and `zstd` wherever their
-    packages happen to be installed, and a target that took it up would look as if it sent no JSON."""
-    http = httpx.Client(
-        timeout=timeout, follow_redirects=False, headers={"Accept-Encoding": ACCEPT_ENCODING}, limits=LIMITS
-    )
+    packages happen to be installed, and a target that took it up would look as if it sent no JSON.
+    Its pool keeps httpx's defaults: with fewer idle connections kept (4), httpcore closed a
+    connection it had just handed to a request of a race, about once in 25 races of 50 (`ReadError`)."""
+    http = httpx.Client(timeout=timeout, follow_redirects=False, headers={"Accept-Encoding": ACCEPT_ENCODING})
     for transport in [http._transport, *http._mounts.values()]:
         if not isinstance(transport, httpx.HTTPTransport):
             continue  # None (a NO_PROXY host), or an in-process transport: no network to bound
