@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 import schemathesis
+from helpers import suite_on
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.openapi.checks import AuthScenario, IgnoredAuth
 
-from conformance.config import build_config
 from conformance.contract._resources import spec_path
 from conformance.contract.requirements import by_id
 from conformance.errors import NotExercised
@@ -161,22 +161,8 @@ def served() -> Iterator[MockServer]:
 @pytest.fixture
 def session(tmp_path: Path, served: MockServer) -> Iterator[SuiteSession]:
     """A suite session on `served`, isolated as on the bundled mock."""
-    config = build_config(
-        target_url=served.url,
-        fixtures_token=SCHEMA_TOKEN,
-        report_dir=str(tmp_path / "reports"),  # the ledger goes there
-        seed=None,
-        budget="quick",
-        strict=False,
-        timeout=5.0,
-        env={},
-        isolated_target=True,
-    )
-    suite = SuiteSession.open(config)
-    try:
+    with suite_on(served, tmp_path / "reports") as suite:  # the ledger goes there
         yield suite
-    finally:
-        suite.close()
 
 
 def _secrets_of(suite: SuiteSession) -> list[str]:
