@@ -1,7 +1,7 @@
 """A pytest plugin that breaks the suite on purpose, for the tests of exit code 3 and of redaction.
 
 Loaded into a suite run with `-p sabotage` (the tests directory on PYTHONPATH); `SABOTAGE` says
-where it strikes: `check` (every seeded call, inside the checks), `open` (once both organisations
+where it strikes: `check` (every seeded call, inside the checks, from the first on), `open` (once both organisations
 are provisioned, before the first check) or `report` (writing the reports). Each raises an error
 whose message and local variables hold every secret of the run.
 """
@@ -25,10 +25,13 @@ def _boom(env: Environment, where: str) -> None:
     raise RuntimeError(f"sabotage in {where}: {' '.join(k for k in keys if k)} {env.a!r} {env.a.__dict__}")
 
 
-def pytest_configure(config: Any) -> None:
-    if WHERE == "check":
+def pytest_runtest_call(item: Any) -> None:
+    if WHERE == "check":  # from the first check on: the run's opening seeds calls too (`checks.prepares`)
         environment.Environment.seed_call = lambda self, *args, **kwargs: _boom(self, "a check")  # type: ignore[method-assign]
-    elif WHERE == "open":
+
+
+def pytest_configure(config: Any) -> None:
+    if WHERE == "open":
         provision = environment.provision
 
         def provision_then_fail(env: Environment, breadth: str = "every") -> None:
