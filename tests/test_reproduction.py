@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import suite_on
 from suite_runs import run_suite, suite_env
 
 from conformance.config import SuiteConfig, build_config
@@ -229,20 +230,9 @@ def test_a_long_sequence_keeps_the_seeding_and_the_latest_and_says_how_many_it_l
 @contextmanager
 def _session(fault: str, report_dir: Path) -> Iterator[SuiteSession]:
     """A suite session (as `husky-conformance run` opens one) on a mock with `fault` switched on."""
-    with MockServer(MockConfig(fixtures_token=TOKEN, faults=frozenset({fault}))) as server:
-        config = _config(
-            target_url=server.url,
-            fixtures_token=TOKEN,
-            report_dir=str(report_dir),
-            budget="quick",
-            allow_destructive=True,
-            isolated_target=True,
-        )
-        suite = SuiteSession.open(config)
-        try:
-            yield suite
-        finally:
-            suite.close()
+    config = MockConfig(fixtures_token=TOKEN, faults=frozenset({fault}))
+    with MockServer(config) as server, suite_on(server, report_dir) as suite:
+        yield suite
 
 
 def _run_check(suite: SuiteSession, name: str) -> Failure:
