@@ -1,20 +1,23 @@
 """Helpers of the tests that run the conformance suite: serving apps, breaking rules, running the CLI.
 
 Every server here listens on a free 127.0.0.1 port in a background thread and is stopped by its
-handle. Suite runs go through the real command line in a subprocess, with an environment that
-holds only the `HUSKY_*` variables a test passes.
+handle. Suite runs go through the real command line in a process of their own (see `start_suite`),
+with an environment that holds only the `HUSKY_*` variables a test passes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, cached_property
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Self
 
@@ -312,41 +316,115 @@ def assert_no_secrets(run: SuiteRun, secrets: Mapping[str, str]) -> None:
     assert hits == [], f"secrets in the run's output or files: {hits}"
 
 
-def _command(args: Sequence[str], report_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir), *args]
+# Runs are forked from a process that has imported the suite once (multiprocessing's forkserver), not
+# started anew: a run then costs what the run itself costs, without the interpreter's start and the
+# suite's imports (1.5 s of CPU, half a smoke run's). The child enters the command line's `main` with
+# the run's arguments, environment, working directory and standard streams, as the console script does.
+# A run whose environment sets a variable that the interpreter reads as it starts (PYTHONHASHSEED,
+# PYTHONPATH) is a new interpreter, as before: a forked one would not see it.
+_PRELOAD = [
+    "conformance.cli",
+    "conformance.suite.test_lifecycle",
+    "conformance.suite.test_properties",
+    "conformance.suite.test_schema",
+    *(plugin.module for plugin in entry_points(group="pytest11")),
+]
 
 
-def start_suite(
-    args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None
-) -> tuple[subprocess.Popen[str], Path]:
+@cache
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    """The forkserver, started once per test process with the runs' environment (`suite_env`)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    own = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(suite_env())  # what the preloaded modules may read as they are imported
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(own)
+    return context
+
+
+def _run_cli(argv: list[str], cwd: Path, env: dict[str, str], output: tuple[str, str]) -> None:
+    """In the forked child: `husky-conformance ARGV`, its streams into the files `output` names."""
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    for fd, path in zip((1, 2), output, strict=True):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_TRUNC), fd)
+    from conformance.cli import main
+
+    sys.exit(main(argv))
+
+
+@dataclass
+class StartedRun:
+    """A run under way: its process, its report dir, and the files that take its output."""
+
+    process: multiprocessing.process.BaseProcess | subprocess.Popen[bytes]
+    report_dir: Path
+    output: tuple[str, str]
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    def wait(self, seconds: float) -> int | None:
+        """Its exit code, or None if it is still running `seconds` from now."""
+        if isinstance(self.process, subprocess.Popen):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(seconds)
+            return self.process.returncode
+        self.process.join(seconds)
+        return self.process.exitcode
+
+    def read(self) -> tuple[str, str]:
+        texts = [Path(path).read_text(encoding="utf-8", errors="replace") for path in self.output]
+        for path in self.output:
+            os.unlink(path)
+        return texts[0], texts[1]
+
+
+def _empty_file(name: str) -> str:
+    fd, path = tempfile.mkstemp(prefix=f"husky-run-{name}-")
+    os.close(fd)
+    return path
+
+
+def start_suite(args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None) -> StartedRun:
     """Start `husky-conformance run ARGS --report-dir REPORT_DIR` (cwd: the report dir's parent)."""
     report_dir.parent.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        _command(args, report_dir),
-        cwd=report_dir.parent,
-        env=suite_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, report_dir
+    output = (_empty_file("stdout"), _empty_file("stderr"))
+    argv = ["run", "--report-dir", str(report_dir), *args]
+    process: multiprocessing.process.BaseProcess | subprocess.Popen[bytes]
+    if any(name.startswith("PYTHON") for name in env or {}):
+        with open(output[0], "wb") as stdout, open(output[1], "wb") as stderr:
+            command = [sys.executable, "-m", "conformance.cli", *argv]
+            process = subprocess.Popen(command, cwd=report_dir.parent, env=suite_env(env), stdout=stdout, stderr=stderr)
+    else:
+        process = _forkserver().Process(target=_run_cli, args=(argv, report_dir.parent, suite_env(env), output))
+        process.start()
+    return StartedRun(process, report_dir, output)
 
 
-def finish_suite(started: tuple[subprocess.Popen[str], Path], seconds: float = RUN_SECONDS) -> SuiteRun:
-    process, report_dir = started
-    try:
-        stdout, stderr = process.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        stdout, stderr = process.communicate()
-        raise AssertionError(f"the suite did not finish within {seconds}s:\n{stdout[-2000:]}") from None
-    return SuiteRun(process.returncode, stdout, stderr, report_dir)
+def finish_suite(started: StartedRun, seconds: float = RUN_SECONDS) -> SuiteRun:
+    returncode = started.wait(seconds)
+    if returncode is None:
+        started.process.kill()
+        started.wait(seconds)
+        stdout, _ = started.read()
+        raise AssertionError(f"the suite did not finish within {seconds}s:\n{stdout[-2000:]}")
+    stdout, stderr = started.read()
+    return SuiteRun(returncode, stdout, stderr, started.report_dir)
 
 
 def run_suite(
     args: Sequence[str], report_dir: Path, env: Mapping[str, str] | None = None, *, seconds: float = RUN_SECONDS
 ) -> SuiteRun:
-    """`husky-conformance run ARGS` in a subprocess, to the end (at most `seconds`)."""
+    """`husky-conformance run ARGS` in a process of its own, to the end (at most `seconds`)."""
     return finish_suite(start_suite(args, report_dir, env), seconds)
 
 

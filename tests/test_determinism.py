@@ -237,6 +237,16 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, st
     }
 
 
+def test_a_run_whose_environment_sets_an_interpreter_variable_is_a_new_interpreter(tmp_path: Path) -> None:
+    """The runs of the tests are forked from imported modules, but PYTHONPATH and PYTHONHASHSEED
+    take effect only as an interpreter starts: a run that sets one is a new interpreter, which
+    runs the `sitecustomize` found on its PYTHONPATH."""
+    (tmp_path / "sitecustomize.py").write_text("open('started', 'w').close()\n", encoding="utf-8")
+    run = run_suite(["--help"], tmp_path / "reports", {"PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 0, run.describe()
+    assert (tmp_path / "started").exists()
+
+
 EVERY_LAYER = ("--budget", "quick", "-k", "not concurrent")  # the schema layer and the lifecycle draw the most text
 
 

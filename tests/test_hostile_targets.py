@@ -75,7 +75,7 @@ def run_measured(
     home = hypothesis_home or report_dir.parent / "hypothesis-home"
     started_at = time.monotonic()
     started = start_suite(args, report_dir, {**(env or {}), STORAGE: str(home)})
-    watch = PeakRss(started[0].pid)
+    watch = PeakRss(started.pid)
     try:
         run = finish_suite(started, seconds)
     finally:

@@ -184,7 +184,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, SuiteRu
             name: start_suite(_args(s.url), base / f"run{n}" / "reports", ENV_CREDENTIALS)
             for n, (name, s) in enumerate(servers.items())
         }
-        watches = {name: PeakRss(process.pid) for name, (process, _) in started.items()}
+        watches = {name: PeakRss(run.pid) for name, run in started.items()}
         finished = {name: finish_suite(run) for name, run in started.items()}
         PEAKS.update({name: watch.stop() for name, watch in watches.items()})
         yield finished
