@@ -16,7 +16,7 @@ import httpx
 import pytest
 import requests
 from schemathesis.transport import requests as schemathesis_requests
-from suite_runs import RawServer, gzip_bomb
+from suite_runs import RawServer, gzip_bomb, read_head
 
 from conformance.errors import UsageError
 from conformance.http.capped_session import ProxyLookup, capped_session, own_sessions_capped
@@ -280,3 +280,28 @@ def test_the_schema_layers_sessions_honour_proxies_looked_up_once(monkeypatch: p
     assert [s["proxies"].get("http") for s in settings] == ["http://proxy.example.invalid:3128"] * 2
     assert settings[0] == plain  # what `requests` itself gives: the proxy, and the CA bundle the environment names
     assert lookups == ["http://target.example.invalid:8080/", "http://127.0.0.1:8080/"]
+
+
+def _short_content_length(sock: socket.socket, head: bytes) -> None:
+    """A POST's answer has a Content-Length that counts characters, not bytes: its last bytes stay
+    on the connection, ahead of the answer to the next request there. Anything else: 200 `{}`."""
+    body = '{"data": {"contact_name": "Zoë 😀"}}'.encode()
+    head_of = b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    read: tuple[bytes, bytes] | None = (head, b"")
+    while read is not None:
+        cut = read[0].startswith(b"POST")
+        sock.sendall(head_of % (b"201 Created", len(body.decode())) + body if cut else head_of % (b"200 OK", 2) + b"{}")
+        read = read_head(sock)
+
+
+def test_an_answer_cut_short_by_its_content_length_does_not_spoil_the_next_one() -> None:
+    with RawServer(_short_content_length) as server:
+        client = Client(server.url, timeout=5.0, secrets=Secrets())
+        try:
+            cut = client.request("POST", "/v1/calls", json_body={})
+            following = client.request("GET", "/v1/calls/any")
+        finally:
+            client.close()
+    assert cut.status == 201
+    assert cut.json() is None  # judged as it came: not JSON
+    assert (following.status, following.error, following.response_body) == (200, None, b"{}")

@@ -321,6 +321,7 @@ def _named(answer: Callable[[Request], Awaitable[Response]]) -> Callable[[Reques
         ("keys", b'"sk_bare"', "a JSON string where an object holding 'api_key' belongs"),
         ("calls", b'{"data": []}', "a JSON list where an object holding 'call_id' belongs"),
         ("calls", b'{"call_id": "call_1"}', "no 'data.call_id'"),
+        ("calls", '{"data": {"call_id": "c", "contact_name": "Zo\u00eb'.encode(), "JSON cut short or broken"),
     ],
     ids=[
         "org: a list",
@@ -334,6 +335,7 @@ def _named(answer: Callable[[Request], Awaitable[Response]]) -> Callable[[Reques
         "key: a bare string",
         "call: data a list",
         "call: no data",
+        "call: cut short",
     ],
 )
 def test_a_malformed_fixtures_answer_is_a_usage_error(tmp_path: Path, broken: str, body: bytes, problem: str) -> None:

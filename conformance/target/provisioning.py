@@ -120,12 +120,23 @@ def fixtures_refused(path: str, exchange: Exchange, expect: int) -> str:
 def answered_field(exchange: Exchange, field: str, path: str) -> str:
     """The string at `field` (dotted) of a fixtures answer; a one-line UsageError saying what is wrong instead."""
     value, problem = _lookup(exchange, field)
+    body = exchange.response_body.lstrip()
+    if problem == "a body that is not JSON" and body[:1] in (b"{", b"[") and _says_json(exchange):
+        raise UsageError(  # the target's bug, not the options: no use asking about the URL
+            f"the fixtures API answered POST {path} ({exchange.status}) with JSON cut short or broken; a"
+            f" Content-Length that counts characters, not bytes, cuts it ({len(body)} bytes came): it must"
+            " answer a JSON object (contract section 8)"
+        )
     if problem is not None:
         raise UsageError(
             f"the fixtures API answered POST {path} ({exchange.status}) with {problem}; it must answer a JSON"
             f" object holding {field!r} (contract section 8): is --target-url the API's base URL?"
         )
     return value
+
+
+def _says_json(exchange: Exchange) -> bool:
+    return "json" in exchange.response_headers.get("content-type", "")
 
 
 def _lookup(exchange: Exchange, field: str) -> tuple[str, str | None]:
