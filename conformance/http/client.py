@@ -33,7 +33,7 @@ import httpx
 
 from conformance.errors import BudgetSpent
 from conformance.http.history import History
-from conformance.http.limits import AnswerTooLarge, http_client, is_over_cap, read_answer
+from conformance.http.limits import AnswerTooLarge, Pools, http_client, is_over_cap, read_answer
 from conformance.http.redaction import Secrets
 from conformance.http.throttle import until_served, wait_for
 
@@ -193,9 +193,7 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
         hooks: Hooks = Hooks(),
     ) -> None:
-        self._tls = httpx.create_ssl_context()  # made once: a new pool (`_renew_pool`) takes it too
-        self._http = http_client(timeout, self._tls)
-        self._retired: list[httpx.Client] = []  # pools left behind by `_renew_pool`
+        self._pools = Pools(timeout)
         self.timeout = timeout
         self._base = httpx.URL(base_url.rstrip("/"))
         self._urls: dict[str, httpx.URL] = {}  # path -> its URL (`url`)
@@ -216,8 +214,7 @@ class Client:
         self._race = threading.local()  # `race`: when the race this thread's requests belong to began
 
     def close(self) -> None:
-        for http in [*self._retired, self._http]:
-            http.close()
+        self._pools.close()
 
     def url(self, path: str) -> httpx.URL:
         # Building a URL parses it (tens of microseconds): the same paths come back all run long.
@@ -313,8 +310,9 @@ class Client:
     def _send(self, method: str, path: str, headers: dict[str, str], content: bytes | None) -> Exchange:
         url = self.url(path)
         try:
-            request = self._http.build_request(method, url, headers=headers, content=content)
-            response, body = read_answer(self._http, request, self.timeout)
+            http = self._pools.pick(racing=getattr(self._race, "began", None) is not None)
+            request = http.build_request(method, url, headers=headers, content=content)
+            response, body = read_answer(http, request, self.timeout)
         except httpx.LocalProtocolError:
             raise  # the suite built a request HTTP cannot carry: its own bug, not the target's
         except httpx.TimeoutException:
@@ -324,17 +322,10 @@ class Client:
             return Exchange(method, str(url), headers, content, None, error=error)
         exchange = Exchange(method, str(url), headers, content, response.status_code, dict(response.headers), body)
         if body and "json" in exchange.response_headers.get("content-type", "") and exchange.json() is None:
-            self._renew_pool()
+            # Cut short by a wrong Content-Length? Its rest, left on the connection, would be read as the
+            # start of the next answer there (a fixtures request's, then blamed on the options).
+            self._pools.renew()
         return exchange
-
-    def _renew_pool(self) -> None:
-        """Later requests go through new connections: an answer that says JSON and is not may be cut
-        short by a wrong Content-Length, whose rest, left on its connection, would then be read as the
-        start of the next answer there (a fixtures request's, blamed on the options). Requests under
-        way finish on the old pool, closed with the client."""
-        with self._lock:
-            self._retired.append(self._http)
-            self._http = http_client(self.timeout, self._tls)
 
     def observe_external(self, exchange: Exchange, *, throttled: bool = False, admitted: bool = True) -> None:
         """Show a request another HTTP stack sent for the run (schemathesis) around.
