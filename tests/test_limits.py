@@ -21,7 +21,7 @@ from suite_runs import RawServer, gzip_bomb, read_head
 from conformance.errors import UsageError
 from conformance.http.capped_session import ProxyLookup, capped_session, own_sessions_capped
 from conformance.http.client import Client, Exchange, check_reachable
-from conformance.http.limits import MAX_ANSWER_BYTES, AnswerTooLarge, http_client
+from conformance.http.limits import MAX_ANSWER_BYTES, RETIRED_POOLS, AnswerTooLarge, Pools, http_client
 from conformance.http.redaction import Secrets
 
 TIMEOUT = 1.0
@@ -305,3 +305,19 @@ def test_an_answer_cut_short_by_its_content_length_does_not_spoil_the_next_one()
     assert cut.status == 201
     assert cut.json() is None  # judged as it came: not JSON
     assert (following.status, following.error, following.response_body) == (200, None, b"{}")
+
+
+def test_connections_retired_for_answers_cut_short_are_closed_past_a_few() -> None:
+    """A target that answers every request so would otherwise keep a pool, and a socket, a request."""
+    pools = Pools(1.0)
+    try:
+        first, racing = pools.pick(racing=False), pools.pick(racing=True)
+        pools.renew()
+        assert not first.is_closed  # a request may still be under way on it
+        for _ in range(RETIRED_POOLS):
+            pools.renew()
+        assert first.is_closed
+        assert racing.is_closed
+        assert not pools.pick(racing=False).is_closed
+    finally:
+        pools.close()

@@ -187,6 +187,9 @@ def http_client(timeout: float, verify: ssl.SSLContext | bool = True) -> httpx.C
     return http
 
 
+RETIRED_POOLS = 8  # kept open for the requests still under way on them (`Pools.renew`)
+
+
 class Pools:
     """A client's connections: a pool for its requests, one for its races' requests, and those retired.
 
@@ -217,6 +220,8 @@ class Pools:
         with self._lock:
             self._retired += [self._single, *filter(None, [self._racing])]
             self._single, self._racing = http_client(self._timeout, self._tls), None
+            while len(self._retired) > RETIRED_POOLS:  # a target that always answers so: not a socket each
+                self._retired.pop(0).close()
 
     def close(self) -> None:
         with self._lock:
