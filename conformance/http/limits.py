@@ -209,9 +209,9 @@ class Pools:
         self._lock = threading.Lock()
 
     def pick(self, *, racing: bool) -> httpx.Client:
+        if not racing:
+            return self._single
         with self._lock:
-            if not racing:
-                return self._single
             if self._racing is None:
                 self._racing = http_client(self._timeout, self._tls)
             return self._racing

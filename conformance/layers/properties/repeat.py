@@ -3,6 +3,7 @@ and across them; and what a delete leaves behind over time (contract 1.1, sectio
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -61,7 +62,7 @@ def _expect_repeats_refused(ctx: Context, call_id: str, when: str, transports: t
             ctx.expect_answer("DEL-GONE", answer, [404], what=what)  # a delete of a deleted id, too
         rests = [answer for transport, answer in again if transport == "rest"]
         hooks = [answer for transport, answer in again if transport == "webhook"]
-        for rest, hook in [(rest, hook) for rest in rests for hook in hooks]:
+        for rest, hook in itertools.product(rests, hooks):
             ctx.expect(
                 "HOOK-EQUIVALENCE",
                 (rest.status, rest.error_code) == (hook.status, hook.error_code),
