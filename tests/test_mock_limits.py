@@ -7,6 +7,7 @@ still be answered within 100 ms.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -23,13 +24,16 @@ import pytest
 from conftest import FIXTURES_TOKEN
 from helpers import Tenant
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from conformance.mock import MockConfig, MockServer, create_app, validation
 from conformance.mock import server as mock_server
 from conformance.mock.errors import ApiError
 from conformance.mock.ratelimit import SlidingWindow
+from conformance.mock.store import SCOPES
 from conformance.target.fixtures_client import FixturesClient
 
+CREATE = {"agent_id": "agent_cap", "contact_number": "+919000000003"}
 TIMEOUT = 0.5  # the request timeout of the servers here (10 s by default)
 CLI = [sys.executable, "-c", "import sys; from conformance.cli import main; sys.exit(main())"]
 
@@ -242,6 +246,36 @@ def test_when_every_connection_is_busy_a_new_one_gets_429() -> None:
         assert [_answer(sock)[0] for sock in running] == [401, 401]
 
 
+def _established(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False  # its SYN was dropped: the kernel's queue for the mock is full
+    return True
+
+
+def test_the_kernel_queues_at_most_the_backlog_of_new_connections() -> None:
+    """While the mock accepts nothing (stopped), 512 handshakes complete (Linux: one more), no more."""
+    with subprocess.Popen([*CLI, "mock", "--port", "0", "--no-demo"], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            port = int(proc.stdout.readline().rsplit(":", 1)[1])
+            with _connect(port) as sock:  # answered: uvicorn listens now (with its own backlog)
+                sock.sendall(_head("/v1/calls/x"))
+                assert _answer(sock)[0] == 401
+            proc.send_signal(signal.SIGSTOP)
+            with ExitStack() as stack:
+                waiting = [stack.enter_context(socket.socket()) for _ in range(mock_server.BACKLOG + 20)]
+                for sock in waiting:
+                    sock.setblocking(False)
+                    sock.connect_ex(("127.0.0.1", port))
+                time.sleep(0.2)
+                queued = sum(map(_established, waiting))
+        finally:
+            proc.kill()
+    assert mock_server.BACKLOG <= queued <= mock_server.BACKLOG + 1
+
+
 # --- the rate limit's memory -----------------------------------------------------------------------------
 
 
@@ -370,10 +404,41 @@ def test_wide_bodies_set_off_no_full_collection_in_the_mock_command_s_process() 
     assert int(runs["default"].stdout) > 0  # what settling is for
 
 
+def test_wide_bodies_take_turns_behind_what_else_is_ready() -> None:
+    """Four creates of 60 KB of lists, a GET and a small create, ready at once, in that order.
+
+    Each wide create runs at a turn of the loop of its own, after what was ready before it: the GET
+    and the small create are answered first, and a newcomer never waits behind all four.
+    """
+    app = create_app(MockConfig())
+    store = app.state.store
+    key = store.add_key(store.add_org().org_id, frozenset(SCOPES)).secret.encode()
+    wide = json.dumps({**CREATE, "additional_info": {"x": [[]] * 15_000}}).encode()
+    answered: list[tuple[str, int]] = []
+
+    async def request(name: str, method: str, path: str, body: bytes = b"") -> None:
+        headers = [(b"authorization", b"Bearer " + key), (b"content-length", str(len(body)).encode())]
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "headers": headers}
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append((name, message["status"]))
+
+        await app(scope, receive, send)
+
+    async def all_at_once() -> None:
+        wides = [request(f"wide {n}", "POST", "/v1/calls", wide) for n in range(4)]
+        small = request("small", "POST", "/v1/calls", json.dumps(CREATE).encode())
+        await asyncio.gather(*wides, request("get", "GET", "/v1/calls/nope"), small)
+
+    asyncio.run(all_at_once())
+    assert answered == [("get", 404), ("small", 201)] + [(f"wide {n}", 201) for n in range(4)]
+
+
 # --- stored calls: --max-calls, and their fields' bytes ----------------------------------------------------
-
-
-CREATE = {"agent_id": "agent_cap", "contact_number": "+919000000003"}
 
 
 @pytest.fixture

@@ -41,6 +41,20 @@ Route = tuple[Handler, dict[str, str]]
 # so this is a safety net, not a path a client can take.
 _GONE = Response(status_code=499)
 
+# A body longer than this (or chunked) may take milliseconds to decode: 60 KB of `[[],[],...]` is
+# 15,000 lists. Such requests take turns (`MockApp.wide_turn`), so that clients sending them back to
+# back keep another client waiting behind one of them at a time, not behind all of theirs.
+WIDE_BODY = 8 * 1024
+
+
+def _wide(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > WIDE_BODY
+        if name == b"transfer-encoding":
+            return True
+    return False
+
 
 class MockState(State):
     """Starlette's `State` with the mock's settings and data as plain attributes.
@@ -71,6 +85,9 @@ class MockApp:
         # The process is the mock's own (the `mock` command): no garbage collection while a handler
         # runs (`server.settle_gc`). Never in a host's process, whose collector is not ours to switch.
         self.owns_gc = False
+        # Held while a wide body's handler runs: the next one runs at the loop's next turn, after
+        # what else is ready. Contended only within one server's event loop.
+        self.wide_turn = asyncio.Lock()
         self.limiter = None
         if config.rate_limit is not None:
             self.limiter = SlidingWindow(
@@ -113,6 +130,13 @@ class MockApp:
         return response.status_code
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
+        if not _wide(scope):
+            return await self._run(route, scope, receive, send)
+        async with self.wide_turn:
+            await asyncio.sleep(0)  # what is ready meanwhile (other clients' requests) goes first
+            return await self._run(route, scope, receive, send)
+
+    async def _run(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
         handler, scope["path_params"] = route
         scope["app"] = self.starlette  # where `Request.app.state` finds the store, as under Starlette
         request = Request(scope, receive, send)

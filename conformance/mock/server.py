@@ -20,7 +20,13 @@ from conformance.mock.demo import banner, seed_demo
 from conformance.mock.protocol import HttpProtocol, Limits, protocol_class
 from conformance.mock.store import Store
 
-__all__ = ["UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve", "settle_gc", "uvicorn_server"]
+__all__ = ["BACKLOG", "UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve", "settle_gc", "uvicorn_server"]
+
+# Connections the kernel holds for the mock to accept (nginx's default is 511). A flood of new
+# connections keeps this queue full, and a newcomer waits behind every one queued before it: at
+# 2,048 (uvicorn's default) up to 230 ms; at 128 the queue is full so often that a newcomer's SYN
+# is dropped and it retries after a second. Measured in docs/performance.md ("Memory under attack").
+BACKLOG = 512
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -34,7 +40,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(2048)  # connections queue from now on, before uvicorn's loop runs
+        sock.listen(BACKLOG)  # connections queue from now on, before uvicorn's loop runs (and listens again)
     except OSError:
         sock.close()
         raise
@@ -51,6 +57,7 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
     "lifespan": "off",
+    "backlog": BACKLOG,
     "http": HttpProtocol,
     "loop": "auto",
     "proxy_headers": False,
