@@ -13,6 +13,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ import pytest
 from conftest import FIXTURES_TOKEN
 from helpers import Tenant
 from uvicorn.protocols.http.flow_control import FlowControl
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from conformance.mock import MockConfig, MockServer, one_write
 from conformance.mock.protocol import HttpProtocol
@@ -155,6 +156,52 @@ def test_a_connection_handed_to_h11_closes_after_its_answer(port: int) -> None:
 def test_a_target_without_its_slash_is_routed_by_h11(port: int) -> None:
     status, _, body = _exchange(port, _request("GET", "v1/calls/x"))
     assert (status, _code(body)) == (404, "NOT_FOUND")
+
+
+# --- a connection's first line: held unparsed until it is whole ------------------------------------
+
+
+def test_a_first_line_still_coming_costs_no_set_up_until_it_is_whole(
+    port: int, seen: Seen, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of connections that each send half a request line costs a few µs each, not uvicorn's set-up."""
+    set_up: list[object] = []
+    original = HttpToolsProtocol.__init__
+
+    def counting(self: HttpToolsProtocol, *args: Any, **kwargs: Any) -> None:
+        set_up.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HttpToolsProtocol, "__init__", counting)
+    with ExitStack() as stack:
+        halves = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10)) for _ in range(5)]
+        for sock in halves:
+            sock.sendall(b"GET /v1/calls/nope HT")
+        time.sleep(0.1)
+        assert set_up == []
+        for sock in halves:
+            sock.sendall(b"TP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert [_answers(sock, 1)[0][0] for sock in halves] == [401] * 5
+    assert len(set_up) == 5
+    assert seen == Counter({("GET", "/v1/calls/nope"): 5})
+
+
+def test_a_request_line_sent_a_byte_at_a_time_is_answered(port: int, tenant: Tenant, seen: Seen) -> None:
+    line = b"GET /v1/calls/nope HTTP/1.1"
+    rest = f"\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {tenant.key}\r\n\r\n".encode()
+    status, _, body = _exchange(port, *(line[n : n + 1] for n in range(len(line))), rest, pause=0.002)
+    assert (status, _code(body)) == (404, "NOT_FOUND")
+    assert seen == Counter({("GET", "/v1/calls/nope"): 1})
+
+
+@pytest.mark.parametrize("first", [b"\x16\x03\x01\x00\xa5\x01\x00", b"\x00"])
+def test_bytes_that_start_no_request_line_are_refused_at_once(port: int, seen: Seen, first: bytes) -> None:
+    """Not held until the deadline (10 s here) as a line still coming would be: a 400 in the envelope."""
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.sendall(first)
+        ((status, _, body),) = _answers(sock, 1)
+    assert (status, _code(body)) == (400, "VALIDATION_ERROR")
+    assert seen == Counter()
 
 
 def test_a_pipelined_request_llhttp_refuses_gets_the_envelope_400_after_the_one_before(port: int) -> None:

@@ -1,7 +1,7 @@
 """The mock's HTTP/1.1 protocol for uvicorn: httptools (llhttp) with the mock's own bounds.
 
 httptools parses a request several times faster than h11, uvicorn's pure-Python parser. On top of
-uvicorn's `HttpToolsProtocol` this protocol makes three promises:
+uvicorn's `HttpToolsProtocol` this protocol makes four promises:
 
 - **A request reaches the application once, and only whole.** It is dispatched when llhttp has
   parsed all of it, body included (or, for a declared `Content-Length` over the body limit, at
@@ -13,6 +13,12 @@ uvicorn's `HttpToolsProtocol` this protocol makes three promises:
   as `FOO`, which must get the mock's 405; a request-target without its leading `/`) is parsed by
   h11 instead, when it is the first request of a data chunk with nothing in flight: one request,
   body ignored, both framings refused, answered by the application, then the connection closes.
+- **A new connection is cheap until its first line is whole.** While all it has sent is the start
+  of a request line (`heads.still_a_first_line`), it is held unparsed and uvicorn's own
+  set-up (a parser, loggers, addresses: most of a connection's cost) waits (`_set_up`): a flood of
+  connections that each send half a line costs a few µs each, so the mock accepts them about as
+  fast as they come and the listen queue seldom fills (a newcomer behind a full one has its SYN
+  dropped and retries a second later). Anything else is parsed as it comes.
 - **Bounded per connection and in number** (`Limits`): a request head over `max_head_bytes` gets
   431; a connection that has no request in flight (or whose client does not read its answers)
   closes `request_timeout` seconds after it opened or after its last answer (an idle one after an
@@ -25,12 +31,10 @@ uvicorn's `HttpToolsProtocol` this protocol makes three promises:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import socket
 import struct
 import urllib.parse
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,6 +42,7 @@ import h11
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
+from conformance.mock import heads
 from conformance.mock.errors import Code, error_body
 from conformance.mock.one_write import OneWriteCycle
 
@@ -62,8 +67,17 @@ class HttpProtocol(HttpToolsProtocol):
     # one class per server (servers that share this base class, as benchmarks' do, share it too).
     waiting: ClassVar[dict[HttpProtocol, None]] = {}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        # uvicorn's own set-up (its parser, loggers, addresses: most of a connection's cost) waits for
+        # the connection's first line (`_set_up`); until then, only what the cap and the deadline use.
+        self._uvicorn = (config, server_state, app_state, _loop)
+        self._unread: bytearray | None = bytearray()  # received before uvicorn's set-up
+        self.loop = _loop or asyncio.get_event_loop()
+        self.server_state, self.connections = server_state, server_state.connections
+        self.timeout_keep_alive = config.timeout_keep_alive
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self._in_message = False  # llhttp has begun a message and not finished it
         self._in_body = False  # ... and has finished its head
         self._head_bytes = 0  # bytes received towards the unfinished head (an upper bound)
@@ -84,11 +98,20 @@ class HttpProtocol(HttpToolsProtocol):
         oldest = next(iter(self.waiting), None) if full else None
         if oldest is not None:
             oldest._close()  # it has waited longest for a request: it makes room
-        super().connection_made(transport)
+        self.transport = transport
+        self.connections.add(self)
         if full and oldest is None:
+            self._set_up()
             self._refuse(429, Code.RATE_LIMIT_EXCEEDED, "Too many connections; retry later.", b"retry-after: 1\r\n")
         else:
             self._wait(answered=False)
+
+    def _set_up(self) -> None:
+        """uvicorn's set-up of the connection, deferred from its opening (`__init__`)."""
+        transport = self.transport
+        HttpToolsProtocol.__init__(self, *self._uvicorn)
+        HttpToolsProtocol.connection_made(self, transport)
+        self._unread = None
 
     def _wait(self, *, answered: bool) -> None:
         """No request in flight: this connection may be evicted, and closes at its deadline.
@@ -142,6 +165,9 @@ class HttpProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
         self._deferred = None
+        if self._unread is not None:  # never set up: nothing of uvicorn's to undo
+            self.connections.discard(self)
+            return
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
@@ -154,6 +180,8 @@ class HttpProtocol(HttpToolsProtocol):
     # --- parsing ---------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._unread is not None and not (data := self._first_line(data)):
+            return  # the first line is still coming: nothing to parse yet
         if self._last or self.transport.is_closing():
             return  # the connection is done: whatever follows is not read
         self._kept_alive = False
@@ -172,13 +200,13 @@ class HttpProtocol(HttpToolsProtocol):
                 self._head = bytearray(self._chunk)
                 self._hand_over()
             else:
-                self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
+                self._refuse(400, Code.VALIDATION_ERROR, heads.invalid(exc))
             return
         except httptools.HttpParserError as exc:
-            if isinstance(exc.__context__, _HeadTooLarge):
-                self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            if isinstance(exc.__context__, heads.HeadTooLarge):
+                self._refuse(431, Code.PAYLOAD_TOO_LARGE, heads.too_large(self.limits.max_head_bytes))
             else:
-                self._refuse(400, Code.VALIDATION_ERROR, _invalid(exc))
+                self._refuse(400, Code.VALIDATION_ERROR, heads.invalid(exc))
             return
         except httptools.HttpParserUpgrade:
             self._unsupported_upgrade_warning()  # as uvicorn: no upgrade is served
@@ -187,18 +215,29 @@ class HttpProtocol(HttpToolsProtocol):
         if not self._in_message:
             self._head_bytes = 0
         elif not self._in_body and self._head_bytes > self.limits.max_head_bytes:
-            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            self._refuse(431, Code.PAYLOAD_TOO_LARGE, heads.too_large(self.limits.max_head_bytes))
+
+    def _first_line(self, data: bytes) -> bytes:
+        """What there is to parse on a connection not yet set up: nothing while its first line is
+        still coming (`heads.still_a_first_line`), else all it has sent, once it is set up."""
+        assert self._unread is not None
+        self._unread += data
+        if heads.still_a_first_line(self._unread):
+            return b""
+        data = bytes(self._unread)
+        self._set_up()
+        return data
 
     def on_message_begin(self) -> None:
         self._in_message = True
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        if _head_size(self.url, self.headers) > self.limits.max_head_bytes:
-            raise _HeadTooLarge()  # a head that arrived whole in one chunk; nothing of it is dispatched
+        if heads.size(self.url, self.headers) > self.limits.max_head_bytes:
+            raise heads.HeadTooLarge()  # a head that arrived whole in one chunk; nothing of it is dispatched
         self._in_body, self._head_bytes = True, 0
         super().on_headers_complete()  # makes the request's cycle and starts it (`_start_asgi_task`)
-        if self._deferred is not None and self.expect_100_continue and _declares_body(self.cycle):
+        if self._deferred is not None and self.expect_100_continue and heads.declares_body(self.cycle):
             self.cycle.waiting_for_100_continue = False
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -221,7 +260,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         cycle.__class__ = OneWriteCycle  # uvicorn makes the cycle; ours writes each answer at once
-        if cycle.more_body and not _declared_over(cycle, self.limits.max_body_bytes):
+        if cycle.more_body and not heads.declared_over(cycle, self.limits.max_body_bytes):
             self._deferred = (cycle, app)  # started by `on_message_complete`
             return
         self._running = cycle
@@ -270,7 +309,7 @@ class HttpProtocol(HttpToolsProtocol):
             self.loop.call_later(1.0, self._close)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's plain-text 400: never, the envelope instead
-        self._refuse(400, Code.VALIDATION_ERROR, _invalid(msg))
+        self._refuse(400, Code.VALIDATION_ERROR, heads.invalid(msg))
 
     # --- a request line llhttp refused, parsed by h11 --------------------------------------------
 
@@ -287,16 +326,18 @@ class HttpProtocol(HttpToolsProtocol):
             return  # the rest of the head is still coming (within the deadline)
         self._head = None
         if event is h11.NEED_DATA or (
-            isinstance(event, h11.Request) and _head_size(event.target, event.headers) > self.limits.max_head_bytes
+            isinstance(event, h11.Request) and heads.size(event.target, event.headers) > self.limits.max_head_bytes
         ):
-            self._refuse(431, Code.PAYLOAD_TOO_LARGE, _head_too_large(self.limits))
+            self._refuse(431, Code.PAYLOAD_TOO_LARGE, heads.too_large(self.limits.max_head_bytes))
             return
         if not isinstance(event, h11.Request):
-            self._refuse(400, Code.VALIDATION_ERROR, _invalid(event))
+            self._refuse(400, Code.VALIDATION_ERROR, heads.invalid(event))
             return
         headers = [(name.lower(), value) for name, value in event.headers]
         if {b"content-length", b"transfer-encoding"} <= {name for name, _ in headers}:
-            self._refuse(400, Code.VALIDATION_ERROR, _invalid("Transfer-Encoding can't be present with Content-Length"))
+            self._refuse(
+                400, Code.VALIDATION_ERROR, heads.invalid("Transfer-Encoding can't be present with Content-Length")
+            )
             return
         self._last = True  # its body, and anything after it, is not read: one answer, then close
         self._start_cycle(event, headers)
@@ -335,41 +376,6 @@ class HttpProtocol(HttpToolsProtocol):
         )
         self.cycle.more_body = False
         self._start_asgi_task(self.cycle, self.app)
-
-
-class _HeadTooLarge(Exception):
-    pass
-
-
-_flat = itertools.chain.from_iterable
-
-
-def _head_size(target: bytes, headers: Collection[tuple[bytes, bytes]]) -> int:
-    """The size of a parsed request head: its target and headers, and their separators (at least)."""
-    return 16 + len(target) + len(b"".join(_flat(headers))) + 4 * len(headers)
-
-
-def _invalid(reason: object) -> str:
-    return f"The request is not valid HTTP/1.1 ({reason})."
-
-
-def _head_too_large(limits: Limits) -> str:
-    return f"The request head is larger than {limits.max_head_bytes} bytes."
-
-
-def _declares_body(cycle: RequestResponseCycle) -> bool:
-    return any(
-        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
-        for name, value in cycle.scope["headers"]
-    )
-
-
-def _declared_over(cycle: RequestResponseCycle, limit: int) -> bool:
-    """A `Content-Length` over the limit: the application refuses it (413) without reading the body."""
-    for name, value in cycle.scope["headers"]:
-        if name == b"content-length":
-            return value.isdigit() and int(value) > limit
-    return False
 
 
 def protocol_class(limits: Limits) -> type[HttpProtocol]:
