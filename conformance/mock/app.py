@@ -122,7 +122,11 @@ class MockApp:
         route = None if response is not None or scope.get("root_path") else fast_route(scope["method"], path)
         if response is None and route is None:
             return await self._starlette(scope, receive, send)
-        if route is not None:
+        if route is not None and scope["method"] == "POST" and _wide(scope):  # only POST routes read a body
+            async with self.wide_turn:
+                await asyncio.sleep(0)  # what is ready meanwhile (other clients' requests) goes first
+                response = await self._handle(route, scope, receive, send)
+        elif route is not None:
             response = await self._handle(route, scope, receive, send)
         assert response is not None
         if response is not _GONE:
@@ -130,13 +134,6 @@ class MockApp:
         return response.status_code
 
     async def _handle(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
-        if not _wide(scope):
-            return await self._run(route, scope, receive, send)
-        async with self.wide_turn:
-            await asyncio.sleep(0)  # what is ready meanwhile (other clients' requests) goes first
-            return await self._run(route, scope, receive, send)
-
-    async def _run(self, route: Route, scope: Scope, receive: Receive, send: Send) -> Response:
         handler, scope["path_params"] = route
         scope["app"] = self.starlette  # where `Request.app.state` finds the store, as under Starlette
         request = Request(scope, receive, send)
