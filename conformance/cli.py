@@ -159,7 +159,7 @@ def _mock(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Check the options and the target first, so that a mistake is one line, then run pytest."""
     from conformance import plugin
-    from conformance.run.session import check_budget
+    from conformance.run.session import check_budget, mock_started_early
 
     values = options.given(args)
     config = options.suite_config(values, os.environ)
@@ -173,7 +173,8 @@ def _run(args: argparse.Namespace) -> int:
     warm_unicode_tables()
     if args.workers > 1 or args.slice:
         return _shared(values, config)
-    return plugin.main(options.pytest_words(values), config)
+    with mock_started_early(config):
+        return plugin.main(options.pytest_words(values), config)
 
 
 def _shared(values: dict[str, Any], config: Any) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +28,7 @@ from conformance.target.credentials_probe import planned_requests
 from conformance.target.environment import Environment, Parts
 from conformance.target.provisioning import provisioning_requests
 
-__all__ = ["SuiteSession", "check_budget", "smallest_budget"]
+__all__ = ["SuiteSession", "check_budget", "mock_started_early", "smallest_budget"]
 
 
 @dataclass
@@ -139,13 +140,38 @@ def check_budget(config: SuiteConfig) -> None:
         )
 
 
+# The bundled mock the command line started before pytest (`mock_started_early`), until a session takes it.
+_early: list[MockProcess] = []
+
+
+@contextlib.contextmanager
+def mock_started_early(config: SuiteConfig) -> Iterator[None]:
+    """The bundled mock started now, if the run will need it, so that it starts up while pytest does (in
+    a process of its own, on the other core); the run's session takes it. Stopped on the way out."""
+    if not (config.embedded or config.dry_run):
+        yield
+        return
+    mock = _bundled_mock()
+    _early.append(mock)
+    try:
+        yield
+    finally:
+        if mock in _early:
+            _early.remove(mock)  # the run ended before it opened a session
+        mock.stop()
+
+
+def _bundled_mock() -> MockProcess:
+    return MockProcess(MockConfig(fixtures_token=secrets.token_urlsafe(24))).start()
+
+
 def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockProcess | None]:
     """An embedded run or a plan runs against the bundled mock: the mock started (in a process of its
     own, on the other core), the config aimed at it."""
     if not (config.embedded or config.dry_run):
         return config, None
-    token = secrets.token_urlsafe(24)
-    mock = MockProcess(MockConfig(fixtures_token=token)).start()
+    mock = _early.pop() if _early else _bundled_mock()
+    token = mock.config.fixtures_token
     config = replace(config, target_url=mock.url, fixtures_token=token, seeder="fixtures", isolated_target=True)
     config = replace(config, rate_limit=None) if planned else config  # a plan is not paced
     return config, mock
