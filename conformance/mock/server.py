@@ -22,10 +22,10 @@ from conformance.mock.store import Store
 
 __all__ = ["BACKLOG", "UVICORN_OPTIONS", "MockServer", "bind", "limits_of", "serve", "settle_gc", "uvicorn_server"]
 
-# Connections the kernel holds for the mock to accept (nginx's default is 511). A flood of new
-# connections keeps this queue full, and a newcomer waits behind every one queued before it: at
-# 2,048 (uvicorn's default) up to 230 ms; at 128 the queue is full so often that a newcomer's SYN
-# is dropped and it retries after a second. Measured in docs/performance.md ("Memory under attack").
+# Connections the kernel holds for the mock to accept (nginx's default is 511). When a flood of new
+# connections outpaces the mock, a newcomer waits behind every one queued before it (a longer queue,
+# a longer wait: 1,024 and 2,048 measured worse), and while the queue is full its SYN is dropped and
+# it retries a second later (a shorter queue is full more often). See docs/performance.md.
 BACKLOG = 512
 
 
