@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import OFFLINE
+from test_budgets import budget_config
 
-from conformance.config import SuiteConfig, build_config
 from conformance.mock import MockConfig
 from conformance.mock.child import MockProcess
 from conformance.run import session
@@ -73,24 +74,10 @@ def test_the_mock_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
     assert _gone(int(pid), within=5), "the mock outlived the process that started it"
 
 
-def _config(target_url: str | None, tmp_path: Path) -> SuiteConfig:
-    token = TOKEN if target_url else None
-    return build_config(
-        target_url=target_url,
-        fixtures_token=token,
-        report_dir=str(tmp_path),
-        seed=None,
-        budget="smoke",
-        strict=False,
-        timeout=10.0,
-        env={},
-    )
-
-
 def test_the_session_of_an_embedded_run_takes_the_mock_started_early(tmp_path: Path) -> None:
     """The command line starts the bundled mock before pytest (`mock_started_early`): the run's
     session serves from that one, and starts no other."""
-    config = _config(None, tmp_path)
+    config = budget_config(300, None, tmp_path)
     with session.mock_started_early(config):
         (early,) = session._early
         suite = SuiteSession.open(config)
@@ -104,7 +91,7 @@ def test_the_session_of_an_embedded_run_takes_the_mock_started_early(tmp_path: P
 
 def test_a_mock_started_early_is_stopped_when_no_session_took_it(tmp_path: Path) -> None:
     """A run that ends before it opens a session (a `-k` that selects nothing, say) leaves no mock."""
-    with session.mock_started_early(_config(None, tmp_path)):
+    with session.mock_started_early(budget_config(300, None, tmp_path)):
         (early,) = session._early
         child = early._child
         assert child is not None
@@ -114,5 +101,5 @@ def test_a_mock_started_early_is_stopped_when_no_session_took_it(tmp_path: Path)
 
 
 def test_a_run_against_a_target_starts_no_mock(tmp_path: Path) -> None:
-    with session.mock_started_early(_config("http://127.0.0.1:9", tmp_path)):
+    with session.mock_started_early(budget_config(300, OFFLINE, tmp_path)):
         assert session._early == []

@@ -23,6 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from conformance.mock import heads
 from conformance.mock.accesslog import access_line, logger
 from conformance.mock.config import MockConfig
 from conformance.mock.errors import ApiError
@@ -48,12 +49,8 @@ WIDE_BODY = 8 * 1024
 
 
 def _wide(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return not value.isdigit() or int(value) > WIDE_BODY
-        if name == b"transfer-encoding":
-            return True
-    return False
+    headers = scope["headers"]
+    return heads.declared_over(headers, WIDE_BODY) or any(name == b"transfer-encoding" for name, _ in headers)
 
 
 class MockState(State):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
@@ -59,9 +59,9 @@ def declares_body(cycle: RequestResponseCycle) -> bool:
     )
 
 
-def declared_over(cycle: RequestResponseCycle, limit: int) -> bool:
-    """A `Content-Length` over the limit: the application refuses it (413) without reading the body."""
-    for name, value in cycle.scope["headers"]:
+def declared_over(headers: Iterable[tuple[bytes, bytes]], limit: int) -> bool:
+    """A `Content-Length` over `limit` among a request's `headers`."""
+    for name, value in headers:
         if name == b"content-length":
             return value.isdigit() and int(value) > limit
     return False

@@ -260,7 +260,8 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         cycle.__class__ = OneWriteCycle  # uvicorn makes the cycle; ours writes each answer at once
-        if cycle.more_body and not heads.declared_over(cycle, self.limits.max_body_bytes):
+        # A declared body over the limit is not waited for: the application answers 413 without reading it.
+        if cycle.more_body and not heads.declared_over(cycle.scope["headers"], self.limits.max_body_bytes):
             self._deferred = (cycle, app)  # started by `on_message_complete`
             return
         self._running = cycle

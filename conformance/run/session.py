@@ -148,7 +148,7 @@ _early: list[MockProcess] = []
 def mock_started_early(config: SuiteConfig) -> Iterator[None]:
     """The bundled mock started now, if the run will need it, so that it starts up while pytest does (in
     a process of its own, on the other core); the run's session takes it. Stopped on the way out."""
-    if not (config.embedded or config.dry_run):
+    if not _needs_mock(config):
         yield
         return
     mock = _bundled_mock()
@@ -161,6 +161,10 @@ def mock_started_early(config: SuiteConfig) -> Iterator[None]:
         mock.stop()
 
 
+def _needs_mock(config: SuiteConfig) -> bool:
+    return config.embedded or config.dry_run
+
+
 def _bundled_mock() -> MockProcess:
     return MockProcess(MockConfig(fixtures_token=secrets.token_urlsafe(24))).start()
 
@@ -168,7 +172,7 @@ def _bundled_mock() -> MockProcess:
 def _with_mock(config: SuiteConfig, planned: SuiteConfig | None) -> tuple[SuiteConfig, MockProcess | None]:
     """An embedded run or a plan runs against the bundled mock: the mock started (in a process of its
     own, on the other core), the config aimed at it."""
-    if not (config.embedded or config.dry_run):
+    if not _needs_mock(config):
         return config, None
     mock = _early.pop() if _early else _bundled_mock()
     token = mock.config.fixtures_token
