@@ -158,20 +158,27 @@ def _mock(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Check the options and the target first, so that a mistake is one line, then run pytest."""
-    from conformance import plugin
-    from conformance.run.session import check_budget, mock_started_early
+    from conformance.layers.determinism import warm_unicode_tables
+    from conformance.run import parallel
 
     values = options.given(args)
     config = options.suite_config(values, os.environ)
+    values["workers"] = values["workers"] or parallel.auto_workers(values, config)
+    if values["workers"] > 1 and args.workers is None:
+        # A whole run of the bundled mock at the quick budget or more, which passes every check
+        # below: its workers start now, and import the suite while this process waits for them.
+        warm_unicode_tables()
+        return parallel.run(values, config, values["workers"])
+    from conformance import plugin
+    from conformance.run.session import check_budget, mock_started_early
+
     check_budget(config)
     if config.target_url is not None and not config.dry_run:
         from conformance.http.client import check_reachable
 
         check_reachable(config.target_url, config.timeout)
-    from conformance.layers.determinism import warm_unicode_tables
-
     warm_unicode_tables()
-    if args.workers > 1 or args.slice:
+    if values["workers"] > 1 or args.slice:
         return _shared(values, config)
     with mock_started_early(config):
         return plugin.main(options.pytest_words(values), config)

@@ -14,14 +14,23 @@ with the schema layer, so that this module (which the mock imports) never loads 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from _pytest.outcomes import Skipped
 
 if TYPE_CHECKING:
     from conformance.http.client import Exchange
 
-__all__ = ["SUITE_FAILED", "USAGE_ERROR", "BudgetSpent", "Failure", "NotExercised", "UnsafeRequest", "UsageError"]
+__all__ = [
+    "SUITE_FAILED",
+    "USAGE_ERROR",
+    "BudgetSpent",
+    "Failure",
+    "NotExercised",
+    "UnsafeRequest",
+    "UsageError",
+    "failures_in",
+]
 
 USAGE_ERROR = 4  # the exit code of a `UsageError`
 SUITE_FAILED = 3  # the exit code when the suite itself failed (`conformance.run.crash`)
@@ -53,3 +62,12 @@ class BudgetSpent(NotExercised):
 
 class UnsafeRequest(Exception):
     """The suite was about to cancel or delete an id that might not be its own: its own bug, never sent."""
+
+
+def failures_in(error: BaseException, kind: type[Any]) -> list[Any]:
+    """The errors of type `kind` that `error` is or holds (in exception groups, nested)."""
+    if isinstance(error, kind):
+        return [error]
+    if isinstance(error, BaseExceptionGroup):
+        return [f for sub in error.exceptions for f in failures_in(sub, kind)]
+    return []

@@ -74,7 +74,9 @@ def _suite_config(config: pytest.Config) -> SuiteConfig:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{SUITE_MARKER}(layer, requirements): a test of the conformance suite")
     if config.option.cassettes:
-        _register_recording(config)
+        from conformance.cassettes.recording import register
+
+        register(config, RECORDING)
     _catch_internal_errors(config)
 
 
@@ -114,19 +116,6 @@ def _crashed(config: pytest.Config, error: BaseException, suite: SuiteSession | 
         with contextlib.suppress(Exception):  # what broke may be the report itself
             data = report.build(suite).to_json()
     return crash.fail(error, secrets, Path(config.option.report_dir), data)
-
-
-def _register_recording(config: pytest.Config) -> None:
-    from pathlib import Path
-
-    from conformance.cassettes.recording import Recording
-    from conformance.errors import UsageError
-
-    try:
-        recording = Recording(Path(config.option.cassettes), replay=config.option.replay)
-    except UsageError as error:
-        raise pytest.UsageError(str(error)) from None
-    config.pluginmanager.register(recording, RECORDING)
 
 
 LAYER_ORDER = {"properties": 0, "schema": 1, "lifecycle": 2}  # the long one last: its shrinking cannot starve the rest
@@ -206,6 +195,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     progress.start(config, suite)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """The bundled mock started as collection begins, to start up alongside it (each worker of
+    `--workers`, or pytest run by hand; the command line started its own before pytest)."""
+    if _names_suite(session.config) and not session.config.option.collectonly:
+        from conformance.errors import UsageError
+        from conformance.run.session import start_mock_early
+
+        with contextlib.suppress(UsageError):  # said in its turn, as the session opens
+            start_mock_early(_suite_config(session.config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "conformance.run.session" in sys.modules:  # else no mock was started early
+        sys.modules["conformance.run.session"].stop_early_mock()
+
+
 def _selects_none(session: pytest.Session) -> str | None:
     """Why the run has none of the suite's checks, when the user's options are why: `-k`, or a shard
     beyond them (a worker's empty slice is its parent's business: `conformance.run.parallel`)."""
@@ -283,10 +289,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     suite = item.config.stash.get(SESSION, None)
     if suite is None or call.excinfo is None or not item.get_closest_marker(SUITE_MARKER):
         return report
-    from conformance.errors import Failure, NotExercised, UsageError
+    from conformance.errors import Failure, NotExercised, UsageError, failures_in
 
     error = call.excinfo.value
-    failures = _failures_in(error, Failure)
+    failures = failures_in(error, Failure)
     if failures:
         for failure in failures:
             suite.ctx.record(failure)
@@ -314,14 +320,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         lines = traceback.format_exception(error)
         report.longrepr = suite.ctx.client.secrets.redact(f"suite error in {item.name}:\n{''.join(lines)}")
     return report
-
-
-def _failures_in(error: BaseException, kind: type[Any]) -> list[Any]:
-    if isinstance(error, kind):
-        return [error]
-    if isinstance(error, BaseExceptionGroup):
-        return [f for sub in error.exceptions for f in _failures_in(sub, kind)]
-    return []
 
 
 @pytest.hookimpl(wrapper=True)

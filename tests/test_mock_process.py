@@ -100,6 +100,25 @@ def test_a_mock_started_early_is_stopped_when_no_session_took_it(tmp_path: Path)
     assert child.poll() is not None
 
 
+def test_pytest_started_on_the_suite_starts_the_mock_before_collecting(tmp_path: Path) -> None:
+    """A run pytest starts (each worker of `--workers`, or pytest by hand) starts the bundled mock as
+    it configures, before collection; a run that then ends before its session (here, a `-k` that
+    selects nothing) stops it."""
+    seen: list[MockProcess] = []
+
+    class AtCollection:
+        def pytest_collection(self) -> None:
+            seen.extend(session._early)
+
+    words = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "-c", os.devnull, "--assert=plain"]
+    words += ["--report-dir", str(tmp_path / "reports"), "-k", "no_such_check", "-q"]
+    assert pytest.main(words, plugins=[AtCollection()]) == pytest.ExitCode.USAGE_ERROR
+    (early,) = seen
+    assert early.url.startswith("http://127.0.0.1:")
+    assert session._early == []
+    assert early._child is None  # stopped
+
+
 def test_a_run_against_a_target_starts_no_mock(tmp_path: Path) -> None:
     with session.mock_started_early(budget_config(300, OFFLINE, tmp_path)):
         assert session._early == []

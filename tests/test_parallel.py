@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -15,17 +16,20 @@ from typing import Any
 import pytest
 from suite_runs import SuiteRun, assert_fits_schema, run_suite, run_suites
 
+from conformance import cli
 from conformance.config import BUDGETS
 from conformance.errors import UsageError
 from conformance.layers import properties  # noqa: F401  (registers the checks)
 from conformance.layers.checks import CHECKS
 from conformance.layers.schema import operation_labels
 from conformance.mock import MockConfig, MockServer
-from conformance.run.options import given
+from conformance.run import parallel as parallel_module
+from conformance.run.options import given, suite_config
 from conformance.run.parallel import (
     LIFECYCLE_PARTS,
     _worker_words,
     assign,
+    auto_workers,
     cost,
     lifecycle_share,
     parse_slice,
@@ -56,6 +60,44 @@ def test_the_lifecycle_parts_share_its_runs() -> None:
 
 def test_one_worker_is_the_whole_run() -> None:
     assert set(assign(ALL_CHECKS, 1, BUDGETS["default"]).values()) == {1}
+
+
+def _auto(words: list[str]) -> int:
+    values = given(cli._parser().parse_args(["run", *words]))
+    return auto_workers(values, suite_config(values, {}))
+
+
+@pytest.mark.parametrize(
+    ("words", "workers"),
+    [
+        ([], 2),
+        (["--budget", "quick"], 2),
+        (["--budget", "thorough"], 2),
+        (["--budget", "smoke"], 1),
+        (["--budget", "800"], 1),  # the smoke profile, capped at 800
+        (["-k", "erasure"], 1),
+        (["--shard", "1/2"], 1),
+        (["--dry-run"], 1),
+        (["--target-url", "http://127.0.0.1:9"], 1),
+    ],
+)
+def test_without_workers_only_a_whole_run_of_the_bundled_mock_takes_two(
+    words: list[str], workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
+    assert _auto(words) == workers
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert _auto(words) == 1  # one core: one process
+
+
+def test_the_command_line_runs_the_workers_it_chose_and_the_ones_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` without `--workers` goes parallel with `auto_workers`' number, and with `--workers N` with N."""
+    ran: list[int] = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(parallel_module, "run", lambda values, config, workers: ran.append(workers) or 0)
+    assert cli.main(["run", "--budget", "quick"]) == 0
+    assert cli.main(["run", "--workers", "3"]) == 0
+    assert ran == [2, 3]
 
 
 @pytest.mark.parametrize("text", ["0/2", "3/2", "a/b", "2"])
@@ -94,7 +136,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[SuiteRun, SuiteRun]:
     args = ["--budget", "quick", "--rate-limit", "6000/min"]
     sequential, parallel = run_suites(
         [
-            (args, base / "sequential" / "reports", None),
+            ([*args, "--workers", "1"], base / "sequential" / "reports", None),
             ([*args, "--workers", "3"], base / "parallel" / "reports", None),
         ]
     )

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from conformance.layers.checks import Check
     from conformance.run.session import SuiteSession
 
-__all__ = ["OUT_OF_SCOPE", "RESPONSE_WIDE", "Recording"]
+__all__ = ["OUT_OF_SCOPE", "RESPONSE_WIDE", "Recording", "register"]
 
 OUT_OF_SCOPE = "outside the recorded scenario set (targeted properties)"
 RECORD_AGAIN = "the suite or the seed changed since recording; record again"
@@ -265,6 +265,15 @@ class Recording:
             options=options.kept(config),
         )
         cassette_set.write_index(self.directory, index)
+
+
+def register(config: pytest.Config, name: str) -> None:
+    """`--cassettes DIR` (with `--replay`, a replay): the run's `Recording`, a plugin by `name`."""
+    try:
+        recording = Recording(Path(config.option.cassettes), replay=config.option.replay)
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.pluginmanager.register(recording, name)
 
 
 def _unchanged(request: Any) -> Any:

@@ -185,9 +185,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "workers",
         "--workers",
-        "run the checks in N processes at once, against the same target (default %(default)s)",
+        "run the checks in N processes at once, against the same target (default: one a core, at most 2,"
+        " for a whole run of the bundled mock at the quick budget or more; else 1)",
         commands=(RUN,),
-        default=1,
         parse=positive_int,
         metavar="N",
         owner="cli",

@@ -1,18 +1,21 @@
 """Parallel runs (`husky-conformance run --workers N`): the suite's checks split into N slices, each
 run by its own pytest process against the same target, and their reports merged into one.
 
-The split is fixed by the weights below (each check's requests at the budget against the bundled
+The split is fixed by the weights below (each check's time at the budget against the bundled
 mock), greedily, heaviest first, onto the least loaded slice: the same options always give the
 same slices in the same order, so a parallel run is as deterministic per seed as a sequential
 one. Each worker provisions its own organisations (with the bundled mock, it starts its own mock),
 paces at `--rate-limit` divided by N and may send its slice's share of the budget, so that the run
 as a whole keeps both. The merged report has the same format as a sequential run's, plus
 `workers`.
+
+A run without `--workers` takes `auto_workers`: two with the bundled mock on two cores, else one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +34,7 @@ from conformance.run.report_data import Report, Shard
 __all__ = [
     "LIFECYCLE_PARTS",
     "assign",
+    "auto_workers",
     "check_shares",
     "cost",
     "lifecycle_share",
@@ -42,44 +46,66 @@ __all__ = [
     "worker_values",
 ]
 
-# Requests of each check against the bundled mock at each budget (smoke, quick, default, thorough),
-# from `husky-conformance run`'s progress lines; only their proportions matter. The lifecycle's
-# parts share its figure as they share its runs. A check not listed weighs DEFAULT_COST.
+# Milliseconds each check takes against the bundled mock at each budget (smoke, quick, default,
+# thorough), from `pytest --durations` of the two workers of a run (2026-12-06; smoke: one process);
+# only their proportions matter. Time, not requests: a request of the schema layer costs three of a
+# targeted property in generation, and `over_time` mostly waits its pause. The lifecycle's parts
+# share its figure as they share its runs. A check not listed weighs DEFAULT_COST.
 COSTS: dict[str, tuple[int, int, int, int]] = {
-    "auth_header_forms": (5, 15, 15, 15),
-    "auth_rejections": (8, 47, 47, 47),
-    "auth_before_existence": (12, 124, 124, 124),
-    "missing_scope": (7, 25, 25, 25),
-    "concurrent_delete": (4, 11, 21, 51),
-    "create_call": (5, 11, 11, 11),
-    "idempotent_create": (3, 3, 3, 3),
-    "erasure": (11, 11, 11, 11),
-    "odd_ids": (12, 78, 150, 156),
-    "repeat_delete": (4, 4, 4, 4),
-    "repeat_cancel": (4, 5, 5, 5),
-    "routes_and_methods": (2, 7, 7, 7),
-    "route_variants": (5, 69, 69, 69),
-    "cancel_table": (16, 28, 28, 28),
-    "delete_refused_states": (16, 24, 24, 24),
-    "delete_gone": (7, 14, 14, 14),
-    "tenant_isolation": (19, 91, 91, 91),
-    "unknown_ids": (3, 9, 9, 9),
-    "transport_equivalence": (18, 84, 84, 84),
-    "webhook_token": (8, 23, 23, 23),
-    "webhook_bad_bodies": (7, 22, 22, 22),
-    "webhook_create": (2, 2, 2, 2),
-    "POST /v1/calls": (4, 137, 224, 431),
-    "GET /v1/calls/{call_id}": (3, 40, 121, 367),
-    "DELETE /v1/calls/{call_id}": (3, 25, 58, 181),
-    "POST /v1/calls/{call_id}/cancel": (3, 32, 77, 293),
-    "POST /v1/hooks/{token}": (3, 117, 147, 267),
-    "test_schema_stateful": (3, 91, 352, 1179),
-    "test_lifecycle": (7, 145, 1355, 5254),
+    "auth_header_forms": (10, 30, 40, 20),
+    "auth_rejections": (30, 210, 240, 160),
+    "auth_before_existence": (20, 160, 170, 140),
+    "missing_scope": (10, 60, 50, 40),
+    "concurrent_delete": (50, 200, 300, 520),
+    "concurrent_creates": (10, 20, 40, 80),
+    "create_call": (10, 40, 30, 40),
+    "idempotent_create": (10, 20, 10, 10),
+    "erasure": (10, 30, 20, 20),
+    "odd_ids": (20, 120, 220, 220),
+    "repeat_delete": (10, 10, 20, 20),
+    "repeat_cancel": (10, 20, 10, 20),
+    "over_time": (2190, 2060, 1950, 5740),
+    "routes_and_methods": (10, 20, 10, 10),
+    "every_method": (20, 120, 120, 120),
+    "route_variants": (10, 100, 100, 90),
+    "cancel_table": (30, 50, 40, 40),
+    "delete_refused_states": (30, 40, 40, 30),
+    "delete_gone": (10, 20, 20, 20),
+    "tenant_isolation": (40, 130, 120, 130),
+    "unknown_ids": (10, 20, 10, 20),
+    "org_named_in_request": (20, 80, 90, 80),
+    "transport_equivalence": (40, 120, 110, 120),
+    "webhook_token": (20, 100, 100, 100),
+    "webhook_bad_bodies": (20, 40, 40, 40),
+    "webhook_create": (10, 10, 10, 10),
+    "webhook_action_variants": (10, 80, 80, 80),
+    "webhook_invalid_create": (10, 40, 30, 20),
+    "POST /v1/calls": (510, 620, 1650, 3830),
+    "GET /v1/calls/{call_id}": (60, 420, 870, 2460),
+    "DELETE /v1/calls/{call_id}": (50, 220, 900, 2140),
+    "POST /v1/calls/{call_id}/cancel": (50, 260, 770, 2280),
+    "POST /v1/hooks/{token}": (680, 580, 2000, 4080),
+    "test_schema_stateful": (60, 910, 2630, 7340),
+    "test_lifecycle": (10, 220, 3240, 15500),
 }
 BUDGET_COLUMN = {"smoke": 0, "quick": 1, "default": 2, "thorough": 3}
-DEFAULT_COST = 10
+DEFAULT_COST = 100
 LIFECYCLE_PARTS = 4  # the lifecycle runs in independent parts, each its own seed and share of the runs
 NOTHING_SELECTED = 5  # pytest's "no tests collected": -k left this worker's slice empty
+
+
+AUTO_WORKERS = 2  # the most a run without --workers starts: measured on this project's 2-core machine
+
+
+def auto_workers(values: Mapping[str, Any], config: Any) -> int:
+    """The workers of a run without `--workers`: one a core, at most AUTO_WORKERS, for a whole run of
+    the bundled mock (no -k, --shard nor --dry-run) at the quick budget or more. Otherwise one: a
+    target is paced, rate-limited and shared, and a smoke run or one check is as fast in one process
+    as a second worker's start and provisioning make it in two."""
+    whole = not (values["keyword"] or values["slice"] or config.dry_run)
+    if config.target_url is not None or not whole or config.budget.name == "smoke":
+        return 1
+    return min(AUTO_WORKERS, len(os.sched_getaffinity(0)))
 
 
 def parse_slice(text: str) -> tuple[int, int]:
@@ -103,7 +129,7 @@ def lifecycle_share(total: int, part: int) -> int:
 
 
 def cost(name: str, budget: Budget) -> float:
-    """The weight of one check at `budget`: its requests against the bundled mock."""
+    """The weight of one check at `budget`: its time against the bundled mock."""
     column = BUDGET_COLUMN.get(budget.name, 1)
     if name.startswith("lifecycle-"):
         share = lifecycle_share(budget.lifecycle_examples, int(name.removeprefix("lifecycle-")))
@@ -172,12 +198,15 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
         directory.mkdir(parents=True, exist_ok=True)
         output = (directory / "output.txt").open("w", encoding="utf-8")
         command = [sys.executable, "-m", "pytest", *_worker_words(values, k, workers, config, directory)]
-        processes.append((subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True), output))
-    if _started([process for process, _ in processes], directories):
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # each progress line in output.txt as it is written
+        processes.append(
+            (subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, env=env), output)
+        )
+    going = _started([process for process, _ in processes], directories)
+    if going:
         _header(config, workers, base)
-    codes = []
-    for process, output in processes:
-        codes.append(process.wait())
+    codes = _follow([process for process, _ in processes], directories, show=going)
+    for _, output in processes:
         output.close()
     if USAGE_ERROR in codes:
         text = (directories[codes.index(USAGE_ERROR)] / "output.txt").read_text(encoding="utf-8")
@@ -187,9 +216,6 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
         raise UsageError("-k selects none of the suite's checks; drop it or widen it")
     data = merge([_report(d, code) for d, code in ran], config, started)
     join_ledgers(directories, base / "ledger.jsonl")
-    for directory in directories:
-        lines = (directory / "output.txt").read_text(encoding="utf-8").splitlines()
-        print("\n".join(line for line in lines if line.startswith("  [")))
     code = report.write(data, base)
     print(report.table(data, report_dir=base))
     return SUITE_FAILED if SUITE_FAILED in codes else code
@@ -208,6 +234,23 @@ def _started(processes: list[subprocess.Popen[str]], directories: list[Path]) ->
                 waiting.discard(i)
         time.sleep(0.02 if waiting else 0)
     return any(process.poll() != NOTHING_SELECTED for process in processes)
+
+
+def _follow(processes: list[subprocess.Popen[str]], directories: list[Path], *, show: bool) -> list[int]:
+    """The workers' exit codes, once all have ended; meanwhile, if `show`, each check's line
+    (`  [layer] name  status  requests`) as its worker writes it."""
+    shown = [0] * len(directories)
+    while True:
+        ended = all(process.poll() is not None for process in processes)
+        for i, directory in enumerate(directories):
+            written = (directory / "output.txt").read_text(encoding="utf-8", errors="replace").split("\n")[:-1]
+            lines = [line for line in written if line.startswith("  [")]
+            if show and lines[shown[i] :]:
+                print("\n".join(lines[shown[i] :]), flush=True)
+            shown[i] = len(lines)
+        if ended:
+            return [process.wait() for process in processes]
+        time.sleep(0.1)
 
 
 def _header(config: Any, workers: int, base: Path) -> None:

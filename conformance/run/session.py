@@ -28,7 +28,14 @@ from conformance.target.credentials_probe import planned_requests
 from conformance.target.environment import Environment, Parts
 from conformance.target.provisioning import provisioning_requests
 
-__all__ = ["SuiteSession", "check_budget", "mock_started_early", "smallest_budget"]
+__all__ = [
+    "SuiteSession",
+    "check_budget",
+    "mock_started_early",
+    "smallest_budget",
+    "start_mock_early",
+    "stop_early_mock",
+]
 
 
 @dataclass
@@ -148,17 +155,24 @@ _early: list[MockProcess] = []
 def mock_started_early(config: SuiteConfig) -> Iterator[None]:
     """The bundled mock started now, if the run will need it, so that it starts up while pytest does (in
     a process of its own, on the other core); the run's session takes it. Stopped on the way out."""
-    if not _needs_mock(config):
-        yield
-        return
-    mock = _bundled_mock()
-    _early.append(mock)
+    start_mock_early(config)
     try:
         yield
     finally:
-        if mock in _early:
-            _early.remove(mock)  # the run ended before it opened a session
-        mock.stop()
+        stop_early_mock()
+
+
+def start_mock_early(config: SuiteConfig) -> None:
+    """`mock_started_early`'s start, once: from the command line, or as pytest configures a run (a
+    worker of `--workers`, or pytest started by hand) that the command line did not start."""
+    if _needs_mock(config) and not _early:
+        _early.append(_bundled_mock())
+
+
+def stop_early_mock() -> None:
+    """The early mock stopped, if no session took it (the run ended before it opened one)."""
+    while _early:
+        _early.pop().stop()
 
 
 def _needs_mock(config: SuiteConfig) -> bool:
