@@ -328,6 +328,7 @@ _PRELOAD = [
     "conformance.suite.test_properties",
     "conformance.suite.test_schema",
     *(plugin.module for plugin in entry_points(group="pytest11")),
+    "warm_caches",
 ]
 
 
@@ -339,6 +340,7 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
     own = dict(os.environ)
     os.environ.clear()
     os.environ.update(suite_env())  # what the preloaded modules may read as they are imported
+    os.environ["PYTHONPATH"] = str(Path(__file__).parent)  # `warm_caches` (a forkserver ignores sys.path)
     try:
         multiprocessing.forkserver.ensure_running()
     finally:
