@@ -208,8 +208,9 @@ def pytest_collection(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if "conformance.run.session" in sys.modules:  # else no mock was started early
-        sys.modules["conformance.run.session"].stop_early_mock()
+    session = sys.modules.get("conformance.run.session")
+    if session is not None:  # else no mock was started early (and nothing of the suite is imported)
+        session.stop_early_mock()
 
 
 def _selects_none(session: pytest.Session) -> str | None:

@@ -153,8 +153,10 @@ class _RawHandler(socketserver.BaseRequestHandler):
 
 @cache
 def gzip_bomb(mebibytes: int = 1024) -> bytes:
-    """`mebibytes` MiB of zeros, gzipped (about a thousand times smaller): 1 GiB by default."""
-    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16), bytes(1 << 20)
+    """`mebibytes` MiB of zeros, gzipped (about a thousand times smaller): 1 GiB by default. Run-length
+    coding at level 1 makes the same size as level 9's default, in 2.6 s instead of 6.4."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16, 9, zlib.Z_RLE)
+    zeros = bytes(1 << 20)
     return b"".join([*(packer.compress(zeros) for _ in range(mebibytes)), packer.flush()])
 
 

@@ -102,8 +102,8 @@ def test_a_mock_started_early_is_stopped_when_no_session_took_it(tmp_path: Path)
 
 def test_pytest_started_on_the_suite_starts_the_mock_before_collecting(tmp_path: Path) -> None:
     """A run pytest starts (each worker of `--workers`, or pytest by hand) starts the bundled mock as
-    it configures, before collection; a run that then ends before its session (here, a `-k` that
-    selects nothing) stops it."""
+    its collection begins; a run that then ends before its session (here, a `-k` that selects
+    nothing) stops it."""
     seen: list[MockProcess] = []
 
     class AtCollection:

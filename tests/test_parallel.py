@@ -19,7 +19,10 @@ from suite_runs import SuiteRun, assert_fits_schema, run_suite, run_suites
 from conformance import cli
 from conformance.config import BUDGETS
 from conformance.errors import UsageError
-from conformance.layers import properties  # noqa: F401  (registers the checks)
+from conformance.layers import (
+    determinism,
+    properties,  # noqa: F401  (registers the checks)
+)
 from conformance.layers.checks import CHECKS
 from conformance.layers.schema import operation_labels
 from conformance.mock import MockConfig, MockServer
@@ -90,9 +93,13 @@ def test_without_workers_only_a_whole_run_of_the_bundled_mock_takes_two(
     assert _auto(words) == 1  # one core: one process
 
 
-def test_the_command_line_runs_the_workers_it_chose_and_the_ones_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_command_line_runs_the_workers_it_chose_and_the_ones_asked_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """`run` without `--workers` goes parallel with `auto_workers`' number, and with `--workers N` with N."""
     ran: list[int] = []
+    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", str(tmp_path))  # the command line sets it if unset
+    monkeypatch.setattr(determinism, "warm_unicode_tables", lambda: None)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(parallel_module, "run", lambda values, config, workers: ran.append(workers) or 0)
     assert cli.main(["run", "--budget", "quick"]) == 0

@@ -9,7 +9,8 @@ paces at `--rate-limit` divided by N and may send its slice's share of the budge
 as a whole keeps both. The merged report has the same format as a sequential run's, plus
 `workers`.
 
-A run without `--workers` takes `auto_workers`: two with the bundled mock on two cores, else one.
+A run without `--workers` takes `auto_workers`: two for a whole run of the bundled mock on two
+cores or more, else one.
 """
 
 from __future__ import annotations

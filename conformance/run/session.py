@@ -163,7 +163,7 @@ def mock_started_early(config: SuiteConfig) -> Iterator[None]:
 
 
 def start_mock_early(config: SuiteConfig) -> None:
-    """`mock_started_early`'s start, once: from the command line, or as pytest configures a run (a
+    """`mock_started_early`'s start, once: from the command line, or as pytest collects a run (a
     worker of `--workers`, or pytest started by hand) that the command line did not start."""
     if _needs_mock(config) and not _early:
         _early.append(_bundled_mock())
