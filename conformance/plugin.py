@@ -208,8 +208,7 @@ def pytest_collection(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = sys.modules.get("conformance.run.session")
-    if session is not None:  # else no mock was started early (and nothing of the suite is imported)
+    if (session := sys.modules.get("conformance.run.session")) is not None:  # else no mock started early
         session.stop_early_mock()
 
 
@@ -370,6 +369,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
             session.exitstatus = USAGE_ERROR
         elif crashed is None:
+            if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: never a pass
+                suite.suite_errors.append("interrupted (Ctrl-C): the checks after the last one shown did not run")
             code = report.finish(suite)
             # A run that mixes other tests with the suite keeps their failure visible.
             session.exitstatus = max(code, 1) if session.config.stash.get(OTHER_FAILED, False) else code

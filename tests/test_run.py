@@ -4,9 +4,13 @@ starts itself on a free port; and `husky-conformance requirements`.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +218,30 @@ def test_the_directory_it_runs_in_changes_nothing(tmp_path: Path) -> None:
     run.assert_exit_matches_verdict()
     assert "not the suite conftest" not in run.stdout + run.stderr
     assert run.report["requirements"][0]["checks"] > 0
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_ctrl_c_ends_the_run_incomplete_with_its_calls_cleaned_up(workers: str, tmp_path: Path) -> None:
+    """SIGINT to the run's whole process group, as a Ctrl-C at the terminal sends it: the bundled
+    mock (a session of its own) keeps serving, and the run stops, cleans up what it made and reports
+    INCOMPLETE; never a failure, never a pass."""
+    report_dir, output = tmp_path / "reports", tmp_path / "output.txt"
+    command = [sys.executable, "-m", "conformance.cli", "run", *QUICK_PROPERTIES, "--workers", workers]
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [*command, "--report-dir", str(report_dir)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=suite_env(),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while "  [properties]" not in output.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(60) == 2, output.read_text()
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["verdict"] == "incomplete"
+    assert any("interrupted (Ctrl-C)" in error for error in report["suite_errors"]), report["suite_errors"]
+    assert report["ledger"]["leftovers"] == [], output.read_text()
+    assert [r["id"] for r in report["requirements"] if r["failures"]] == [], output.read_text()

@@ -42,7 +42,11 @@ class MockProcess:
     def start(self) -> MockProcess:
         fd = self._socket.fileno()
         command = [sys.executable, "-m", "conformance.mock.child", str(fd)]
-        self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(fd,))
+        # A session of its own: a Ctrl-C at the terminal interrupts the run, which still needs its mock
+        # to clean up and report; the run stops the mock after (or its end does).
+        self._child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(fd,), start_new_session=True
+        )
         assert self._child.stdin is not None
         pickle.dump(self.config, self._child.stdin)
         self._child.stdin.flush()  # kept open: its end stops the child

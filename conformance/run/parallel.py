@@ -206,7 +206,10 @@ def run(values: Mapping[str, Any], config: Any, workers: int) -> int:
     going = _started([process for process, _ in processes], directories)
     if going:
         _header(config, workers, base)
-    codes = _follow([process for process, _ in processes], directories, show=going)
+    try:
+        codes = _follow([process for process, _ in processes], directories, show=going)
+    except KeyboardInterrupt:  # the workers have it too: each ends its run, cleans up and reports
+        codes = [process.wait() for process, _ in processes]
     for _, output in processes:
         output.close()
     if USAGE_ERROR in codes:
