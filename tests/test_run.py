@@ -232,7 +232,7 @@ def test_a_ctrl_c_ends_the_run_incomplete_with_its_calls_cleaned_up(workers: str
             [*command, "--report-dir", str(report_dir)],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env=suite_env(),
+            env=suite_env({"PYTHONUNBUFFERED": "1"}),  # each check's line in the file as it is printed
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
